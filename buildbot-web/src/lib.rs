@@ -1,0 +1,2 @@
+//! Buildbot's web server.
+#![warn(missing_docs)]
