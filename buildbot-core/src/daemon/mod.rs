@@ -1,0 +1,62 @@
+//! Process-life utilities shared by the `buildbot` and `buildslave` programs.
+//!
+//! Everything a long-running Buildbot daemon needs around its actual work, in the
+//! shape Twisted's `twistd` gave it to the Python programs:
+//!
+//! * [`PidFile`]: `twistd.pid` with liveness *and* ownership checks, so a stale file
+//!   left by a crash (or naming a recycled pid) never blocks a start;
+//! * [`daemonize`]: double fork + `setsid` with a readiness pipe, so the launching
+//!   command learns whether the daemon really started ([`Launcher::wait`]);
+//! * [`LogFile`] and [`init_logging`]: `twistd.log` in Twisted's line layout, size
+//!   rotation (`twistd.log.1` … `.N`) or re-open-after-move for external `logrotate`;
+//! * [`Signals`]: SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2 as async events;
+//! * [`stop`]: the `stop` command (signal the pid, wait for it to go away);
+//! * [`expand_basedir`] and [`read_tac`]: BASEDIR arguments and TOML `buildbot.tac`
+//!   files with `file:line:col` in errors.
+//!
+//! Nothing here is specific to the master or the slave, and nothing prints: the
+//! programs decide what the user sees.
+//!
+//! The order matters: a program must call [`daemonize`] before any thread exists
+//! (before the async runtime starts), then set up logging, then its runtime; once
+//! it is really up it calls [`Readiness::ready`].
+//!
+//! ```no_run
+//! use buildbot_core::daemon::{self, DaemonOptions, Detached};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let basedir = daemon::expand_basedir(Some("~/slave"))?;
+//! let opts = DaemonOptions::new(&basedir);
+//! match daemon::daemonize(&opts)? {
+//!     Detached::Parent(launcher) => {
+//!         let outcome = launcher.wait(|line| eprintln!("{line}"));
+//!         println!("{outcome:?}");
+//!     }
+//!     Detached::Daemon(mut readiness) => {
+//!         // set up logging, start the runtime, then:
+//!         readiness.ready();
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod detach;
+mod error;
+mod logfile;
+mod paths;
+mod pidfile;
+mod signals;
+mod stop;
+
+pub use detach::{
+    DEFAULT_DAEMON_UMASK, DEFAULT_START_TIMEOUT, DaemonOptions, Detached, LaunchOutcome, Launcher,
+    Readiness, apply_umask, daemonize, start_timeout_from_env,
+};
+pub use error::DaemonError;
+pub use logfile::{
+    DEFAULT_MAX_ROTATED_FILES, DEFAULT_ROTATE_LENGTH, LogFile, LogHandle, LogTarget, Rotation,
+    format_log_line, init_logging, log_component, log_line_now,
+};
+pub use paths::{TacText, expand_basedir, parse_toml, read_tac};
+pub use pidfile::{PID_FILE_NAME, PidFile, PidStatus, process_exists};
+pub use signals::{Signal, Signals};
+pub use stop::{DEFAULT_STOP_WAIT, StopOutcome, send_signal, stop};

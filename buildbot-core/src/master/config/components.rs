@@ -1,0 +1,990 @@
+//! Schedulers, change sources and reporters (`[[schedulers]]`, `[[change_source]]`,
+//! `[[services]]`): built-in types as config values.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::args::ComponentArgs;
+use super::steps::CustomComponent;
+use crate::master::properties::{Properties, sources};
+
+/// One field's tests of a [`ChangeFilter`] (`branch`, `branch_not_eq`, `branch_re`,
+/// `branch_not_re`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldFilter {
+    /// The value must be one of these.
+    pub eq: Option<Vec<String>>,
+    /// The value must be none of these.
+    pub not_eq: Option<Vec<String>>,
+    /// The value must match this regular expression.
+    pub re: Option<String>,
+    /// The value must not match this regular expression.
+    pub not_re: Option<String>,
+}
+
+impl FieldFilter {
+    /// Whether the field is not tested.
+    pub fn is_empty(&self) -> bool {
+        self.eq.is_none() && self.not_eq.is_none() && self.re.is_none() && self.not_re.is_none()
+    }
+}
+
+/// Buildbot's `ChangeFilter` (`change_filter = { branch = "main" }`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChangeFilter {
+    /// Tests on `project`.
+    pub project: FieldFilter,
+    /// Tests on `repository`.
+    pub repository: FieldFilter,
+    /// Tests on `branch`.
+    pub branch: FieldFilter,
+    /// Tests on `category`.
+    pub category: FieldFilter,
+    /// Tests on `codebase`.
+    pub codebase: FieldFilter,
+}
+
+impl ChangeFilter {
+    /// A filter accepting changes on one branch.
+    pub fn branch(name: impl Into<String>) -> Self {
+        ChangeFilter {
+            branch: FieldFilter {
+                eq: Some(vec![name.into()]),
+                ..FieldFilter::default()
+            },
+            ..ChangeFilter::default()
+        }
+    }
+}
+
+/// One field of a `Nightly` schedule: `"*"` (any), a number or a list of numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CronField {
+    /// `*`.
+    #[default]
+    Any,
+    /// These values.
+    Values(Vec<u32>),
+}
+
+/// Kind of a force-form parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForceParameterKind {
+    /// `StringParameter`.
+    String,
+    /// `TextParameter` (multi-line).
+    Text,
+    /// `IntParameter`.
+    Int,
+    /// `BooleanParameter`.
+    Boolean,
+    /// `ChoiceStringParameter`.
+    ChoiceString,
+    /// `FixedParameter` (not editable).
+    Fixed,
+}
+
+impl ForceParameterKind {
+    const NAMES: [(&'static str, ForceParameterKind); 6] = [
+        ("StringParameter", ForceParameterKind::String),
+        ("TextParameter", ForceParameterKind::Text),
+        ("IntParameter", ForceParameterKind::Int),
+        ("BooleanParameter", ForceParameterKind::Boolean),
+        ("ChoiceStringParameter", ForceParameterKind::ChoiceString),
+        ("FixedParameter", ForceParameterKind::Fixed),
+    ];
+
+    /// Buildbot's class name.
+    pub fn type_name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("StringParameter")
+    }
+}
+
+/// A user-defined field of a `ForceScheduler` form.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ForceParameter {
+    /// Parameter type.
+    pub kind: ForceParameterKind,
+    /// Property name.
+    pub name: String,
+    /// Form label (default: the name).
+    pub label: String,
+    /// Default value.
+    pub default: Value,
+    /// Must be filled in.
+    pub required: bool,
+    /// Choices of a `ChoiceStringParameter`.
+    pub choices: Vec<String>,
+    /// `strict`: only the choices are accepted (default true).
+    pub strict: bool,
+    /// `multiple`: several choices may be picked.
+    pub multiple: bool,
+}
+
+/// What a scheduler does.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum SchedulerKind {
+    /// `ForceScheduler`.
+    Force {
+        /// `reason` field default (`force build`).
+        reason: String,
+        /// `buttonName` (default `Start Build`).
+        button_name: String,
+        /// `label` (default: the name).
+        label: String,
+        /// `properties`: the extra form fields.
+        parameters: Vec<ForceParameter>,
+    },
+    /// `SingleBranchScheduler`.
+    SingleBranch {
+        /// `change_filter`.
+        change_filter: ChangeFilter,
+        /// `treeStableTimer` seconds (`None`: build every change).
+        tree_stable_timer: Option<u64>,
+    },
+    /// `AnyBranchScheduler`.
+    AnyBranch {
+        /// `change_filter`.
+        change_filter: ChangeFilter,
+        /// `treeStableTimer` seconds.
+        tree_stable_timer: Option<u64>,
+    },
+    /// `Periodic`.
+    Periodic {
+        /// `periodicBuildTimer` seconds.
+        periodic_build_timer: u64,
+        /// `onlyIfChanged`.
+        only_if_changed: bool,
+    },
+    /// `Nightly`.
+    Nightly {
+        /// `minute` (default 0).
+        minute: CronField,
+        /// `hour`.
+        hour: CronField,
+        /// `dayOfMonth`.
+        day_of_month: CronField,
+        /// `month`.
+        month: CronField,
+        /// `dayOfWeek` (0 = Monday, as in Buildbot).
+        day_of_week: CronField,
+        /// `branch`.
+        branch: Option<String>,
+        /// `onlyIfChanged`.
+        only_if_changed: bool,
+        /// `change_filter` (for `onlyIfChanged`).
+        change_filter: ChangeFilter,
+    },
+    /// `Triggerable`.
+    Triggerable,
+    /// `Dependent`.
+    Dependent {
+        /// `upstream`: name of the scheduler whose successful buildsets trigger this one.
+        upstream: String,
+    },
+    /// A type registered by the embedder.
+    Custom(CustomComponent),
+}
+
+impl SchedulerKind {
+    /// Buildbot's class name.
+    pub fn type_name(&self) -> &str {
+        match self {
+            SchedulerKind::Force { .. } => "ForceScheduler",
+            SchedulerKind::SingleBranch { .. } => "SingleBranchScheduler",
+            SchedulerKind::AnyBranch { .. } => "AnyBranchScheduler",
+            SchedulerKind::Periodic { .. } => "Periodic",
+            SchedulerKind::Nightly { .. } => "Nightly",
+            SchedulerKind::Triggerable => "Triggerable",
+            SchedulerKind::Dependent { .. } => "Dependent",
+            SchedulerKind::Custom(c) => &c.type_name,
+        }
+    }
+}
+
+/// The codebases a scheduler builds (`codebases = { "" = { repository = "...", branch =
+/// "main" } }` or a list of names).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CodebaseConfig {
+    /// Repository URL.
+    pub repository: String,
+    /// Branch.
+    pub branch: Option<String>,
+    /// Revision.
+    pub revision: Option<String>,
+}
+
+/// `[[schedulers]]`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SchedulerConfig {
+    /// `name`.
+    pub name: String,
+    /// `builderNames`.
+    pub builder_names: Vec<String>,
+    /// `properties` set on every buildset (source `Scheduler`).
+    pub properties: Properties,
+    /// `codebases` (empty: the default codebase `""`).
+    pub codebases: BTreeMap<String, CodebaseConfig>,
+    /// `priority` of the build requests.
+    pub priority: i64,
+    /// What kind of scheduler.
+    pub kind: SchedulerKind,
+}
+
+impl SchedulerConfig {
+    /// A scheduler of `kind` for `builder_names`.
+    pub fn new(
+        name: impl Into<String>,
+        builder_names: impl IntoIterator<Item = impl Into<String>>,
+        kind: SchedulerKind,
+    ) -> Self {
+        SchedulerConfig {
+            name: name.into(),
+            builder_names: builder_names.into_iter().map(Into::into).collect(),
+            properties: Properties::new(),
+            codebases: BTreeMap::new(),
+            priority: 0,
+            kind,
+        }
+    }
+
+    /// A `ForceScheduler` with Buildbot's defaults.
+    pub fn force(
+        name: impl Into<String>,
+        builder_names: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        let name = name.into();
+        let kind = SchedulerKind::Force {
+            reason: "force build".into(),
+            button_name: "Start Build".into(),
+            label: name.clone(),
+            parameters: Vec::new(),
+        };
+        Self::new(name, builder_names, kind)
+    }
+}
+
+/// Which branches a `GitPoller` follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GitBranches {
+    /// `branches = true`: every branch.
+    All,
+    /// These branches.
+    Only(Vec<String>),
+}
+
+/// What a change source does.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ChangeSourceKind {
+    /// `GitPoller`.
+    GitPoller {
+        /// `repourl`.
+        repourl: String,
+        /// `branches` / `branch` (default `["master"]`).
+        branches: GitBranches,
+        /// `pollInterval` seconds (default 600).
+        poll_interval: u64,
+        /// `pollAtLaunch`.
+        poll_at_launch: bool,
+        /// `workdir` (default `gitpoller-work`).
+        workdir: String,
+        /// `project`.
+        project: String,
+        /// `category`.
+        category: Option<String>,
+        /// `only_tags`.
+        only_tags: bool,
+        /// `buildPushesWithNoCommits`.
+        build_pushes_with_no_commits: bool,
+    },
+    /// `PBChangeSource`: accepts `buildbot sendchange`.
+    PBChangeSource {
+        /// `user` (default `change`).
+        user: String,
+        /// `passwd` (default `changepw`).
+        passwd: String,
+        /// `port` (default: `[protocols.pb] port`).
+        port: Option<u16>,
+        /// `prefix` stripped from file names.
+        prefix: Option<String>,
+    },
+    /// A type registered by the embedder.
+    Custom(CustomComponent),
+}
+
+/// `[[change_source]]`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ChangeSourceConfig {
+    /// `name` (default derived from the type and its main argument, as Buildbot does).
+    pub name: String,
+    /// What it does.
+    pub kind: ChangeSourceKind,
+}
+
+impl ChangeSourceConfig {
+    /// Buildbot's class name.
+    pub fn type_name(&self) -> &str {
+        match &self.kind {
+            ChangeSourceKind::GitPoller { .. } => "GitPoller",
+            ChangeSourceKind::PBChangeSource { .. } => "PBChangeSource",
+            ChangeSourceKind::Custom(c) => &c.type_name,
+        }
+    }
+}
+
+/// Mail modes accepted by `MailNotifier`.
+pub const MAIL_MODES: [&str; 8] = [
+    "change",
+    "failing",
+    "passing",
+    "problem",
+    "warnings",
+    "exception",
+    "cancelled",
+    "all",
+];
+
+/// What a reporter does.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ReporterKind {
+    /// `MailNotifier`.
+    MailNotifier {
+        /// `fromaddr`.
+        fromaddr: String,
+        /// `sendToInterestedUsers` (default true).
+        send_to_interested_users: bool,
+        /// `extraRecipients`.
+        extra_recipients: Vec<String>,
+        /// `mode` (default `failing`, `passing`, `warnings`).
+        mode: Vec<String>,
+        /// `builders` to report on (`None`: all).
+        builders: Option<Vec<String>>,
+        /// `tags` to report on.
+        tags: Option<Vec<String>>,
+        /// `relayhost` (default `localhost`).
+        relayhost: String,
+        /// `smtpPort` (default 25).
+        smtp_port: u16,
+        /// `useTls` (STARTTLS).
+        use_tls: bool,
+        /// `useSmtps` (TLS from the start).
+        use_smtps: bool,
+        /// `smtpUser`.
+        smtp_user: Option<String>,
+        /// `smtpPassword` (may be `%(secret:...)s`).
+        smtp_password: Option<String>,
+    },
+    /// `IRC`.
+    Irc {
+        /// `host`.
+        host: String,
+        /// `nick`.
+        nick: String,
+        /// `channels` (names, or `{channel, password}` tables).
+        channels: Vec<String>,
+        /// `port` (default 6667).
+        port: u16,
+        /// `password` (NickServ).
+        password: Option<String>,
+        /// `useSSL`.
+        use_ssl: bool,
+        /// `notify_events`.
+        notify_events: Vec<String>,
+    },
+    /// `HttpStatusPush`.
+    HttpStatusPush {
+        /// `serverUrl`.
+        server_url: String,
+        /// `auth` `[user, password]`.
+        auth: Option<(String, String)>,
+        /// `headers`.
+        headers: BTreeMap<String, String>,
+        /// `verify` TLS certificates (default true).
+        verify: bool,
+    },
+    /// A type registered by the embedder.
+    Custom(CustomComponent),
+}
+
+/// `[[services]]`: a reporter.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ReporterConfig {
+    /// `name` (default: the type name, made unique by the loader).
+    pub name: String,
+    /// What it does.
+    pub kind: ReporterKind,
+}
+
+impl ReporterConfig {
+    /// Buildbot's class name.
+    pub fn type_name(&self) -> &str {
+        match &self.kind {
+            ReporterKind::MailNotifier { .. } => "MailNotifier",
+            ReporterKind::Irc { .. } => "IRC",
+            ReporterKind::HttpStatusPush { .. } => "HttpStatusPush",
+            ReporterKind::Custom(c) => &c.type_name,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+fn field_filter(a: &mut ComponentArgs<'_>, field: &str) -> FieldFilter {
+    let f = FieldFilter {
+        eq: a.str_list(field),
+        not_eq: a.str_list(&format!("{field}_not_eq")),
+        re: a.str(&format!("{field}_re")),
+        not_re: a.str(&format!("{field}_not_re")),
+    };
+    if a.has(&format!("{field}_fn")) {
+        a.error(
+            &format!("{field}_fn"),
+            format!(
+                "ChangeFilter: '{field}_fn' is a Python callable and cannot be written in TOML"
+            ),
+            Some(format!(
+                "use '{field}', '{field}_not_eq', '{field}_re' or '{field}_not_re'"
+            )),
+        );
+    }
+    f
+}
+
+pub(crate) fn change_filter(a: &mut ComponentArgs<'_>) -> ChangeFilter {
+    if a.has("filter_fn") {
+        a.error(
+            "filter_fn",
+            "ChangeFilter: 'filter_fn' is a Python callable and cannot be written in TOML",
+            None,
+        );
+    }
+    ChangeFilter {
+        project: field_filter(a, "project"),
+        repository: field_filter(a, "repository"),
+        branch: field_filter(a, "branch"),
+        category: field_filter(a, "category"),
+        codebase: field_filter(a, "codebase"),
+    }
+}
+
+fn no_callable(a: &mut ComponentArgs<'_>, key: &str) {
+    if a.has(key) {
+        a.error(
+            key,
+            format!(
+                "{}: '{key}' is a Python callable and cannot be written in TOML",
+                a.label()
+            ),
+            None,
+        );
+    }
+}
+
+pub(crate) fn force_scheduler(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
+    let name = a.str("name").unwrap_or_default();
+    let reason = match a.json("reason") {
+        Some(Value::String(s)) => s,
+        Some(Value::Object(o)) => o
+            .get("default")
+            .and_then(Value::as_str)
+            .unwrap_or("force build")
+            .to_owned(),
+        _ => "force build".to_owned(),
+    };
+    let button_name = a.str("buttonName").unwrap_or_else(|| "Start Build".into());
+    let label = a.str("label").unwrap_or_else(|| name.clone());
+    a.str("username");
+    let parameters = a.tables("properties", |p| {
+        let tname = p.str("type").unwrap_or_else(|| "StringParameter".into());
+        let Some(kind) = ForceParameterKind::NAMES
+            .iter()
+            .find(|(n, _)| *n == tname)
+            .map(|(_, k)| *k)
+        else {
+            let hint =
+                super::args::suggest(&tname, ForceParameterKind::NAMES.iter().map(|(n, _)| *n))
+                    .map(|s| format!("did you mean '{s}'?"));
+            p.error(
+                "type",
+                format!("ForceScheduler: unknown parameter type '{tname}'"),
+                hint,
+            );
+            p.accept_all();
+            return None;
+        };
+        let pname = p.req_str("name")?;
+        let label = p.str("label").unwrap_or_else(|| pname.clone());
+        let required = p.bool("required", false);
+        let choices = p.str_list("choices").unwrap_or_default();
+        let strict = p.bool("strict", true);
+        let multiple = p.bool("multiple", false);
+        p.uint("size");
+        p.uint("cols");
+        p.uint("rows");
+        p.str("regex");
+        p.bool("hide", false);
+        p.uint("maxsize");
+        let default = match p.json("default") {
+            Some(v) => v,
+            None => match kind {
+                ForceParameterKind::Int => Value::from(0),
+                ForceParameterKind::Boolean => Value::Bool(false),
+                ForceParameterKind::ChoiceString if !choices.is_empty() => {
+                    Value::from(choices[0].clone())
+                }
+                _ => Value::from(""),
+            },
+        };
+        let ok = match kind {
+            ForceParameterKind::Int => default.is_i64(),
+            ForceParameterKind::Boolean => default.is_boolean(),
+            _ => default.is_string() || (multiple && default.is_array()),
+        };
+        if !ok {
+            p.error(
+                "default",
+                format!(
+                    "{}: default {default} does not fit a {}",
+                    pname,
+                    kind.type_name()
+                ),
+                None,
+            );
+        }
+        if kind == ForceParameterKind::ChoiceString && choices.is_empty() {
+            p.error(
+                "choices",
+                format!("{pname}: a ChoiceStringParameter needs 'choices'"),
+                None,
+            );
+        }
+        Some(ForceParameter {
+            kind,
+            name: pname,
+            label,
+            default,
+            required,
+            choices,
+            strict,
+            multiple,
+        })
+    });
+    Some(SchedulerKind::Force {
+        reason,
+        button_name,
+        label,
+        parameters,
+    })
+}
+
+fn stable_timer(a: &mut ComponentArgs<'_>) -> Option<u64> {
+    a.uint("treeStableTimer")
+}
+
+pub(crate) fn single_branch(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
+    no_callable(a, "fileIsImportant");
+    a.bool("onlyImportant", false);
+    let mut filter = a.table("change_filter", change_filter);
+    if let Some(b) = a.str("branch") {
+        if filter.is_some() {
+            a.error(
+                "branch",
+                "SingleBranchScheduler: give either 'branch' or 'change_filter', not both",
+                None,
+            );
+        }
+        filter = Some(ChangeFilter::branch(b));
+    }
+    if filter.is_none() {
+        a.error_here(
+            "SingleBranchScheduler: the 'change_filter' argument is required",
+            Some("e.g. change_filter = { branch = \"main\" }".into()),
+        );
+    }
+    Some(SchedulerKind::SingleBranch {
+        change_filter: filter.unwrap_or_default(),
+        tree_stable_timer: stable_timer(a),
+    })
+}
+
+pub(crate) fn any_branch(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
+    no_callable(a, "fileIsImportant");
+    a.bool("onlyImportant", false);
+    let filter = a.table("change_filter", change_filter).unwrap_or_default();
+    Some(SchedulerKind::AnyBranch {
+        change_filter: filter,
+        tree_stable_timer: stable_timer(a),
+    })
+}
+
+pub(crate) fn periodic(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
+    let t = a.uint("periodicBuildTimer");
+    if t.is_none_or(|t| t == 0) {
+        a.error(
+            "periodicBuildTimer",
+            "Periodic: periodicBuildTimer must be positive",
+            Some("seconds between builds, e.g. periodicBuildTimer = 3600".into()),
+        );
+    }
+    Some(SchedulerKind::Periodic {
+        only_if_changed: a.bool("onlyIfChanged", false),
+        periodic_build_timer: t?,
+    })
+}
+
+fn cron(a: &mut ComponentArgs<'_>, key: &str, range: (u32, u32), default: CronField) -> CronField {
+    let Some(v) = a.json(key) else { return default };
+    let check = |a: &mut ComponentArgs<'_>, n: &Value| -> Option<u32> {
+        let x = n
+            .as_u64()
+            .and_then(|x| u32::try_from(x).ok())
+            .filter(|x| *x >= range.0 && *x <= range.1);
+        if x.is_none() {
+            a.error(
+                key,
+                format!(
+                    "Nightly: '{key}' value {n} is out of range {}-{}",
+                    range.0, range.1
+                ),
+                None,
+            );
+        }
+        x
+    };
+    match v {
+        Value::String(s) if s == "*" => CronField::Any,
+        Value::Number(_) => CronField::Values(check(a, &v).into_iter().collect()),
+        Value::Array(items) => {
+            CronField::Values(items.iter().filter_map(|n| check(a, n)).collect())
+        }
+        _ => {
+            a.error(
+                key,
+                format!("Nightly: '{key}' must be \"*\", a number or a list of numbers"),
+                None,
+            );
+            default
+        }
+    }
+}
+
+pub(crate) fn nightly(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
+    no_callable(a, "fileIsImportant");
+    let minute = cron(a, "minute", (0, 59), CronField::Values(vec![0]));
+    let hour = cron(a, "hour", (0, 23), CronField::Any);
+    let day_of_month = cron(a, "dayOfMonth", (1, 31), CronField::Any);
+    let month = cron(a, "month", (1, 12), CronField::Any);
+    let day_of_week = cron(a, "dayOfWeek", (0, 6), CronField::Any);
+    let branch = a.str("branch");
+    let only_if_changed = a.bool("onlyIfChanged", false);
+    let change_filter = a.table("change_filter", change_filter).unwrap_or_default();
+    a.bool("onlyImportant", false);
+    Some(SchedulerKind::Nightly {
+        minute,
+        hour,
+        day_of_month,
+        month,
+        day_of_week,
+        branch,
+        only_if_changed,
+        change_filter,
+    })
+}
+
+pub(crate) fn triggerable(_a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
+    Some(SchedulerKind::Triggerable)
+}
+
+pub(crate) fn dependent(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
+    Some(SchedulerKind::Dependent {
+        upstream: a.req_str("upstream")?,
+    })
+}
+
+/// Common scheduler keys, then the type's own.
+pub(crate) type SchedulerCommon = (
+    Option<String>,
+    Vec<String>,
+    Properties,
+    BTreeMap<String, CodebaseConfig>,
+    i64,
+);
+
+/// Common scheduler keys (`name`, `builderNames`, `properties`, `codebases`, `priority`).
+pub(crate) fn scheduler_common(a: &mut ComponentArgs<'_>, type_name: &str) -> SchedulerCommon {
+    let name = a.req_str("name");
+    if let Some(n) = &name {
+        let label = format!("{} '{n}'", a.label());
+        a.set_label(label);
+    }
+    let builder_names = a.str_list("builderNames");
+    if builder_names.is_none() {
+        a.error_here(
+            format!("{}: missing required argument 'builderNames'", a.label()),
+            None,
+        );
+    }
+    // ForceScheduler's `properties` is its list of form parameters
+    let properties = if type_name == "ForceScheduler" {
+        Properties::new()
+    } else {
+        a.properties("properties", sources::SCHEDULER)
+    };
+    let mut codebases = BTreeMap::new();
+    match a.json("codebases") {
+        None => {}
+        Some(Value::Array(names)) => {
+            for n in names {
+                match n.as_str() {
+                    Some(s) => {
+                        codebases.insert(s.to_owned(), CodebaseConfig::default());
+                    }
+                    None => a.error(
+                        "codebases",
+                        "codebases must be a list of names or a table",
+                        None,
+                    ),
+                }
+            }
+        }
+        Some(Value::Object(_)) => {
+            let _ = a.table("codebases", |t| {
+                t.accept_all();
+                if let Value::Object(o) = t.to_json() {
+                    for (cb, v) in o {
+                        let repository = v
+                            .get("repository")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        let branch = v.get("branch").and_then(Value::as_str).map(str::to_owned);
+                        let revision = v.get("revision").and_then(Value::as_str).map(str::to_owned);
+                        codebases.insert(
+                            cb,
+                            CodebaseConfig {
+                                repository,
+                                branch,
+                                revision,
+                            },
+                        );
+                    }
+                }
+            });
+        }
+        Some(_) => a.error(
+            "codebases",
+            "codebases must be a list of names or a table",
+            None,
+        ),
+    }
+    let priority = a.int("priority").unwrap_or(0);
+    (
+        name,
+        builder_names.unwrap_or_default(),
+        properties,
+        codebases,
+        priority,
+    )
+}
+
+pub(crate) fn git_poller(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {
+    let repourl = a.req_str("repourl");
+    let branch = a.str("branch");
+    let branches = match a.json("branches") {
+        None => None,
+        Some(Value::Bool(true)) => Some(GitBranches::All),
+        Some(Value::Array(_)) | Some(Value::String(_)) => {
+            a.str_list("branches").map(GitBranches::Only)
+        }
+        Some(_) => {
+            a.error(
+                "branches",
+                "GitPoller: 'branches' must be a list of names or true",
+                None,
+            );
+            None
+        }
+    };
+    if branch.is_some() && branches.is_some() {
+        a.error(
+            "branch",
+            "GitPoller: can't specify both branch and branches",
+            None,
+        );
+    }
+    no_callable(a, "branches_fn");
+    let branches = branches
+        .or_else(|| branch.map(|b| GitBranches::Only(vec![b])))
+        .unwrap_or_else(|| GitBranches::Only(vec!["master".into()]));
+    let poll_interval = a.uint("pollInterval").unwrap_or(600);
+    Some(ChangeSourceKind::GitPoller {
+        branches,
+        poll_interval,
+        poll_at_launch: a.bool("pollAtLaunch", false),
+        workdir: a.str("workdir").unwrap_or_else(|| "gitpoller-work".into()),
+        project: a.str("project").unwrap_or_default(),
+        category: a.str("category"),
+        only_tags: a.bool("only_tags", false),
+        build_pushes_with_no_commits: a.bool("buildPushesWithNoCommits", false),
+        repourl: repourl?,
+    })
+}
+
+pub(crate) fn pb_change_source(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {
+    Some(ChangeSourceKind::PBChangeSource {
+        user: a.str("user").unwrap_or_else(|| "change".into()),
+        passwd: a.str("passwd").unwrap_or_else(|| "changepw".into()),
+        port: a.port("port"),
+        prefix: a.str("prefix"),
+    })
+}
+
+pub(crate) fn mail_notifier(a: &mut ComponentArgs<'_>) -> Option<ReporterKind> {
+    let fromaddr = a.req_str("fromaddr");
+    let mode = match a.json("mode") {
+        None => vec!["failing".into(), "passing".into(), "warnings".into()],
+        Some(_) => {
+            let m = a.str_list("mode").unwrap_or_default();
+            for x in &m {
+                if !MAIL_MODES.contains(&x.as_str()) {
+                    let hint = super::args::suggest(x, MAIL_MODES)
+                        .map(|s| format!("did you mean '{s}'?"))
+                        .or_else(|| Some(format!("modes are {}", MAIL_MODES.join(", "))));
+                    a.error(
+                        "mode",
+                        format!("MailNotifier: mode {x} is not a valid mode"),
+                        hint,
+                    );
+                }
+            }
+            if m.iter().any(|x| x == "all") {
+                vec![
+                    "failing".into(),
+                    "passing".into(),
+                    "warnings".into(),
+                    "exception".into(),
+                    "cancelled".into(),
+                ]
+            } else {
+                m
+            }
+        }
+    };
+    let use_tls = a.bool("useTls", false);
+    let use_smtps = a.bool("useSmtps", false);
+    if use_tls && use_smtps {
+        a.error(
+            "useSmtps",
+            "MailNotifier: useTls and useSmtps cannot both be true",
+            None,
+        );
+    }
+    let smtp_user = a.str("smtpUser");
+    let smtp_password = a.str("smtpPassword");
+    if smtp_user.is_some() != smtp_password.is_some() {
+        a.error_here("MailNotifier: smtpUser and smtpPassword go together", None);
+    }
+    Some(ReporterKind::MailNotifier {
+        send_to_interested_users: a.bool("sendToInterestedUsers", true),
+        extra_recipients: a.str_list("extraRecipients").unwrap_or_default(),
+        mode,
+        builders: a.str_list("builders"),
+        tags: a.str_list("tags"),
+        relayhost: a.str("relayhost").unwrap_or_else(|| "localhost".into()),
+        smtp_port: a.port("smtpPort").unwrap_or(25),
+        use_tls,
+        use_smtps,
+        smtp_user,
+        smtp_password,
+        fromaddr: fromaddr?,
+    })
+}
+
+pub(crate) fn irc(a: &mut ComponentArgs<'_>) -> Option<ReporterKind> {
+    let host = a.req_str("host");
+    let nick = a.req_str("nick");
+    let channels = a.tables_or_strings(
+        "channels",
+        |t| {
+            let c = t.req_str("channel");
+            t.str("password");
+            c
+        },
+        |s| s,
+    );
+    let notify_events = match a.json("notify_events") {
+        Some(Value::Object(o)) => o
+            .into_iter()
+            .filter(|(_, v)| v.as_bool().unwrap_or(true))
+            .map(|(k, _)| k)
+            .collect(),
+        Some(_) => a.str_list("notify_events").unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Some(ReporterKind::Irc {
+        channels,
+        port: a.port("port").unwrap_or(6667),
+        password: a.str("password"),
+        use_ssl: a.bool("useSSL", false),
+        notify_events,
+        host: host?,
+        nick: nick?,
+    })
+}
+
+pub(crate) fn http_status_push(a: &mut ComponentArgs<'_>) -> Option<ReporterKind> {
+    let server_url = a.req_str("serverUrl");
+    let auth = match a.str_list("auth") {
+        None => None,
+        Some(v) if v.len() == 2 => Some((v[0].clone(), v[1].clone())),
+        Some(_) => {
+            a.error(
+                "auth",
+                "HttpStatusPush: 'auth' must be [user, password]",
+                None,
+            );
+            None
+        }
+    };
+    let headers = match a.json("headers") {
+        Some(Value::Object(o)) => o
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
+            .collect(),
+        Some(_) => {
+            a.error("headers", "HttpStatusPush: 'headers' must be a table", None);
+            BTreeMap::new()
+        }
+        None => BTreeMap::new(),
+    };
+    Some(ReporterKind::HttpStatusPush {
+        auth,
+        headers,
+        verify: a.bool("verify", true),
+        server_url: server_url?,
+    })
+}

@@ -1,0 +1,57 @@
+//! Buildbot's master ⇄ worker protocol `msgpack_experimental_v7`: msgpack maps carried in
+//! WebSocket binary messages (see `spec/worker-protocol.md`).
+//!
+//! * [`Message`], [`Op`], [`UpdateEntry`], [`TextChunk`], [`WorkerSettings`]: typed messages
+//!   for both directions; [`encode_request`], [`encode_response`] and [`decode`] convert
+//!   them to and from the exact bytes the Python programs use (maps with string keys, `str`
+//!   for text, `bin` for file data, `is_exception` only on failure).
+//! * [`RpcPeer`]: the request/response layer of one connection (sequence numbers from 0,
+//!   pending-request table, "Connection lost" on close), shared by master and worker.
+//!
+//! # Extensions (Rust master ⇄ Rust worker only)
+//!
+//! The Python master must never receive an operation it does not know, so extensions are
+//! negotiated: a master that supports them adds the HTTP header
+//! [`EXTENSIONS_HEADER`] (`X-Buildbot-Worker-Extensions`) to its `101 Switching Protocols`
+//! response, with a comma-separated list of extension names. The Python master never sends
+//! it, so a worker talking to Python behaves exactly like `buildbot-worker` 4.3.
+//!
+//! * `keepalive` ([`EXT_KEEPALIVE`]): the worker sends `{"op": "keepalive", "seq_number": n}`
+//!   every `keepalive` seconds (its configuration); the master answers `result: nil`. A
+//!   worker that gets no response within the interval considers the connection dead,
+//!   drops it and reconnects.
+//! * `shutdown-request` ([`EXT_SHUTDOWN_REQUEST`]): for a graceful shutdown (shutdown
+//!   stamp file or SIGHUP) the worker sends `{"op": "shutdown_request", "seq_number": n}`;
+//!   the master answers `nil`, stops giving the worker new builds and, once the worker is
+//!   idle, sends the ordinary `shutdown` op (§3.7). Without this extension the worker
+//!   refuses new commands (`is_exception` "worker is shutting down"), waits for its
+//!   running commands and disconnects on its own.
+mod error;
+mod message;
+mod rpc;
+
+pub use error::ProtocolError;
+pub use message::{
+    DEFAULT_NEWLINE_RE, Incoming, Message, Op, Request, Response, TextChunk, UpdateEntry,
+    WorkerSettings, decode, decode_value, encode, encode_request, encode_response,
+};
+pub use rmpv::Value;
+pub use rpc::{IncomingRequest, RpcPeer};
+
+/// Response header of the WebSocket upgrade listing the extensions a master supports.
+pub const EXTENSIONS_HEADER: &str = "X-Buildbot-Worker-Extensions";
+/// Extension: worker-originated `keepalive` requests.
+pub const EXT_KEEPALIVE: &str = "keepalive";
+/// Extension: worker-originated `shutdown_request`.
+pub const EXT_SHUTDOWN_REQUEST: &str = "shutdown-request";
+/// Largest message accepted by default (64 MiB); larger ones are protocol errors.
+pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+/// Parses the value of [`EXTENSIONS_HEADER`] into extension names.
+pub fn parse_extensions(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}

@@ -1,0 +1,415 @@
+//! Connecting: URL forms, SQLite pragmas, server pools.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::error::Ctx;
+use crate::{DbError, LogCompression};
+
+/// The database engine behind a [`Db`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite (file or in-memory).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+/// A handle on Buildbot's database: a connection pool plus settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) conn: DatabaseConnection,
+    backend: Backend,
+    compression: LogCompression,
+    target: Arc<str>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("target", &self.target)
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+/// Replace the password of a URL (`scheme://user:password@host/...`) with `****`.
+/// Never log a database URL without passing it through this.
+pub fn mask_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = &url[scheme_end + 3..];
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    let Some(at) = authority.rfind('@') else { return url.to_owned() };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else { return url.to_owned() };
+    format!(
+        "{}{}:****{}",
+        &url[..scheme_end + 3],
+        &userinfo[..colon],
+        &rest[at..]
+    )
+}
+
+/// A parsed `db_url`.
+#[derive(Debug)]
+enum Target {
+    SqliteMemory,
+    SqliteFile(PathBuf),
+    Server { backend: Backend, sqlx_url: String, display: String, max_lifetime: Option<u64> },
+}
+
+fn bad(url: &str, reason: impl Into<String>) -> DbError {
+    DbError::BadUrl { url: mask_password(url), reason: reason.into() }
+}
+
+fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
+    let url = url.trim();
+    let expanded = url.replace("%(basedir)s", &basedir.to_string_lossy());
+    let (scheme, rest) = match expanded.find(':') {
+        Some(i) => (&expanded[..i], &expanded[i + 1..]),
+        None => return Err(bad(url, "no scheme (expected sqlite:, postgresql:// or mysql://)")),
+    };
+    let base = scheme.split('+').next().unwrap_or(scheme).to_ascii_lowercase();
+    match base.as_str() {
+        "sqlite" => {
+            let path = if let Some(p) = rest.strip_prefix("//") {
+                // sqlite:// (memory), sqlite:///rel, sqlite:////abs
+                if p.is_empty() || p == "/:memory:" || p == ":memory:" {
+                    return Ok(Target::SqliteMemory);
+                }
+                match p.strip_prefix('/') {
+                    Some(p) => p.to_owned(),
+                    None => return Err(bad(url, "expected sqlite:///relative or sqlite:////absolute path")),
+                }
+            } else {
+                if rest.is_empty() || rest == ":memory:" {
+                    return Ok(Target::SqliteMemory);
+                }
+                rest.to_owned()
+            };
+            let path = path.split('?').next().unwrap_or("").to_owned();
+            if path.is_empty() {
+                return Err(bad(url, "empty SQLite file name"));
+            }
+            let p = PathBuf::from(&path);
+            Ok(Target::SqliteFile(if p.is_absolute() { p } else { basedir.join(p) }))
+        }
+        "postgresql" | "postgres" | "mysql" | "mariadb" => {
+            let backend = if base.starts_with("postgres") { Backend::Postgres } else { Backend::MySql };
+            let rest = rest
+                .strip_prefix("//")
+                .ok_or_else(|| bad(url, "expected '//' after the scheme"))?;
+            let (main, query) = match rest.split_once('?') {
+                Some((m, q)) => (m, Some(q)),
+                None => (rest, None),
+            };
+            let (authority, db) =
+                main.split_once('/').ok_or_else(|| bad(url, "no database name after the host"))?;
+            if db.is_empty() || db.contains('/') {
+                return Err(bad(url, "missing or invalid database name"));
+            }
+            let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if hostport.is_empty() {
+                return Err(bad(url, "missing host name"));
+            }
+            if let Some((_, port)) = hostport.rsplit_once(':')
+                && !hostport.ends_with(']')
+                && port.parse::<u16>().is_err()
+            {
+                return Err(bad(url, format!("invalid port '{port}'")));
+            }
+            let mut max_lifetime = None;
+            let mut extra = Vec::new();
+            for kv in query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                match (backend, k) {
+                    (Backend::MySql, "max_idle") => {
+                        max_lifetime = Some(v.parse::<u64>().map_err(|_| {
+                            bad(url, format!("max_idle must be a number of seconds, not '{v}'"))
+                        })?);
+                    }
+                    (Backend::MySql, "charset") => {
+                        if !v.eq_ignore_ascii_case("utf8mb4") {
+                            return Err(bad(
+                                url,
+                                format!("charset '{v}' is not supported: Buildbot always uses utf8mb4"),
+                            ));
+                        }
+                    }
+                    (Backend::MySql, "storage_engine") => {
+                        if !v.eq_ignore_ascii_case("innodb") {
+                            return Err(bad(
+                                url,
+                                format!(
+                                    "storage_engine '{v}' is not supported: Buildbot needs InnoDB \
+                                     (transactions and row locks for build request claims)"
+                                ),
+                            ));
+                        }
+                    }
+                    (Backend::MySql, "use_unicode") => {}
+                    _ => extra.push(kv.to_owned()),
+                }
+            }
+            let scheme = if backend == Backend::Postgres { "postgres" } else { "mysql" };
+            let mut sqlx_url = format!("{scheme}://{main}");
+            if backend == Backend::MySql {
+                extra.push("charset=utf8mb4".to_owned());
+            }
+            if !extra.is_empty() {
+                sqlx_url.push('?');
+                sqlx_url.push_str(&extra.join("&"));
+            }
+            Ok(Target::Server {
+                backend,
+                sqlx_url,
+                display: format!("{hostport}/{db}"),
+                max_lifetime,
+            })
+        }
+        _ => Err(bad(url, format!("unknown database type '{scheme}' (expected sqlite, postgresql or mysql)"))),
+    }
+}
+
+fn sqlite_err(path: &Path, reason: &str, e: impl std::error::Error + Send + Sync + 'static) -> DbError {
+    DbError::SqliteFile { path: path.to_owned(), reason: reason.to_owned(), source: Some(Box::new(e)) }
+}
+
+impl Db {
+    /// Connect to the database named by `url` (Buildbot's `db_url` forms; relative SQLite
+    /// paths and `%(basedir)s` are resolved against `basedir`).
+    ///
+    /// This does not create or check the schema: call [`Db::upgrade`] or
+    /// [`Db::schema_status`].
+    pub async fn connect(url: &str, basedir: &Path) -> Result<Db, DbError> {
+        let target = parse_url(url, basedir)?;
+        let masked = mask_password(url);
+        match target {
+            Target::SqliteMemory => {
+                let mut opts = ConnectOptions::new("sqlite::memory:");
+                opts.sqlx_logging(false)
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None::<Duration>)
+                    .max_lifetime(None::<Duration>)
+                    .map_sqlx_sqlite_opts(|o| o.foreign_keys(false));
+                let conn = Database::connect(opts).await.map_err(|source| DbError::Connect {
+                    target: ":memory:".into(),
+                    url: masked.clone(),
+                    source,
+                })?;
+                Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target: ":memory:".into() })
+            }
+            Target::SqliteFile(path) => Self::connect_sqlite_file(path).await,
+            Target::Server { backend, sqlx_url, display, max_lifetime } => {
+                probe_server(backend, &sqlx_url).await.map_err(|source| DbError::Connect {
+                    target: display.clone(),
+                    url: masked.clone(),
+                    source,
+                })?;
+                let mut opts = ConnectOptions::new(sqlx_url);
+                opts.sqlx_logging(false)
+                    .max_connections(10)
+                    .min_connections(0)
+                    .connect_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_secs(30));
+                if let Some(s) = max_lifetime {
+                    opts.max_lifetime(Duration::from_secs(s));
+                }
+                let conn = Database::connect(opts).await.map_err(|source| DbError::Connect {
+                    target: display.clone(),
+                    url: masked.clone(),
+                    source,
+                })?;
+                Ok(Db { conn, backend, compression: LogCompression::default(), target: display.into() })
+            }
+        }
+    }
+
+    async fn connect_sqlite_file(path: PathBuf) -> Result<Db, DbError> {
+        if path.is_dir() {
+            return Err(DbError::SqliteFile { path, reason: "is a directory".into(), source: None });
+        }
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                return Err(DbError::SqliteFile {
+                    path: path.clone(),
+                    reason: format!("directory '{}' does not exist", dir.display()),
+                    source: None,
+                });
+            }
+            _ => {}
+        }
+        if path.exists() {
+            // Fail early and clearly on a read-only file.
+            if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(&path) {
+                return Err(sqlite_err(&path, "the file is not writable", e));
+            }
+        }
+        let p2 = path.clone();
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.sqlx_logging(false)
+            .max_connections(8)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(60))
+            .map_sqlx_sqlite_opts(move |_| {
+                use sea_orm::sqlx::ConnectOptions as _;
+                SqliteConnectOptions::new()
+                    .filename(&p2)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(false)
+                    .pragma("checkpoint_fullfsync", "off")
+                    .disable_statement_logging()
+            });
+        let conn = Database::connect(opts)
+            .await
+            .map_err(|e| sqlite_err(&path, "cannot open the database", e))?;
+        // Probe for writability (read-only file system, read-only file as root ...).
+        let probe = async {
+            let txn = conn
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?;
+            txn.execute_unprepared("CREATE TEMP TABLE IF NOT EXISTS bb_probe(x INTEGER)").await?;
+            sea_orm::TransactionSession::rollback(txn).await
+        };
+        if let Err(e) = probe.await {
+            return Err(sqlite_err(&path, "the database is not writable", e));
+        }
+        let target: Arc<str> = path.to_string_lossy().into();
+        Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target })
+    }
+
+    /// The engine.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Where this database lives, password-free (`host:port/db` or the SQLite file).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Compression used for new log chunks.
+    pub fn log_compression(&self) -> LogCompression {
+        self.compression
+    }
+
+    /// Set the compression of new log chunks (reading always supports every method).
+    pub fn set_log_compression(&mut self, c: LogCompression) {
+        self.compression = c;
+    }
+
+    /// Close the pool.
+    pub async fn close(self) -> Result<(), DbError> {
+        self.conn.close().await.ctx("closing the connection pool")
+    }
+
+    pub(crate) fn db_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Begin a write transaction (`BEGIN IMMEDIATE` on SQLite so concurrent writers queue on
+    /// the busy timeout instead of failing with "database is locked").
+    pub(crate) async fn write_txn(&self, op: &'static str) -> Result<DatabaseTransaction, DbError> {
+        let opts = match self.backend {
+            Backend::Sqlite => TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            },
+            _ => TransactionOptions::default(),
+        };
+        self.conn.begin_with_options(opts).await.ctx(op)
+    }
+}
+
+/// One direct connection attempt (fails fast on a refused connection, unlike a pool which
+/// retries until its acquire timeout).
+async fn probe_server(backend: Backend, url: &str) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sqlx::Connection;
+    let conn_err = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let attempt = async {
+        match backend {
+            Backend::Postgres => sea_orm::sqlx::PgConnection::connect(url).await.map_err(conn_err)?.close().await.map_err(conn_err),
+            _ => sea_orm::sqlx::MySqlConnection::connect(url).await.map_err(conn_err)?.close().await.map_err(conn_err),
+        }
+    };
+    match async_std::future::timeout(Duration::from_secs(15), attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal("timed out after 15 s".into()))),
+    }
+}
+
+/// Seconds since the epoch, now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords() {
+        assert_eq!(mask_password("postgresql://bb:secret@db:5432/bb"), "postgresql://bb:****@db:5432/bb");
+        assert_eq!(mask_password("mysql://bb@db/bb"), "mysql://bb@db/bb");
+        assert_eq!(mask_password("sqlite:///state.sqlite"), "sqlite:///state.sqlite");
+    }
+
+    #[test]
+    fn url_forms() {
+        let b = Path::new("/base");
+        let f = |u: &str| match parse_url(u, b) {
+            Ok(Target::SqliteFile(p)) => p,
+            other => panic!("{u}: {other:?}"),
+        };
+        assert_eq!(f("sqlite:///state.sqlite"), Path::new("/base/state.sqlite"));
+        assert_eq!(f("sqlite:state.sqlite"), Path::new("/base/state.sqlite"));
+        assert_eq!(f("sqlite:////abs/x.sqlite"), Path::new("/abs/x.sqlite"));
+        assert_eq!(f("sqlite:///%(basedir)s/s.sqlite"), Path::new("/base/s.sqlite"));
+        assert!(matches!(parse_url("sqlite://", b), Ok(Target::SqliteMemory)));
+        match parse_url("postgresql+psycopg2://u:p@h:5433/db", b) {
+            Ok(Target::Server { backend: Backend::Postgres, sqlx_url, display, .. }) => {
+                assert_eq!(sqlx_url, "postgres://u:p@h:5433/db");
+                assert_eq!(display, "h:5433/db");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_url("mysql+mysqldb://u:p@h/db?max_idle=300&charset=utf8mb4", b) {
+            Ok(Target::Server { backend: Backend::MySql, sqlx_url, max_lifetime, .. }) => {
+                assert_eq!(sqlx_url, "mysql://u:p@h/db?charset=utf8mb4");
+                assert_eq!(max_lifetime, Some(300));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse_url("mysql://u:pw@h/db?charset=latin1", b).expect_err("charset");
+        assert!(e.to_string().contains("utf8mb4") && !e.to_string().contains("pw@"), "{e}");
+        let e = parse_url("mysql://u@h/db?storage_engine=MyISAM", b).expect_err("engine");
+        assert!(e.to_string().contains("InnoDB"), "{e}");
+        let e = parse_url("postgresql://u:hunter2@h", b).expect_err("nodb");
+        assert!(e.to_string().starts_with("could not parse database URL 'postgresql://u:****@h'"), "{e}");
+        assert!(parse_url("oracle://x/y", b).is_err());
+        assert!(parse_url("nonsense", b).is_err());
+        assert!(parse_url("postgresql://u@h:notaport/db", b).is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! Entity for table `codebases`.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `codebases`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "codebases")]
+pub struct Model {
+    /// Column `id`.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Column `projectid`.
+    pub projectid: i64,
+    /// Column `name`.
+    pub name: String,
+    /// Column `name_hash`.
+    pub name_hash: String,
+    /// Column `slug`.
+    pub slug: String,
+}
+
+/// No relations are declared; joins are written explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

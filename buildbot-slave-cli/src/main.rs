@@ -1,0 +1,48 @@
+//! `buildslave`: create, start, stop, restart and upgrade a Buildbot slave (worker).
+//!
+//! Thin: parses the command line, resolves it into validated options and calls
+//! `buildbot_core` (the worker runtime and the `daemon` utilities).
+
+mod cli;
+mod create;
+mod error;
+mod options;
+mod start;
+mod stop;
+mod tac;
+mod ui;
+mod upgrade;
+
+use std::process::ExitCode;
+
+use structopt::StructOpt;
+
+fn main() -> ExitCode {
+    let opts = match cli::Opts::from_iter_safe(std::env::args_os()) {
+        Ok(opts) => opts,
+        Err(e) => return ui::clap_error(&e),
+    };
+    match run(opts) {
+        Ok(code) => code,
+        Err(e) => {
+            ui::error(&format!("{e:#}"));
+            ExitCode::from(error::exit_code(&e))
+        }
+    }
+}
+
+/// Runs one command; the error (if any) is printed once by `main`.
+fn run(opts: cli::Opts) -> anyhow::Result<ExitCode> {
+    let cmd = options::resolve(opts)?;
+    match cmd {
+        options::Cmd::Version => {
+            ui::say(false, &cli::version_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        options::Cmd::Create(o) => create::create_slave(&o),
+        options::Cmd::Start(o) => start::start(&o),
+        options::Cmd::Stop(o) => stop::stop(&o),
+        options::Cmd::Restart(o) => stop::restart(&o),
+        options::Cmd::Upgrade(o) => upgrade::upgrade_slave(&o),
+    }
+}

@@ -1,0 +1,462 @@
+//! `buildslave start`: check the directory, detach, run the worker, report readiness.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use buildbot_core::daemon::{
+    self, DEFAULT_START_TIMEOUT, DaemonError, DaemonOptions, Detached, LaunchOutcome, LogFile,
+    LogTarget, PidFile, Readiness, Rotation, Signal, Signals,
+};
+use buildbot_core::worker::{AllowShutdown, Worker, WorkerConfig, WorkerEvent, WorkerExit};
+
+use crate::cli::WIRE_PROTOCOL;
+use crate::error::{CliError, ErrorKind};
+use crate::options::{StartOptions, parse_endpoint};
+use crate::tac::{self, SlaveDir};
+use crate::ui;
+
+/// Program name recorded in pid-file ownership checks.
+pub const PROGRAM: &str = "buildslave";
+
+/// Logged when the master refuses the credentials; the launcher looks for it.
+const AUTH_HINT: &str = "the master refused our credentials";
+
+const ROOT_WARNING: &str = "WARNING: running as root. The buildslave runs build commands with the rights of its account; use an unprivileged account.";
+
+/// The runtime settings of a slave, validated from its tac.
+#[derive(Debug)]
+pub struct Settings {
+    basedir: PathBuf,
+    config: WorkerConfig,
+    umask: Option<u32>,
+    rotation: Rotation,
+    /// The log file; `None`: stderr only (`log_file = "-"` with `--nodaemon`).
+    log_file: Option<PathBuf>,
+}
+
+/// Validates the tac of `dir` into runtime settings.
+pub fn settings(dir: &SlaveDir) -> Result<Settings, CliError> {
+    let t = &dir.tac;
+    let bad = |msg: String| {
+        CliError::new(
+            ErrorKind::InvalidDirectory,
+            format!("{}: {msg}", dir.tac_path.display()),
+        )
+    };
+    if !t.is_relocatable() {
+        let recorded = PathBuf::from(&t.basedir);
+        if canonical(&recorded) != canonical(&dir.basedir) {
+            return Err(bad(format!(
+                "this buildslave was created in '{}' but is now in '{}'; set basedir = \"{}\" (or \".\" to make it relocatable) in buildbot.tac",
+                recorded.display(),
+                dir.basedir.display(),
+                dir.basedir.display()
+            )));
+        }
+    }
+    if t.protocol != WIRE_PROTOCOL && t.protocol != "msgpack" {
+        return Err(bad(format!(
+            "protocol '{}' is not supported; this buildslave speaks {WIRE_PROTOCOL}",
+            t.protocol
+        )));
+    }
+    if t.use_tls {
+        return Err(bad(
+            "use_tls is not supported by this buildslave; connect through a TLS-terminating proxy with a plain connection".into(),
+        ));
+    }
+    if t.proxy_connection_string.is_some() {
+        return Err(bad(
+            "proxy_connection_string is not supported by this buildslave".into(),
+        ));
+    }
+    let (host, port) = match (&t.connection_string, &t.buildmaster_host, t.port) {
+        (Some(cs), _, _) => parse_endpoint(cs).ok_or_else(|| {
+            bad(format!(
+                "connection_string '{cs}' must look like tcp:host=HOST:port=PORT"
+            ))
+        })?,
+        (None, Some(h), Some(p)) => (h.clone(), p),
+        _ => {
+            return Err(bad(
+                "buildmaster_host and port (or connection_string) must be set".into(),
+            ));
+        }
+    };
+    let allow_shutdown = match t.allow_shutdown.as_deref() {
+        None => None,
+        Some("signal") => Some(AllowShutdown::Signal),
+        Some("file") => Some(AllowShutdown::File),
+        Some(other) => {
+            return Err(bad(format!(
+                "allow_shutdown = \"{other}\": needs to be one of 'signal' or 'file'"
+            )));
+        }
+    };
+    let mut config = WorkerConfig::new(host, port, &t.slavename, &t.passwd, &dir.basedir);
+    config.keepalive = t.keepalive;
+    config.maxdelay = t.maxdelay;
+    config.usepty = t.usepty;
+    config.allow_shutdown = allow_shutdown;
+    config.unicode_encoding = t.unicode_encoding.clone();
+    config.maxretries = t.maxretries;
+    config.numcpus = t.numcpus;
+    config.delete_leftover_dirs = t.delete_leftover_dirs;
+    config.path = t.path.clone();
+    if let Some(secs) = t.connect_timeout {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(bad(format!(
+                "connect_timeout = {secs}: needs to be positive"
+            )));
+        }
+        config.connect_timeout = Duration::from_secs_f64(secs);
+    }
+    let rotation = match t.rotate_length {
+        Some(rotate_length) => Rotation::Size {
+            rotate_length,
+            max_rotated_files: t.max_rotated_files,
+        },
+        None => Rotation::External,
+    };
+    let log_file = match t.log_file.as_deref() {
+        Some("-") => None,
+        Some("") => return Err(bad("log_file must not be empty".into())),
+        Some(f) => Some(dir.basedir.join(f)),
+        None => Some(dir.basedir.join("twistd.log")),
+    };
+    Ok(Settings {
+        basedir: dir.basedir.clone(),
+        config,
+        umask: t.umask,
+        rotation,
+        log_file,
+    })
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Checks everything that can be checked before detaching.
+pub fn prepare(basedir: &Path, quiet: bool) -> Result<Settings, CliError> {
+    let dir = tac::load(basedir)?;
+    let s = settings(&dir)?;
+    let pidfile = PidFile::new(&s.basedir, PROGRAM);
+    match pidfile.check_and_clear() {
+        Ok(None) => {}
+        Ok(Some(Some(old))) => ui::say(
+            quiet,
+            &format!(
+                "removing stale pid file {} (process {old} is not this buildslave)",
+                pidfile.path().display()
+            ),
+        ),
+        Ok(Some(None)) => ui::say(
+            quiet,
+            &format!("removing invalid pid file {}", pidfile.path().display()),
+        ),
+        Err(DaemonError::AlreadyRunning { pid, .. }) => {
+            return Err(CliError::new(
+                ErrorKind::AlreadyRunning,
+                format!(
+                    "buildslave in '{}' is already running, pid {pid}",
+                    s.basedir.display()
+                ),
+            ));
+        }
+        Err(e) => return Err(CliError::new(ErrorKind::Failure, e.to_string())),
+    }
+    Ok(s)
+}
+
+pub fn start(o: &StartOptions) -> anyhow::Result<ExitCode> {
+    let s = match prepare(&o.basedir, o.quiet) {
+        Ok(s) => s,
+        Err(e) => {
+            note_in_log(&o.basedir, &e.message);
+            return Err(e.into());
+        }
+    };
+    launch(s, o)
+}
+
+/// Leaves the reason of a failed start in an existing `twistd.log` too, so a start
+/// from cron or init that fails is visible where the slave's log is read.
+fn note_in_log(basedir: &Path, msg: &str) {
+    use std::io::Write;
+    let path = basedir.join("twistd.log");
+    if !path.is_file() {
+        return;
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&path) {
+        for line in msg.lines() {
+            let _ = f.write_all(
+                daemon::log_line_now("start", &format!("start failed: {line}")).as_bytes(),
+            );
+        }
+    }
+}
+
+/// Starts the prepared slave in the background (or the foreground).
+pub fn launch(s: Settings, o: &StartOptions) -> anyhow::Result<ExitCode> {
+    if is_root() {
+        ui::error(ROOT_WARNING);
+    }
+    if o.nodaemon {
+        std::env::set_current_dir(&s.basedir).map_err(|e| {
+            CliError::new(
+                ErrorKind::StartFailed,
+                format!("cannot change into '{}': {e}", s.basedir.display()),
+            )
+        })?;
+        if let Some(mask) = s.umask {
+            daemon::apply_umask(mask);
+        }
+        return run_slave(s, Readiness::foreground(), true);
+    }
+    let mut dopts = DaemonOptions::new(&s.basedir);
+    dopts.umask = s.umask;
+    if let Some(f) = &s.log_file {
+        dopts.log_file = Some(f.clone());
+    }
+    dopts.start_timeout = daemon::start_timeout_from_env().unwrap_or(DEFAULT_START_TIMEOUT);
+    let timeout = dopts.start_timeout;
+    match daemon::daemonize(&dopts)? {
+        Detached::Daemon(readiness) => run_slave(s, readiness, false),
+        Detached::Parent(launcher) => {
+            if o.quiet {
+                launcher.detach();
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (mut saw_retry, mut saw_auth) = (false, false);
+            let outcome = launcher.wait(|line| {
+                ui::say(false, line);
+                saw_retry |= line.contains("will retry");
+                saw_auth |= line.contains(AUTH_HINT);
+            });
+            report(outcome, &s.basedir, timeout, saw_retry, saw_auth)
+        }
+    }
+}
+
+fn report(
+    outcome: LaunchOutcome,
+    basedir: &Path,
+    timeout: Duration,
+    saw_retry: bool,
+    saw_auth: bool,
+) -> anyhow::Result<ExitCode> {
+    match outcome {
+        LaunchOutcome::Ready => {
+            ui::say(
+                false,
+                "The buildslave appears to have (re)started correctly.",
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LaunchOutcome::Failed(reason) => Err(CliError::new(
+            ErrorKind::StartFailed,
+            format!("The buildslave failed to start: {reason}"),
+        )
+        .into()),
+        LaunchOutcome::TimedOut => {
+            let pid = PidFile::new(basedir, PROGRAM)
+                .read()
+                .ok()
+                .flatten()
+                .flatten()
+                .map_or_else(|| "?".to_owned(), |p| p.to_string());
+            let mut msg = format!(
+                "The buildslave took more than {} seconds to connect to the master, so we could not confirm that it started correctly.\nIt is still running in the background (pid {pid}); see {} for more.",
+                timeout.as_secs_f64(),
+                basedir.join("twistd.log").display()
+            );
+            if saw_auth {
+                msg.push_str("\nHint: the master refused the slave's name or password: check slavename and passwd in buildbot.tac (wrong name or password).");
+            }
+            if saw_retry {
+                msg.push_str("\nHint: the connection attempts fail and will be retried: the master host or port in buildbot.tac may be wrong, or the master may be down.");
+            }
+            Err(CliError::new(ErrorKind::NotConfirmed, msg).into())
+        }
+        _ => Err(CliError::new(
+            ErrorKind::StartFailed,
+            format!(
+                "The buildslave exited before connecting to the master; see {}",
+                basedir.join("twistd.log").display()
+            ),
+        )
+        .into()),
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its whole length.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The slave process itself (daemon or foreground).
+fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow::Result<ExitCode> {
+    let fail = |readiness: &mut Readiness, e: anyhow::Error| {
+        readiness.failed(&format!("{e:#}"));
+        Err(e)
+    };
+    // `log_file = "-"` means stderr, which a daemon does not have: it keeps twistd.log
+    let log_path = match (&s.log_file, foreground) {
+        (None, true) => None,
+        (Some(p), _) => Some(p.clone()),
+        (None, false) => Some(s.basedir.join("twistd.log")),
+    };
+    let target = match log_path {
+        None => LogTarget::Stderr,
+        Some(path) => match LogFile::open(&path, s.rotation) {
+            Ok(l) if foreground => LogTarget::FileAndStderr(l),
+            Ok(l) => LogTarget::File(l),
+            Err(e) => return fail(&mut readiness, e.into()),
+        },
+    };
+    let log_handle = match daemon::init_logging(target, None) {
+        Ok(h) => h,
+        Err(e) => return fail(&mut readiness, e.into()),
+    };
+    log::info!(
+        "Starting buildslave -- version: {} (rust, {WIRE_PROTOCOL})",
+        env!("CARGO_PKG_VERSION")
+    );
+    log::info!("basedir: {}", s.basedir.display());
+    if is_root() {
+        log::warn!("{ROOT_WARNING}");
+    }
+    let pidfile = PidFile::new(&s.basedir, PROGRAM);
+    if let Err(e) = pidfile.write_self() {
+        log::error!("{e}");
+        return fail(&mut readiness, e.into());
+    }
+    if let Err(e) = std::fs::write(
+        s.basedir.join("twistd.hostname"),
+        format!("{}\n", hostname()),
+    ) {
+        log::warn!("cannot write twistd.hostname: {e}");
+    }
+    let signals = match Signals::new(&[Signal::Term, Signal::Int, Signal::Hup, Signal::Usr2]) {
+        Ok(sig) => sig,
+        Err(e) => {
+            let _ = pidfile.remove_if_self();
+            return fail(&mut readiness, e.into());
+        }
+    };
+    let allow_signal = s.config.allow_shutdown == Some(AllowShutdown::Signal);
+    let worker = Worker::new(s.config);
+    let handle = worker.handle();
+    let events = handle.events();
+    let readiness = Arc::new(Mutex::new(readiness));
+    let pf = pidfile.clone();
+
+    let ready = readiness.clone();
+    let result = async_std::task::block_on(async move {
+        async_std::task::spawn(async move {
+            while let Ok(ev) = events.recv().await {
+                match ev {
+                    WorkerEvent::Connected => {
+                        ready.lock().unwrap_or_else(PoisonError::into_inner).ready();
+                    }
+                    WorkerEvent::AuthFailed(_) => {
+                        log::warn!("{AUTH_HINT}: check slavename and passwd in buildbot.tac")
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let stopping = AtomicBool::new(false);
+        let sig_rx = signals.receiver();
+        let h = handle.clone();
+        async_std::task::spawn(async move {
+            while let Ok(sig) = sig_rx.recv().await {
+                match sig {
+                    Signal::Term | Signal::Int => {
+                        log::info!("Received {}, shutting down.", sig.name());
+                        if !stopping.swap(true, Ordering::SeqCst) {
+                            h.stop();
+                            let pf = pf.clone();
+                            async_std::task::spawn(async move {
+                                async_std::task::sleep(Duration::from_secs(8)).await;
+                                log::error!(
+                                    "the worker did not stop within 8 seconds; exiting anyway"
+                                );
+                                let _ = pf.remove_if_self();
+                                log::info!("Server Shut Down.");
+                                std::process::exit(0);
+                            });
+                        }
+                    }
+                    Signal::Hup if allow_signal => {
+                        log::info!("Received SIGHUP: asking for a graceful shutdown");
+                        h.request_graceful_shutdown();
+                    }
+                    Signal::Hup => log::info!(
+                        "Received SIGHUP: ignored (set allow_shutdown = \"signal\" in buildbot.tac for a graceful shutdown)"
+                    ),
+                    Signal::Usr2 => {
+                        log::info!("Received SIGUSR2: re-opening the log file");
+                        if let Err(e) = log_handle.reopen() {
+                            log::warn!("cannot re-open the log file: {e}");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let result = worker.run().await;
+        drop(signals);
+        result
+    });
+    let mut readiness = readiness.lock().unwrap_or_else(PoisonError::into_inner);
+    let code = match result {
+        Ok(exit) => {
+            match exit {
+                WorkerExit::Stopped => {}
+                WorkerExit::ShutdownByMaster => {
+                    log::info!("shutting down (the master asked us to)")
+                }
+                WorkerExit::GracefulShutdown => {
+                    log::info!("shutting down (graceful shutdown complete)")
+                }
+                WorkerExit::MaxRetriesReached => {
+                    log::error!(
+                        "shutting down: no connection to the master after maxretries attempts"
+                    );
+                    readiness.failed("no connection to the master after maxretries attempts");
+                }
+                _ => log::info!("shutting down"),
+            }
+            if readiness.is_pending() {
+                readiness.failed("the buildslave exited before connecting to the master");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!("{e}");
+            readiness.failed(&e.to_string());
+            ExitCode::from(ErrorKind::StartFailed.exit_code())
+        }
+    };
+    if let Err(e) = pidfile.remove_if_self() {
+        log::warn!("{e}");
+    }
+    log::info!("Server Shut Down.");
+    Ok(code)
+}
