@@ -16,11 +16,16 @@ const A: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+
 const LINES: usize = 524_288;
 
 fn updates() -> Vec<String> {
+    updates_of(None)
+}
+
+/// The W3 text cut in updates of 80–160 lines (8–16 KiB), or of exactly `fixed` lines.
+fn updates_of(fixed: Option<usize>) -> Vec<String> {
     let a = A.repeat(3);
     let mut out = Vec::new();
     let (mut line, mut k) = (0usize, 0usize);
     while line < LINES {
-        let n = (80 + (k * 37) % 81).min(LINES - line);
+        let n = fixed.unwrap_or(80 + (k * 37) % 81).min(LINES - line);
         let mut s = String::with_capacity(n * 100);
         for i in line..line + n {
             let o = i % 64;
@@ -79,6 +84,13 @@ async fn run(db: &mut Db, method: LogCompression, updates: &[String], label: &st
 
 fn main() {
     let updates = updates();
+    // Pure compression speed of the same text in 64 KiB pieces (no database).
+    let big = updates_of(Some(655));
+    for m in [LogCompression::Zstd, LogCompression::Gz, LogCompression::Lz4] {
+        let t = Instant::now();
+        let out: usize = big.iter().map(|u| m.compress(u.as_bytes()).unwrap().len()).sum();
+        println!("compress-only {:<5} {:>7.1} MiB/s ({:.2} MiB out)", m.name(), 50.0 / t.elapsed().as_secs_f64(), out as f64 / 1048576.0);
+    }
     let methods = std::env::var("BB_BENCH_METHODS").unwrap_or_else(|_| "zstd,gz,lz4,raw".into());
     async_std::task::block_on(async {
         for name in methods.split(',') {
@@ -87,6 +99,8 @@ fn main() {
             let mut db = Db::connect("sqlite:///state.sqlite", dir.path()).await.unwrap();
             db.upgrade().await.unwrap();
             run(&mut db, method, &updates, &format!("sqlite/{name}")).await;
+            // The same text when the engine coalesces queued updates into ~64 KiB appends.
+            run(&mut db, method, &big, &format!("sqlite/{name}/64K")).await;
             db.close().await.unwrap();
             let size: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
             println!("{:<18} database files {:.1} MiB", format!("sqlite/{name}"), size as f64 / 1048576.0);

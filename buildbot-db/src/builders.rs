@@ -134,12 +134,12 @@ impl Db {
                 ..Default::default()
             })
             .filter(builders::Column::Id.eq(builderid.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         builders_tags::Entity::delete_many()
             .filter(builders_tags::Column::Builderid.eq(builderid.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         for t in tagids {
@@ -148,7 +148,7 @@ impl Db {
                 tagid: Set(t.0),
                 ..Default::default()
             })
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         }
@@ -179,16 +179,16 @@ impl Db {
         let bms = builder_masters::Entity::find()
             .filter(builder_masters::Column::Builderid.eq(builderid.0))
             .filter(builder_masters::Column::Masterid.eq(masterid.0))
-            .all(&txn)
+            .all(&*txn)
             .await
             .ctx(OP)?;
         for bm in bms {
             crate::entities::configured_workers::Entity::delete_many()
                 .filter(crate::entities::configured_workers::Column::Buildermasterid.eq(bm.id))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?;
-            builder_masters::Entity::delete_by_id(bm.id).exec(&txn).await.ctx(OP)?;
+            builder_masters::Entity::delete_by_id(bm.id).exec(&*txn).await.ctx(OP)?;
         }
         txn.commit().await.ctx(OP)
     }

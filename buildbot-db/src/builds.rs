@@ -291,6 +291,7 @@ impl Db {
         const OP: &str = "setting build properties";
         let existing = self.get_build_properties(buildid).await?;
         let mut changed = Vec::new();
+        let mut new_rows = Vec::new();
         let txn = self.write_txn(OP).await?;
         for (name, (value, source)) in props {
             match existing.get(name) {
@@ -301,23 +302,28 @@ impl Db {
                         .col_expr(build_properties::Column::Source, Expr::value(source.clone()))
                         .filter(build_properties::Column::Buildid.eq(buildid.0))
                         .filter(build_properties::Column::Name.eq(name.clone()))
-                        .exec(&txn)
+                        .exec(&*txn)
                         .await
                         .ctx(OP)?;
                 }
                 None => {
-                    build_properties::Entity::insert(build_properties::ActiveModel {
+                    new_rows.push(build_properties::ActiveModel {
                         buildid: Set(buildid.0),
                         name: Set(name.clone()),
                         value: Set(py_json(value)),
                         source: Set(source.clone()),
-                    })
-                    .exec_without_returning(&txn)
-                    .await
-                    .ctx(OP)?;
+                    });
                 }
             }
             changed.push(name.clone());
+        }
+        // new properties in one statement per batch (a build starts with ~15 of them)
+        while !new_rows.is_empty() {
+            let rest = new_rows.split_off(new_rows.len().min(crate::common::BATCH));
+            build_properties::Entity::insert_many(std::mem::replace(&mut new_rows, rest))
+                .exec_without_returning(&*txn)
+                .await
+                .ctx(OP)?;
         }
         txn.commit().await.ctx(OP)?;
         Ok(changed)
@@ -485,7 +491,7 @@ impl Db {
     pub async fn add_step_url(&self, stepid: StepId, name: &str, url: &str) -> Result<bool, DbError> {
         const OP: &str = "adding a step URL";
         let txn = self.write_txn(OP).await?;
-        let Some(s) = steps::Entity::find_by_id(stepid.0).one(&txn).await.ctx(OP)? else {
+        let Some(s) = steps::Entity::find_by_id(stepid.0).one(&*txn).await.ctx(OP)? else {
             return Err(DbError::NotFound { what: "step", id: stepid.0 });
         };
         let mut urls = match serde_json::from_str::<serde_json::Value>(&s.urls_json) {
@@ -500,7 +506,7 @@ impl Db {
         steps::Entity::update_many()
             .col_expr(steps::Column::UrlsJson, Expr::value(py_json(&serde_json::Value::Array(urls))))
             .filter(steps::Column::Id.eq(stepid.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         txn.commit().await.ctx(OP)?;

@@ -335,7 +335,7 @@ impl Db {
             Some(b) => parent.filter(changes::Column::Branch.eq(b.clone())),
             None => parent.filter(changes::Column::Branch.is_null()),
         };
-        let parent: Option<i64> = parent.into_tuple().one(&txn).await.ctx(OP)?;
+        let parent: Option<i64> = parent.into_tuple().one(&*txn).await.ctx(OP)?;
         let r = changes::Entity::insert(changes::ActiveModel {
             author: Set(ch.author.clone()),
             committer: Set(ch.committer.clone()),
@@ -352,7 +352,7 @@ impl Db {
             parent_changeids: Set(parent),
             ..Default::default()
         })
-        .exec(&txn)
+        .exec(&*txn)
         .await
         .ctx(OP)?;
         let id = r.last_insert_id;
@@ -362,7 +362,7 @@ impl Db {
                     changeid: Set(id),
                     filename: Set(f.clone()),
                 }))
-                .exec_without_returning(&txn)
+                .exec_without_returning(&*txn)
                 .await
                 .ctx(OP)?;
             }
@@ -373,13 +373,13 @@ impl Db {
                 property_name: Set(name.clone()),
                 property_value: Set(encode_sourced(value, "Change")),
             })
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await
             .ctx(OP)?;
         }
         if let Some(uid) = uid {
             change_users::Entity::insert(change_users::ActiveModel { changeid: Set(id), uid: Set(uid.0) })
-                .exec_without_returning(&txn)
+                .exec_without_returning(&*txn)
                 .await
                 .ctx(OP)?;
         }
@@ -481,18 +481,18 @@ impl Db {
         for chunk in ids.chunks(BATCH) {
             let txn = self.write_txn(OP).await?;
             let v = chunk.to_vec();
-            scheduler_changes::Entity::delete_many().filter(scheduler_changes::Column::Changeid.is_in(v.clone())).exec(&txn).await.ctx(OP)?;
-            change_files::Entity::delete_many().filter(change_files::Column::Changeid.is_in(v.clone())).exec(&txn).await.ctx(OP)?;
-            change_properties::Entity::delete_many().filter(change_properties::Column::Changeid.is_in(v.clone())).exec(&txn).await.ctx(OP)?;
-            change_users::Entity::delete_many().filter(change_users::Column::Changeid.is_in(v.clone())).exec(&txn).await.ctx(OP)?;
+            scheduler_changes::Entity::delete_many().filter(scheduler_changes::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
+            change_files::Entity::delete_many().filter(change_files::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
+            change_properties::Entity::delete_many().filter(change_properties::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
+            change_users::Entity::delete_many().filter(change_users::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
             // Children pointing at pruned parents: SET NULL by hand (FKs are off on SQLite).
             changes::Entity::update_many()
                 .col_expr(changes::Column::ParentChangeids, Expr::value(None::<i64>))
                 .filter(changes::Column::ParentChangeids.is_in(v.clone()))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?;
-            changes::Entity::delete_many().filter(changes::Column::Changeid.is_in(v)).exec(&txn).await.ctx(OP)?;
+            changes::Entity::delete_many().filter(changes::Column::Changeid.is_in(v)).exec(&*txn).await.ctx(OP)?;
             txn.commit().await.ctx(OP)?;
         }
         Ok(ids.len() as u64)

@@ -29,6 +29,9 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pub(crate) conn: DatabaseConnection,
+    /// Serializes this process's SQLite write transactions so they queue here instead of
+    /// sleeping in SQLite's busy handler (other processes still wait on the busy timeout).
+    write_lock: Arc<async_std::sync::Mutex<()>>,
     backend: Backend,
     compression: LogCompression,
     target: Arc<str>,
@@ -210,7 +213,7 @@ impl Db {
                     url: masked.clone(),
                     source,
                 })?;
-                Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target: ":memory:".into() })
+                Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target: ":memory:".into(), write_lock: Default::default() })
             }
             Target::SqliteFile(path) => Self::connect_sqlite_file(path).await,
             Target::Server { backend, sqlx_url, display, max_lifetime } => {
@@ -233,7 +236,7 @@ impl Db {
                     url: masked.clone(),
                     source,
                 })?;
-                Ok(Db { conn, backend, compression: LogCompression::default(), target: display.into() })
+                Ok(Db { conn, backend, compression: LogCompression::default(), target: display.into(), write_lock: Default::default() })
             }
         }
     }
@@ -261,6 +264,7 @@ impl Db {
         let p2 = path.clone();
         let mut opts = ConnectOptions::new("sqlite::memory:");
         opts.sqlx_logging(false)
+            .test_before_acquire(false)
             .max_connections(8)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(60))
@@ -274,6 +278,8 @@ impl Db {
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(false)
                     .pragma("checkpoint_fullfsync", "off")
+                    .pragma("mmap_size", "268435456")
+                    .pragma("cache_size", "-16384")
                     .disable_statement_logging()
             });
         let conn = Database::connect(opts)
@@ -294,7 +300,7 @@ impl Db {
             return Err(sqlite_err(&path, "the database is not writable", e));
         }
         let target: Arc<str> = path.to_string_lossy().into();
-        Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target })
+        Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target, write_lock: Default::default() })
     }
 
     /// The engine.
@@ -317,6 +323,34 @@ impl Db {
         self.compression = c;
     }
 
+    /// The database engine's version string (`sqlite_version()` for SQLite, `version()` for
+    /// PostgreSQL and MySQL/MariaDB), e.g. for the master's start-up log line.
+    pub async fn engine_version(&self) -> Result<String, DbError> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT sqlite_version()",
+            _ => "SELECT CAST(version() AS CHAR)",
+        };
+        let sql = if self.backend == Backend::Postgres { "SELECT version()" } else { sql };
+        let row = self
+            .conn
+            .query_one_raw(sea_orm::Statement::from_string(self.db_backend(), sql))
+            .await
+            .ctx("reading the database version")?;
+        Ok(row.and_then(|r| r.try_get_by_index::<String>(0).ok()).unwrap_or_default())
+    }
+
+    /// Reclaims free space (`VACUUM` on SQLite and PostgreSQL; nothing on MySQL, where
+    /// InnoDB manages its own space). For a stopped master (`buildbot cleanupdb`).
+    pub async fn vacuum(&self) -> Result<(), DbError> {
+        match self.backend {
+            Backend::Sqlite | Backend::Postgres => {
+                self.conn.execute_unprepared("VACUUM").await.ctx("vacuuming the database")?;
+            }
+            Backend::MySql => {}
+        }
+        Ok(())
+    }
+
     /// Close the pool.
     pub async fn close(self) -> Result<(), DbError> {
         self.conn.close().await.ctx("closing the connection pool")
@@ -328,15 +362,48 @@ impl Db {
 
     /// Begin a write transaction (`BEGIN IMMEDIATE` on SQLite so concurrent writers queue on
     /// the busy timeout instead of failing with "database is locked").
-    pub(crate) async fn write_txn(&self, op: &'static str) -> Result<DatabaseTransaction, DbError> {
-        let opts = match self.backend {
-            Backend::Sqlite => TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            },
-            _ => TransactionOptions::default(),
+    pub(crate) async fn write_txn(&self, op: &'static str) -> Result<WriteTxn, DbError> {
+        let (opts, guard) = match self.backend {
+            Backend::Sqlite => (
+                TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                },
+                Some(self.write_lock.lock_arc().await),
+            ),
+            _ => (TransactionOptions::default(), None),
         };
-        self.conn.begin_with_options(opts).await.ctx(op)
+        let txn = self.conn.begin_with_options(opts).await.ctx(op)?;
+        Ok(WriteTxn { txn, _guard: guard })
+    }
+
+    /// The process-local SQLite writer lock (held by SQLite write batches).
+    pub(crate) async fn sqlite_write_guard(&self) -> async_std::sync::MutexGuardArc<()> {
+        self.write_lock.lock_arc().await
+    }
+}
+
+/// A write transaction (plus, on SQLite, this process's writer lock until it ends).
+pub(crate) struct WriteTxn {
+    txn: DatabaseTransaction,
+    _guard: Option<async_std::sync::MutexGuardArc<()>>,
+}
+
+impl WriteTxn {
+    pub(crate) async fn commit(self) -> Result<(), sea_orm::DbErr> {
+        self.txn.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sea_orm::DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
     }
 }
 

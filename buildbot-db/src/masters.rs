@@ -161,30 +161,30 @@ impl Db {
         let t = now();
         scheduler_masters::Entity::delete_many()
             .filter(scheduler_masters::Column::Masterid.eq(dead.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         changesource_masters::Entity::delete_many()
             .filter(changesource_masters::Column::Masterid.eq(dead.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         let bms = builder_masters::Entity::find()
             .filter(builder_masters::Column::Masterid.eq(dead.0))
-            .all(&txn)
+            .all(&*txn)
             .await
             .ctx(OP)?;
         let bm_ids: Vec<i64> = bms.iter().map(|b| b.id).collect();
         for chunk in bm_ids.chunks(crate::common::BATCH) {
             configured_workers::Entity::delete_many()
                 .filter(configured_workers::Column::Buildermasterid.is_in(chunk.to_vec()))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?;
         }
         builder_masters::Entity::delete_many()
             .filter(builder_masters::Column::Masterid.eq(dead.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         hk.builders_stopped = bms.iter().map(|b| BuilderId(b.builderid)).collect();
@@ -192,14 +192,14 @@ impl Db {
         let open_builds = builds::Entity::find()
             .filter(builds::Column::Masterid.eq(dead.0))
             .filter(builds::Column::CompleteAt.is_null())
-            .all(&txn)
+            .all(&*txn)
             .await
             .ctx(OP)?;
         for b in &open_builds {
             let open_steps = steps::Entity::find()
                 .filter(steps::Column::Buildid.eq(b.id))
                 .filter(steps::Column::CompleteAt.is_null())
-                .all(&txn)
+                .all(&*txn)
                 .await
                 .ctx(OP)?;
             for s in &open_steps {
@@ -209,14 +209,14 @@ impl Db {
                     .filter(logs::Column::Stepid.eq(s.id))
                     .filter(logs::Column::Complete.eq(0))
                     .into_tuple()
-                    .all(&txn)
+                    .all(&*txn)
                     .await
                     .ctx(OP)?;
                 if !open_logs.is_empty() {
                     logs::Entity::update_many()
                         .col_expr(logs::Column::Complete, Expr::value(1i16))
                         .filter(logs::Column::Id.is_in(open_logs.clone()))
-                        .exec(&txn)
+                        .exec(&*txn)
                         .await
                         .ctx(OP)?;
                 }
@@ -225,7 +225,7 @@ impl Db {
                     .col_expr(steps::Column::CompleteAt, Expr::value(t))
                     .col_expr(steps::Column::Results, Expr::value(Results::Retry.code()))
                     .filter(steps::Column::Id.eq(s.id))
-                    .exec(&txn)
+                    .exec(&*txn)
                     .await
                     .ctx(OP)?;
                 hk.steps_finished.push(StepId(s.id));
@@ -234,7 +234,7 @@ impl Db {
                 .col_expr(builds::Column::CompleteAt, Expr::value(t))
                 .col_expr(builds::Column::Results, Expr::value(Results::Retry.code()))
                 .filter(builds::Column::Id.eq(b.id))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?;
             hk.builds_finished.push(BuildId(b.id));
@@ -259,14 +259,14 @@ impl Db {
                 ),
             )
             .into_tuple()
-            .all(&txn)
+            .all(&*txn)
             .await
             .ctx(OP)?;
         for chunk in claimed.chunks(crate::common::BATCH) {
             buildrequest_claims::Entity::delete_many()
                 .filter(buildrequest_claims::Column::Brid.is_in(chunk.to_vec()))
                 .filter(buildrequest_claims::Column::Masterid.eq(dead.0))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?;
         }

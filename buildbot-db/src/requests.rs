@@ -201,7 +201,7 @@ impl Db {
             rebuilt_buildid: Set(bs.rebuilt_buildid.map(|b| b.0)),
             ..Default::default()
         })
-        .exec(&txn)
+        .exec(&*txn)
         .await
         .ctx(OP)?
         .last_insert_id;
@@ -211,7 +211,7 @@ impl Db {
                 property_name: Set(n.clone()),
                 property_value: Set(encode_sourced(v, s)),
             }))
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await
             .ctx(OP)?;
         }
@@ -226,7 +226,7 @@ impl Db {
                 sourcestampid: Set(ss.0),
                 ..Default::default()
             })
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         }
@@ -243,7 +243,7 @@ impl Db {
                 waited_for: Set(Some(i16::from(bs.waited_for))),
                 ..Default::default()
             })
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?
             .last_insert_id;
@@ -457,7 +457,7 @@ impl Db {
                 masterid: Set(masterid.0),
                 claimed_at: Set(t),
             }))
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await;
             match r {
                 Ok(_) => {}
@@ -507,7 +507,7 @@ impl Db {
                 .col_expr(buildrequests::Column::CompleteAt, Expr::value(t))
                 .filter(buildrequests::Column::Id.is_in(chunk.iter().map(|b| b.0)))
                 .filter(incomplete())
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?
                 .rows_affected;

@@ -202,7 +202,7 @@ impl Db {
             scheduler_changes::Entity::delete_many()
                 .filter(scheduler_changes::Column::Schedulerid.eq(id.0))
                 .filter(scheduler_changes::Column::Changeid.eq(ch.0))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?;
             scheduler_changes::Entity::insert(scheduler_changes::ActiveModel {
@@ -210,11 +210,11 @@ impl Db {
                 changeid: Set(ch.0),
                 important: Set(Some(i32::from(*important))),
             })
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await
             .ctx(OP)?;
         }
-        sea_orm::TransactionSession::commit(txn).await.ctx(OP)
+        txn.commit().await.ctx(OP)
     }
 
     /// Classified changes of a scheduler: `(changeid, important)` by change id.

@@ -194,7 +194,7 @@ impl Db {
                 let found = test_names::Entity::find()
                     .filter(test_names::Column::Builderid.eq(builderid.0))
                     .filter(test_names::Column::Name.eq(n.clone()))
-                    .one(&txn)
+                    .one(&*txn)
                     .await
                     .ctx(OP)?;
                 let id = match found {
@@ -205,7 +205,7 @@ impl Db {
                             name: Set(n.clone()),
                             ..Default::default()
                         })
-                        .exec(&txn)
+                        .exec(&*txn)
                         .await
                         .ctx(OP)?
                         .last_insert_id
@@ -219,7 +219,7 @@ impl Db {
                 let found = test_code_paths::Entity::find()
                     .filter(test_code_paths::Column::Builderid.eq(builderid.0))
                     .filter(test_code_paths::Column::Path.eq(p.clone()))
-                    .one(&txn)
+                    .one(&*txn)
                     .await
                     .ctx(OP)?;
                 let id = match found {
@@ -230,7 +230,7 @@ impl Db {
                             path: Set(p.clone()),
                             ..Default::default()
                         })
-                        .exec(&txn)
+                        .exec(&*txn)
                         .await
                         .ctx(OP)?
                         .last_insert_id
@@ -250,7 +250,7 @@ impl Db {
                 value: Set(r.value.clone()),
                 ..Default::default()
             }))
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await
             .ctx(OP)?;
         }

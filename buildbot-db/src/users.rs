@@ -47,10 +47,10 @@ impl Db {
             let mut ident = identifier.to_owned();
             let mut uid = None;
             for _ in 0..1000 {
-                let taken = users::Entity::find().filter(users::Column::Identifier.eq(ident.clone())).one(&txn).await.ctx(OP)?;
+                let taken = users::Entity::find().filter(users::Column::Identifier.eq(ident.clone())).one(&*txn).await.ctx(OP)?;
                 if taken.is_none() {
                     let r = users::Entity::insert(users::ActiveModel { identifier: Set(ident.clone()), ..Default::default() })
-                        .exec(&txn)
+                        .exec(&*txn)
                         .await
                         .ctx(OP)?;
                     uid = Some(r.last_insert_id);
@@ -66,7 +66,7 @@ impl Db {
                 attr_type: Set(attr_type.to_owned()),
                 attr_data: Set(attr_data.to_owned()),
             })
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await;
             match r {
                 Ok(_) => {
@@ -162,14 +162,14 @@ impl Db {
             any = true;
         }
         if any {
-            users::Entity::update_many().set(am).filter(users::Column::Uid.eq(uid.0)).exec(&txn).await.ctx(OP)?;
+            users::Entity::update_many().set(am).filter(users::Column::Uid.eq(uid.0)).exec(&*txn).await.ctx(OP)?;
         }
         if let Some((t, d)) = attr {
             let n = users_info::Entity::update_many()
                 .col_expr(users_info::Column::AttrData, Expr::value(d.to_owned()))
                 .filter(users_info::Column::Uid.eq(uid.0))
                 .filter(users_info::Column::AttrType.eq(t))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?
                 .rows_affected;
@@ -179,7 +179,7 @@ impl Db {
                     attr_type: Set(t.to_owned()),
                     attr_data: Set(d.to_owned()),
                 })
-                .exec_without_returning(&txn)
+                .exec_without_returning(&*txn)
                 .await
                 .ctx(OP)?;
             }
@@ -191,13 +191,13 @@ impl Db {
     pub async fn remove_user(&self, uid: UserId) -> Result<(), DbError> {
         const OP: &str = "removing a user";
         let txn = self.write_txn(OP).await?;
-        users_info::Entity::delete_many().filter(users_info::Column::Uid.eq(uid.0)).exec(&txn).await.ctx(OP)?;
+        users_info::Entity::delete_many().filter(users_info::Column::Uid.eq(uid.0)).exec(&*txn).await.ctx(OP)?;
         crate::entities::change_users::Entity::delete_many()
             .filter(crate::entities::change_users::Column::Uid.eq(uid.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
-        users::Entity::delete_by_id(uid.0).exec(&txn).await.ctx(OP)?;
+        users::Entity::delete_by_id(uid.0).exec(&*txn).await.ctx(OP)?;
         txn.commit().await.ctx(OP)
     }
 

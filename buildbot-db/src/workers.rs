@@ -78,7 +78,7 @@ impl Db {
         let txn = self.write_txn(OP).await?;
         let bms = builder_masters::Entity::find()
             .filter(builder_masters::Column::Masterid.eq(masterid.0))
-            .all(&txn)
+            .all(&*txn)
             .await
             .ctx(OP)?;
         let wanted: Vec<i64> =
@@ -87,7 +87,7 @@ impl Db {
         let existing: Vec<i64> = configured_workers::Entity::find()
             .filter(configured_workers::Column::Workerid.eq(workerid.0))
             .filter(configured_workers::Column::Buildermasterid.is_in(all.clone()))
-            .all(&txn)
+            .all(&*txn)
             .await
             .ctx(OP)?
             .into_iter()
@@ -98,7 +98,7 @@ impl Db {
             configured_workers::Entity::delete_many()
                 .filter(configured_workers::Column::Workerid.eq(workerid.0))
                 .filter(configured_workers::Column::Buildermasterid.is_in(remove))
-                .exec(&txn)
+                .exec(&*txn)
                 .await
                 .ctx(OP)?;
         }
@@ -108,7 +108,7 @@ impl Db {
                 workerid: Set(workerid.0),
                 ..Default::default()
             })
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         }
@@ -149,7 +149,7 @@ impl Db {
         let exists = connected_workers::Entity::find()
             .filter(connected_workers::Column::Workerid.eq(workerid.0))
             .filter(connected_workers::Column::Masterid.eq(masterid.0))
-            .one(&txn)
+            .one(&*txn)
             .await
             .ctx(OP)?
             .is_some();
@@ -159,7 +159,7 @@ impl Db {
                 workerid: Set(workerid.0),
                 ..Default::default()
             })
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         }
@@ -167,7 +167,7 @@ impl Db {
             .col_expr(workers::Column::Info, Expr::value(info.to_string()))
             .col_expr(workers::Column::Graceful, Expr::value(0i16))
             .filter(workers::Column::Id.eq(workerid.0))
-            .exec(&txn)
+            .exec(&*txn)
             .await
             .ctx(OP)?;
         txn.commit().await.ctx(OP)

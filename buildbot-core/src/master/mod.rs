@@ -10,6 +10,7 @@
 //! * [`results`] — how step results make the build result, and the summary texts.
 
 pub mod config;
+pub mod engine;
 mod events;
 mod properties;
 pub mod results;

@@ -801,10 +801,146 @@ fn write(value: &Value, op: &str) -> Result<Vec<u8>, ProtocolError> {
 
 /// Encodes a request in Python's key order (`op`, arguments, `seq_number`).
 pub fn encode_request(seq_number: u64, op: &Op) -> Result<Vec<u8>, ProtocolError> {
+    if let Op::Update { command_id, args } = op {
+        return encode_update(seq_number, command_id, args);
+    }
     let mut map = vec![(Value::from("op"), Value::from(op.name()))];
     map.extend(op.fields().into_iter().map(|(k, v)| (Value::from(k), v)));
     map.push((Value::from("seq_number"), Value::from(seq_number)));
     write(&Value::Map(map), op.name())
+}
+
+/// Minimal msgpack writers, byte for byte what `rmpv::encode::write_value` produces.
+mod mp {
+    pub(super) fn str(out: &mut Vec<u8>, s: &str) {
+        let n = s.len();
+        if n < 32 {
+            out.push(0xa0 | n as u8);
+        } else if n < 256 {
+            out.extend_from_slice(&[0xd9, n as u8]);
+        } else if n < 65536 {
+            out.push(0xda);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0xdb);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    pub(super) fn array_len(out: &mut Vec<u8>, n: usize) {
+        if n < 16 {
+            out.push(0x90 | n as u8);
+        } else if n < 65536 {
+            out.push(0xdc);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0xdd);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+
+    pub(super) fn map_len(out: &mut Vec<u8>, n: usize) {
+        if n < 16 {
+            out.push(0x80 | n as u8);
+        } else if n < 65536 {
+            out.push(0xde);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0xdf);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+
+    pub(super) fn uint(out: &mut Vec<u8>, v: u64) {
+        if v < 128 {
+            out.push(v as u8);
+        } else if v < 256 {
+            out.extend_from_slice(&[0xcc, v as u8]);
+        } else if v < 65536 {
+            out.push(0xcd);
+            out.extend_from_slice(&(v as u16).to_be_bytes());
+        } else if v < 1 << 32 {
+            out.push(0xce);
+            out.extend_from_slice(&(v as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    pub(super) fn f64(out: &mut Vec<u8>, v: f64) {
+        out.push(0xcb);
+        out.extend_from_slice(&v.to_bits().to_be_bytes());
+    }
+}
+
+/// Writes `[text, newline_offsets, line_times]` like `TextChunk::to_value` + rmpv would.
+fn write_chunk(out: &mut Vec<u8>, c: &TextChunk) {
+    mp::array_len(out, 3);
+    mp::str(out, &c.text);
+    mp::array_len(out, c.newline_offsets.len());
+    for &o in &c.newline_offsets {
+        mp::uint(out, o);
+    }
+    mp::array_len(out, c.line_times.len());
+    for &t in &c.line_times {
+        mp::f64(out, t);
+    }
+}
+
+/// [`encode_request`] for `update`, the bulk of the traffic: written directly instead of
+/// through a `Value` tree (same bytes; see the `update_fast_path_is_byte_exact` test).
+fn encode_update(
+    seq_number: u64,
+    command_id: &str,
+    args: &[UpdateEntry],
+) -> Result<Vec<u8>, ProtocolError> {
+    let text: usize = args
+        .iter()
+        .map(|e| match e {
+            UpdateEntry::Stdout(c) | UpdateEntry::Stderr(c) | UpdateEntry::Header(c) => {
+                c.text.len() + 9 * (c.newline_offsets.len() + c.line_times.len())
+            }
+            UpdateEntry::Log { chunk, name } => {
+                name.len() + chunk.text.len() + 9 * (chunk.newline_offsets.len() + chunk.line_times.len())
+            }
+            _ => 16,
+        })
+        .sum();
+    let mut out = Vec::with_capacity(text + 32 * args.len() + command_id.len() + 64);
+    mp::map_len(&mut out, 4);
+    mp::str(&mut out, "op");
+    mp::str(&mut out, "update");
+    mp::str(&mut out, "args");
+    mp::array_len(&mut out, args.len());
+    for e in args {
+        mp::array_len(&mut out, 2);
+        mp::str(&mut out, e.key());
+        match e {
+            UpdateEntry::Stdout(c) | UpdateEntry::Stderr(c) | UpdateEntry::Header(c) => {
+                write_chunk(&mut out, c);
+            }
+            UpdateEntry::Log { name, chunk } => {
+                mp::array_len(&mut out, 2);
+                mp::str(&mut out, name);
+                write_chunk(&mut out, chunk);
+            }
+            other => {
+                rmpv::encode::write_value(&mut out, &other.value()).map_err(|source| {
+                    ProtocolError::Encode {
+                        op: "update".to_string(),
+                        source,
+                    }
+                })?;
+            }
+        }
+    }
+    mp::str(&mut out, "command_id");
+    mp::str(&mut out, command_id);
+    mp::str(&mut out, "seq_number");
+    mp::uint(&mut out, seq_number);
+    Ok(out)
 }
 
 /// Encodes a response (`op, seq_number, result[, is_exception]`).
@@ -847,6 +983,58 @@ mod tests {
             hex(&encode_response(&r).unwrap()),
             "83a26f70a8726573706f6e7365aa7365715f6e756d6265721fa6726573756c74c0"
         );
+    }
+
+    /// The generic (`Value` tree) encoding of an `update`, to compare the fast path with.
+    fn update_via_value(seq_number: u64, op: &Op) -> Vec<u8> {
+        let mut map = vec![(Value::from("op"), Value::from(op.name()))];
+        map.extend(op.fields().into_iter().map(|(k, v)| (Value::from(k), v)));
+        map.push((Value::from("seq_number"), Value::from(seq_number)));
+        write(&Value::Map(map), op.name()).unwrap()
+    }
+
+    #[test]
+    fn update_fast_path_is_byte_exact() {
+        let chunk = |text: String, n: usize| TextChunk {
+            text,
+            newline_offsets: (0..n as u64).map(|i| i * i * 977).collect(),
+            line_times: (0..n).map(|i| 1.7e9 + i as f64 * 0.25).collect(),
+        };
+        let sizes = [0usize, 1, 15, 16, 31, 32, 255, 256, 65535, 65536, 70000];
+        for (i, &len) in sizes.iter().enumerate() {
+            let text = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            let lines = [0usize, 1, 15, 16, 300, 70000][i % 6];
+            let args = vec![
+                UpdateEntry::Header(chunk("h\n".into(), 1)),
+                UpdateEntry::Stdout(chunk(text.clone(), lines)),
+                UpdateEntry::Stderr(chunk(text.clone(), 3)),
+                UpdateEntry::Log {
+                    name: "x".repeat(len.min(300)),
+                    chunk: chunk(text, 2),
+                },
+                UpdateEntry::Rc(-3),
+                UpdateEntry::Rc(1 << 40),
+                UpdateEntry::Elapsed(0.5),
+                UpdateEntry::FailureReason("timeout".into()),
+                UpdateEntry::Other {
+                    key: "k".into(),
+                    value: Value::Map(vec![(Value::from("a"), Value::from(-200))]),
+                },
+            ];
+            for n in [0, 1, 2, 9, 17] {
+                let op = Op::Update {
+                    command_id: "c".repeat(len.min(40)),
+                    args: args[..n.min(args.len())].to_vec(),
+                };
+                for seq in [0u64, 127, 128, 255, 256, 65535, 65536, 1 << 32, u64::MAX] {
+                    assert_eq!(
+                        encode_request(seq, &op).unwrap(),
+                        update_via_value(seq, &op),
+                        "len {len} entries {n} seq {seq}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,12 +7,15 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_std::channel::{Receiver, Sender, bounded};
+use futures::future::Either;
 
 use super::output::{CommandIo, Decoder, Encoding, Stream, secs};
 use super::pyrepr::{bytes_repr, shell_quote};
@@ -503,6 +506,8 @@ pub(crate) async fn run(
     let mut drop_output = false;
     let mut failure = None;
     let mut fake_rc = false;
+    let mut text = String::new();
+    let mut timer: Option<(Instant, Pin<Box<dyn Future<Output = ()> + Send>>)> = None;
 
     let kill_signal = spec.interrupt_signal.0;
     let kill = |reason: Option<&str>,
@@ -554,14 +559,32 @@ pub(crate) async fn run(
             }
         }
         let wait = deadline.saturating_duration_since(now);
-        match async_std::future::timeout(wait, rx.recv()).await {
+        // One timer per deadline: arming a timer wakes the reactor thread, and while output
+        // streams the deadline (normally the next logfile poll) does not change.
+        if !matches!(&timer, Some((d, _)) if *d == deadline) {
+            timer = Some((deadline, Box::pin(async_std::task::sleep(wait))));
+        }
+        let received = match timer.as_mut() {
+            Some((_, sleep)) => {
+                match futures::future::select(std::pin::pin!(rx.recv()), sleep.as_mut()).await {
+                    Either::Left((r, _)) => Ok(r),
+                    Either::Right(((), _)) => Err(()),
+                }
+            }
+            None => Err(()),
+        };
+        if received.is_err() {
+            timer = None;
+        }
+        match received {
             Ok(Ok(Ev::Data(src, bytes))) => {
                 last_output = Instant::now();
                 let (dec, want, stream) = match src {
                     Src::Out => (&mut dec_out, spec.want_stdout, Stream::Stdout),
                     Src::Err => (&mut dec_err, spec.want_stderr, Stream::Stderr),
                 };
-                let text = dec.decode(&bytes);
+                text.clear();
+                dec.decode_into(&bytes, &mut text);
                 if want && !drop_output {
                     if let Some(max) = spec.max_lines {
                         lines += count_lines(&text);

@@ -247,3 +247,53 @@ fn malformed_payloads_are_typed_errors() {
         Incoming::Ignored(_)
     ));
 }
+
+#[test]
+fn random_and_mutated_payloads_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let seeds: Vec<Vec<u8>> = vec![
+        encode_request(
+            3,
+            &Op::StartCommand {
+                builder_name: Some("b".into()),
+                command_id: "1".into(),
+                command_name: "shell".into(),
+                args: vec![("command".into(), Value::from("true"))],
+            },
+        )
+        .unwrap(),
+        encode_request(
+            1,
+            &Op::Update {
+                command_id: "1".into(),
+                args: vec![
+                    UpdateEntry::Stdout(TextChunk {
+                        text: "x\n".into(),
+                        newline_offsets: vec![1],
+                        line_times: vec![1.0],
+                    }),
+                    UpdateEntry::Rc(0),
+                ],
+            },
+        )
+        .unwrap(),
+    ];
+    for i in 0..50_000 {
+        let payload: Vec<u8> = if i % 2 == 0 {
+            let len = rng.gen_range(0..64);
+            (0..len).map(|_| rng.r#gen::<u8>()).collect()
+        } else {
+            let mut p = seeds[i % seeds.len()].clone();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..p.len());
+                p[at] = rng.r#gen::<u8>();
+            }
+            if rng.gen_bool(0.2) {
+                p.truncate(rng.gen_range(0..p.len()));
+            }
+            p
+        };
+        let _ = decode(&payload);
+    }
+}

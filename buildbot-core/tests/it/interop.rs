@@ -72,7 +72,7 @@ fn rpc(port: u16, path: &str, method: &str, params: Json) -> Json {
     serde_json::from_str(&body).unwrap_or(Json::Null)
 }
 
-/// (name, results, state_string, stdio contents) of a step.
+/// (name, results, state_string, contents of all its logs) of a step.
 type StepInfo = (String, i64, String, String);
 
 /// A Python master in a temp dir; stopped on drop.
@@ -129,6 +129,11 @@ def main_factory(w):
         env={{'FOO': 'bar', 'PYTHONPATH': ['/a', '/b']}}))
     f.addStep(steps.ShellCommand(name='stdin', logEnviron=False, command=['cat'],
         initialStdin='line via stdin\n'))
+    f.addStep(steps.ShellCommand(name='pty', logEnviron=False, usePTY=True,
+        command=['sh', '-c', 'test -t 1 && echo is-a-tty; echo crlf-check']))
+    f.addStep(steps.ShellCommand(name='logfile', logEnviron=False,
+        command=['sh', '-c', 'echo one > my.log; echo two >> my.log; echo out'],
+        logfiles={{'mylog': 'my.log'}}))
     f.addStep(steps.StringDownload('payload\n', workerdest='dl.txt'))
     f.addStep(steps.FileDownload(mastersrc=os.path.join(BASE, 'payload.bin'),
         workerdest='sub/dl2.bin', mode=0o640))
@@ -151,6 +156,8 @@ def fail_factory():
 def timeout_factory():
     f = util.BuildFactory()
     f.addStep(steps.ShellCommand(name='sleep', logEnviron=False, command=['sleep', '30'], timeout=2))
+    f.addStep(steps.ShellCommand(name='maxtime', logEnviron=False, command=['sleep', '30'],
+        maxTime=2, sigtermTime=1, alwaysRun=True))
     return f
 
 def stop_factory():
@@ -255,23 +262,23 @@ c['schedulers'] = [schedulers.ForceScheduler(name='force',
             .iter()
             .map(|st| {
                 let number = st["number"].as_i64().unwrap();
-                let (status, body) = http(
+                let logs = get(
                     self.www,
-                    "GET",
-                    &format!("/api/v2/builds/{buildid}/steps/{number}/logs/stdio/contents"),
-                    None,
+                    &format!("/api/v2/builds/{buildid}/steps/{number}/logs"),
                 );
-                let stdio = if status == 200 {
-                    let j: Json = serde_json::from_str(&body).unwrap();
-                    j["logchunks"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|c| c["content"].as_str().unwrap_or("").to_string())
-                        .collect()
-                } else {
-                    String::new()
-                };
+                let mut text = String::new();
+                for l in logs["logs"].as_array().unwrap() {
+                    let slug = l["slug"].as_str().unwrap();
+                    let j = get(
+                        self.www,
+                        &format!("/api/v2/builds/{buildid}/steps/{number}/logs/{slug}/contents"),
+                    );
+                    text.push_str(&format!("== log {slug}\n"));
+                    for c in j["logchunks"].as_array().unwrap() {
+                        text.push_str(c["content"].as_str().unwrap_or(""));
+                    }
+                }
+                let stdio = text;
                 (
                     st["name"].as_str().unwrap().to_string(),
                     st["results"].as_i64().unwrap_or(-1),
@@ -361,10 +368,13 @@ fn names(text: &str, worker: &str) -> String {
 fn normalize(log: &str, basedir: &Path, worker: &str) -> String {
     let base = basedir.to_string_lossy();
     let log = names(log, worker);
-    let mut out = Vec::new();
+    let mut logs: Vec<Vec<String>> = Vec::new();
     let mut in_env = false;
     for line in log.lines() {
         let line = line.replace(base.as_ref(), "<BASEDIR>");
+        if line.starts_with("== log ") || logs.is_empty() {
+            logs.push(Vec::new());
+        }
         let body = line.get(1..).unwrap_or("");
         if body.starts_with("elapsedTime=") {
             continue;
@@ -377,22 +387,32 @@ fn normalize(log: &str, basedir: &Path, worker: &str) -> String {
             continue;
         }
         in_env = false;
-        out.push(line);
-    }
-    // stdout and stderr are read from two pipes: their interleaving is a race, so compare
-    // each stream's lines in order
-    let mut by_stream: Vec<String> = Vec::new();
-    for prefix in ['h', 'o', 'e'] {
-        for l in out.iter().filter(|l| l.starts_with(prefix)) {
-            by_stream.push(l.clone());
+        if let Some(current) = logs.last_mut() {
+            current.push(line);
         }
     }
-    assert_eq!(
-        by_stream.len(),
-        out.len(),
-        "unknown stream prefix in {out:?}"
-    );
-    by_stream.join("\n")
+    // stdout and stderr are read from two pipes: their interleaving is a race, so compare
+    // each stream's lines in order (logs without stream prefixes are kept as they are)
+    let mut out = Vec::new();
+    for lines in logs {
+        let (title, body) = lines.split_first().map_or((None, &lines[..]), |(t, b)| {
+            if t.starts_with("== log ") {
+                (Some(t.clone()), b)
+            } else {
+                (None, &lines[..])
+            }
+        });
+        out.extend(title);
+        let prefixed = body.iter().all(|l| l.starts_with(['h', 'o', 'e']));
+        if prefixed {
+            for prefix in ['h', 'o', 'e'] {
+                out.extend(body.iter().filter(|l| l.starts_with(prefix)).cloned());
+            }
+        } else {
+            out.extend(body.iter().cloned());
+        }
+    }
+    out.join("\n")
 }
 
 const BUILDERS: [&str; 4] = ["main", "fail", "timeout", "stop"];
@@ -545,6 +565,15 @@ fn python_master_interop() {
     assert!(echo.3.contains("ohello world\n"), "{}", echo.3);
     let env = main.iter().find(|s| s.0 == "env").unwrap();
     assert!(env.3.contains("oFOO=bar\noP=/a:/b:"), "{}", env.3);
+    let pty = main.iter().find(|s| s.0 == "pty").unwrap();
+    assert!(pty.3.contains("ois-a-tty\nocrlf-check\n"), "{}", pty.3);
+    let logfile = main.iter().find(|s| s.0 == "logfile").unwrap();
+    assert!(logfile.3.contains("== log mylog\n"), "{}", logfile.3);
+    assert!(
+        logfile.3.contains("one\n") && logfile.3.contains("two\n"),
+        "{}",
+        logfile.3
+    );
     let stop = &ours_results[3].2;
     assert!(
         stop.iter().any(|s| s.3.contains("command interrupted")),

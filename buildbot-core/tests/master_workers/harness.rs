@@ -272,6 +272,8 @@ pub struct FakeBehaviour {
     /// entries of `files` that are directories (for `stat`).
     pub dirs: Vec<String>,
     pub delete_leftover_dirs: bool,
+    /// Commands with a builder name are accepted but not run (the test drives them).
+    pub hold_build_commands: bool,
 }
 
 impl Default for FakeBehaviour {
@@ -281,6 +283,7 @@ impl Default for FakeBehaviour {
             files: vec!["buildbot.tac".into(), "info".into(), "main".into()],
             dirs: vec!["info".into(), "main".into()],
             delete_leftover_dirs: false,
+            hold_build_commands: false,
         }
     }
 }
@@ -332,6 +335,11 @@ fn answer(peer: &RpcPeer, behaviour: &FakeBehaviour, req: &IncomingRequest) {
                 ),
             ]);
             peer.respond(req.seq_number, Ok(info));
+        }
+        Op::StartCommand { builder_name, .. }
+            if behaviour.hold_build_commands && builder_name.is_some() =>
+        {
+            peer.respond(req.seq_number, Ok(Value::Nil));
         }
         Op::StartCommand {
             command_id,

@@ -103,3 +103,38 @@ async fn python_worker_killed_mid_command() {
     }
     async_std::task::sleep(Duration::from_millis(10)).await;
 }
+
+#[async_std::test]
+async fn python_worker_keepalive_and_duplicate() {
+    let Some(venv) = python_venv() else { return };
+    let master = Master::start(vec![
+        WorkerRegistration::new(NAME, PASSWORD)
+            .builders(builders())
+            .keepalive_interval(Duration::from_secs(1)),
+    ])
+    .await;
+    let first = PyWorker::start(&venv, master.port(), NAME, PASSWORD);
+    let conn = master.wait_attached(60).await;
+    // a second process with the same name is rejected while the first answers keepalives
+    let _second = PyWorker::start(&venv, master.port(), NAME, PASSWORD);
+    master
+        .expect_quiet(6000, "duplicate / keepalive", |e| {
+            matches!(
+                e,
+                ConnectionEvent::Attached(_) | ConnectionEvent::Detached { .. }
+            )
+        })
+        .await;
+    assert!(conn.is_connected());
+    assert_eq!(
+        conn.info().basedir,
+        first.basedir().to_str().unwrap(),
+        "the first worker stays attached"
+    );
+    assert!(
+        first.log().contains("Connection keepalive confirmed"),
+        "{}",
+        first.log()
+    );
+    assert!(first.log().contains("master got a duplicate connection"));
+}

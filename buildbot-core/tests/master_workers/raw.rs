@@ -60,6 +60,7 @@ async fn session_start_sequence_with_leftovers() {
             .to_vec(),
         dirs: ["info", "leftover", "main"].map(String::from).to_vec(),
         delete_leftover_dirs: true,
+        hold_build_commands: false,
     };
     let fake = FakeWorker::connect(master.port(), Some(&basic(NAME, PASSWORD)), behaviour)
         .await
@@ -382,7 +383,7 @@ async fn master_keepalive_and_unanswered_keepalive() {
     .await
     .unwrap();
     master.wait_attached(10).await;
-    async_std::task::sleep(Duration::from_millis(2500)).await;
+    async_std::task::sleep(Duration::from_millis(3200)).await;
     let keepalives = fake.ops().iter().filter(|o| **o == Op::Keepalive).count();
     assert!(keepalives >= 2, "{keepalives}");
     fake.silent.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -422,6 +423,13 @@ async fn duplicate_alive_rejects_new_connection() {
             )
         })
         .await;
+
+    // stopping the manager drops every connection and closes the port
+    let port = master.port();
+    master.manager.stop().await;
+    assert!(old.wait_closed(5).await);
+    master.wait_detached(5).await;
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
 }
 
 #[async_std::test]
@@ -459,4 +467,264 @@ async fn duplicate_silent_old_connection_is_replaced() {
             .connection(NAME)
             .is_some_and(|c| c.peer_addr() == new_conn.peer_addr())
     );
+}
+
+fn last_command_id(fake: &FakeWorker) -> String {
+    fake.ops()
+        .iter()
+        .rev()
+        .find_map(start_command)
+        .map(|c| c.1)
+        .expect("a start_command")
+}
+
+async fn finish(fake: &FakeWorker, id: &str, rc: i64) {
+    fake.call(Op::Update {
+        command_id: id.to_string(),
+        args: vec![buildbot_core::protocol::UpdateEntry::Rc(rc)],
+    })
+    .await
+    .unwrap();
+    fake.call(Op::Complete {
+        command_id: id.to_string(),
+        failure: None,
+    })
+    .await
+    .unwrap();
+}
+
+fn tar_with_raw_name(name: &[u8], kind: tar::EntryType, link: Option<&[u8]>) -> Vec<u8> {
+    let mut header = tar::Header::new_ustar();
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_entry_type(kind);
+    header.set_size(if kind == tar::EntryType::Regular {
+        4
+    } else {
+        0
+    });
+    header.set_mode(0o644);
+    if let Some(l) = link {
+        header.as_old_mut().linkname[..l.len()].copy_from_slice(l);
+    }
+    header.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    let data: &[u8] = if kind == tar::EntryType::Regular {
+        b"evil"
+    } else {
+        b""
+    };
+    b.append(&header, data).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[async_std::test]
+async fn transfer_ops_driven_by_a_scripted_worker() {
+    let master = Master::start(Master::default_regs()).await;
+    let behaviour = FakeBehaviour {
+        hold_build_commands: true,
+        ..FakeBehaviour::default()
+    };
+    let fake = FakeWorker::connect(master.port(), Some(&basic(NAME, PASSWORD)), behaviour)
+        .await
+        .unwrap();
+    let conn = master.wait_attached(10).await;
+    let tmp = tempfile::tempdir().unwrap();
+
+    // download: bin of at most `length` bytes, then an EMPTY BIN (not nil) at EOF
+    let cmd = conn
+        .download_file(
+            "main",
+            CommandArgs::new()
+                .with("workdir", "build")
+                .with("workerdest", "x"),
+            DownloadSource::Bytes(b"0123456789".to_vec()),
+            TransferOptions::new(),
+        )
+        .await
+        .unwrap();
+    let id = last_command_id(&fake);
+    let read = |n| Op::ReadFile {
+        command_id: id.clone(),
+        length: n,
+    };
+    assert_eq!(
+        fake.call(read(4)).await.unwrap(),
+        Value::Binary(b"0123".to_vec())
+    );
+    assert_eq!(
+        fake.call(read(100)).await.unwrap(),
+        Value::Binary(b"456789".to_vec())
+    );
+    assert_eq!(fake.call(read(100)).await.unwrap(), Value::Binary(vec![]));
+    fake.call(Op::ReadFileClose {
+        command_id: id.clone(),
+    })
+    .await
+    .unwrap();
+    finish(&fake, &id, 0).await;
+    assert!(within(5, "download", cmd.wait()).await.succeeded(true));
+    // after complete the id is forgotten
+    assert!(fake.call(read(1)).await.is_err());
+
+    // upload_file: write, close, utime
+    let dest = tmp.path().join("a/b/up.bin");
+    let cmd = conn
+        .upload_file(
+            "main",
+            CommandArgs::new()
+                .with("workdir", "build")
+                .with("workersrc", "up.bin"),
+            &dest,
+            TransferOptions::new().maxsize(6).mode(0o600),
+        )
+        .await
+        .unwrap();
+    let id = last_command_id(&fake);
+    for chunk in [&b"abcd"[..], b"efgh"] {
+        fake.call(Op::UploadFileWrite {
+            command_id: id.clone(),
+            data: chunk.to_vec(),
+        })
+        .await
+        .unwrap();
+    }
+    assert!(!dest.exists(), "renamed only on close");
+    fake.call(Op::UploadFileClose {
+        command_id: id.clone(),
+    })
+    .await
+    .unwrap();
+    fake.call(Op::UploadFileUtime {
+        command_id: id.clone(),
+        access_time: 1_000_000_000.5,
+        modified_time: 1_100_000_000.25,
+    })
+    .await
+    .unwrap();
+    finish(&fake, &id, 0).await;
+    let r = within(5, "upload", cmd.wait()).await;
+    assert!(r.succeeded(true), "{r:?}");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"abcdef");
+    let meta = std::fs::metadata(&dest).unwrap();
+    let mtime = meta
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    assert_eq!(mtime, Duration::from_secs_f64(1_100_000_000.25));
+
+    // an upload that never closes leaves nothing behind
+    let dest = tmp.path().join("never.bin");
+    let cmd = conn
+        .upload_file(
+            "main",
+            CommandArgs::new()
+                .with("workdir", "build")
+                .with("workersrc", "x"),
+            &dest,
+            TransferOptions::new(),
+        )
+        .await
+        .unwrap();
+    let id = last_command_id(&fake);
+    fake.call(Op::UploadFileWrite {
+        command_id: id.clone(),
+        data: b"partial".to_vec(),
+    })
+    .await
+    .unwrap();
+    finish(&fake, &id, 1).await;
+    within(5, "upload", cmd.wait()).await;
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "only a/");
+
+    // unsafe archives are refused at unpack
+    for (name, kind, link) in [
+        (&b"../evil"[..], tar::EntryType::Regular, None),
+        (b"/abs-evil", tar::EntryType::Regular, None),
+        (b"dev", tar::EntryType::Char, None),
+        (
+            b"sub/link",
+            tar::EntryType::Symlink,
+            Some(&b"../../outside"[..]),
+        ),
+        (
+            b"abslink",
+            tar::EntryType::Symlink,
+            Some(&b"/etc/passwd"[..]),
+        ),
+    ] {
+        let ddest = tmp.path().join("tree/inner");
+        let cmd = conn
+            .upload_directory(
+                "main",
+                CommandArgs::new()
+                    .with("workdir", "build")
+                    .with("workersrc", "d"),
+                &ddest,
+                TransferOptions::new(),
+            )
+            .await
+            .unwrap();
+        let id = last_command_id(&fake);
+        fake.call(Op::UploadDirectoryWrite {
+            command_id: id.clone(),
+            data: tar_with_raw_name(name, kind, link),
+        })
+        .await
+        .unwrap();
+        let e = fake
+            .call(Op::UploadDirectoryUnpack {
+                command_id: id.clone(),
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProtocolError::Remote { .. }), "{e}");
+        finish(&fake, &id, 1).await;
+        let r = within(5, "upload dir", cmd.wait()).await;
+        assert!(matches!(r.outcome, CommandOutcome::Failed { .. }), "{r:?}");
+        assert!(!tmp.path().join("tree/evil").exists());
+        assert!(!tmp.path().join("abs-evil").exists());
+        assert!(!ddest.join("dev").exists());
+        assert!(std::fs::symlink_metadata(ddest.join("abslink")).is_err());
+    }
+
+    // a safe archive with an inside symlink is extracted
+    let ddest = tmp.path().join("good");
+    let cmd = conn
+        .upload_directory(
+            "main",
+            CommandArgs::new()
+                .with("workdir", "build")
+                .with("workersrc", "d"),
+            &ddest,
+            TransferOptions::new(),
+        )
+        .await
+        .unwrap();
+    let id = last_command_id(&fake);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(4);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "dir/file.txt", &b"good"[..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_cksum();
+    b.append_link(&mut h, "dir/link", "file.txt").unwrap();
+    fake.call(Op::UploadDirectoryWrite {
+        command_id: id.clone(),
+        data: b.into_inner().unwrap(),
+    })
+    .await
+    .unwrap();
+    fake.call(Op::UploadDirectoryUnpack {
+        command_id: id.clone(),
+    })
+    .await
+    .unwrap();
+    finish(&fake, &id, 0).await;
+    assert!(within(5, "upload dir", cmd.wait()).await.succeeded(true));
+    assert_eq!(std::fs::read(ddest.join("dir/link")).unwrap(), b"good");
 }

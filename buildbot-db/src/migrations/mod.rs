@@ -15,6 +15,8 @@ use crate::DbError;
 
 mod m20251125_000001_buildbot_4_2_schema;
 mod m20251125_000002_codebases;
+mod m20251125_000003_pending_requests_index;
+
 
 /// The ordered list of migrations.
 pub(crate) struct Migrator;
@@ -24,14 +26,18 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20251125_000001_buildbot_4_2_schema::Migration),
             Box::new(m20251125_000002_codebases::Migration),
+            Box::new(m20251125_000003_pending_requests_index::Migration),
         ]
     }
 }
 
-/// Alembic revision each migration corresponds to (Python Buildbot's version table).
-const ALEMBIC: [(&str, &str); 2] = [
+/// Alembic revision that implies each migration (Python Buildbot's version table). The
+/// pending-requests index is optional: a Python 4.3 database is accepted without it and gets
+/// it at the next upgrade.
+const ALEMBIC: [(&str, &str); 3] = [
     (m20251125_000001_buildbot_4_2_schema::NAME, "066"),
     (m20251125_000002_codebases::NAME, "067"),
+    (m20251125_000003_pending_requests_index::NAME, "067"),
 ];
 
 /// The newest alembic revision we know.
@@ -190,17 +196,24 @@ impl Db {
     /// (`buildbot upgrade-master`). Idempotent. Returns the names of the migrations applied.
     /// A database written by a newer version is refused with [`DbError::SchemaTooNew`].
     pub async fn upgrade(&self) -> Result<Vec<String>, DbError> {
-        let pending = match self.schema_status().await? {
-            SchemaStatus::TooNew { unknown } => return Err(DbError::SchemaTooNew { unknown }),
-            SchemaStatus::UpToDate => Vec::new(),
-            SchemaStatus::NeedsUpgrade { pending } => pending,
-            SchemaStatus::Empty => ALEMBIC.iter().map(|(n, _)| (*n).to_owned()).collect(),
-        };
-        // Also records migrations implied by a Python-made schema.
-        Migrator::up(&self.conn, None).await.ctx("applying schema migrations")?;
-        if !pending.is_empty() {
-            log::info!("database schema upgraded: {}", pending.join(", "));
+        const OP: &str = "applying schema migrations";
+        if let SchemaStatus::TooNew { unknown } = self.schema_status().await? {
+            return Err(DbError::SchemaTooNew { unknown });
         }
-        Ok(pending)
+        let before: Vec<String> =
+            Migrator::get_applied_migrations(&self.conn).await.ctx(OP)?.iter().map(|m| m.name().to_owned()).collect();
+        // Also records migrations implied by a Python-made schema.
+        Migrator::up(&self.conn, None).await.ctx(OP)?;
+        let applied: Vec<String> = Migrator::get_applied_migrations(&self.conn)
+            .await
+            .ctx(OP)?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .filter(|n| !before.contains(n))
+            .collect();
+        if !applied.is_empty() {
+            log::info!("database schema upgraded: {}", applied.join(", "));
+        }
+        Ok(applied)
     }
 }

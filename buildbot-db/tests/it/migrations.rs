@@ -34,7 +34,7 @@ async fn lifecycle(kind: Kind) {
     assert_eq!(ctx.db.schema_status().await.expect("status"), SchemaStatus::Empty);
     assert!(matches!(ctx.db.check_schema().await, Err(DbError::SchemaOutOfDate { .. })));
     let applied = ctx.db.upgrade().await.expect("upgrade");
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), 3);
     assert_eq!(ctx.db.schema_status().await.expect("status"), SchemaStatus::UpToDate);
     ctx.db.check_schema().await.expect("up to date");
     // Twice: nothing to do.
@@ -66,7 +66,10 @@ async fn old_schema_upgrades(kind: Kind) {
     raw(&ctx, "DROP TABLE seaql_migrations").await;
     raw(&ctx, "UPDATE alembic_version SET version_num = '066'").await;
     match ctx.db.schema_status().await.expect("status") {
-        SchemaStatus::NeedsUpgrade { pending } => assert_eq!(pending, vec!["m20251125_000002_codebases".to_owned()]),
+        SchemaStatus::NeedsUpgrade { pending } => assert_eq!(
+            pending,
+            vec!["m20251125_000002_codebases".to_owned(), "m20251125_000003_pending_requests_index".to_owned()]
+        ),
         other => panic!("{other:?}"),
     }
     let e = ctx.db.check_schema().await.expect_err("old");

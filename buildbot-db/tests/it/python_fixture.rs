@@ -54,7 +54,14 @@ async fn check_python_db(path: &Path) -> Db {
     assert_eq!(bs.results, Some(0));
 
     // Adopting the schema records the migrations without touching the tables.
-    db.upgrade().await.expect("adopt");
+    assert_eq!(
+        db.upgrade().await.expect("adopt"),
+        vec![
+            "m20251125_000001_buildbot_4_2_schema".to_owned(),
+            "m20251125_000002_codebases".to_owned(),
+            "m20251125_000003_pending_requests_index".to_owned()
+        ]
+    );
     assert_eq!(db.schema_status().await.expect("status"), SchemaStatus::UpToDate);
     assert!(db.upgrade().await.expect("again").is_empty());
     // And we can keep writing Python-compatible rows.

@@ -418,14 +418,14 @@ impl CommandHandle {
     /// normal `complete`; its outcome is then [`CommandOutcome::Interrupted`]. Does
     /// nothing when the command already finished or the worker is gone.
     pub async fn interrupt(&self, why: &str) -> Result<(), WorkerManagerError> {
+        if !self.conn.has_command(&self.id) {
+            return Ok(());
+        }
         {
             let mut slot = self.interrupted.lock().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
                 *slot = Some(why.to_string());
             }
-        }
-        if !self.conn.has_command(&self.id) {
-            return Ok(());
         }
         self.conn
             .interrupt_command(&self.id, self.builder.clone(), why)

@@ -106,6 +106,8 @@ struct Inner {
     connected_at: Instant,
     last_seen: Mutex<Instant>,
     worker_keepalive: Mutex<WorkerKeepalive>,
+    /// Wakes the keepalive task when the worker sent a keepalive.
+    keepalive_seen: (Sender<()>, Receiver<()>),
     keepalive_interval: Duration,
     shared: ConnShared,
 }
@@ -184,6 +186,7 @@ pub(crate) async fn serve(new: NewConnection, shared: ConnShared) {
             connected_at: now,
             last_seen: Mutex::new(now),
             worker_keepalive: Mutex::new(WorkerKeepalive::default()),
+            keepalive_seen: async_std::channel::bounded(1),
             keepalive_interval,
             shared: shared.clone(),
         }),
@@ -192,41 +195,52 @@ pub(crate) async fn serve(new: NewConnection, shared: ConnShared) {
     async_std::task::spawn(writer(sink, out_rx, control_rx));
     async_std::task::spawn(reader(conn.clone(), stream));
 
-    // §6.4 duplicate connections
-    let existing = lock(&shared.registry).get(&name).cloned();
-    if let Some(old) = existing.filter(WorkerConnection::is_connected) {
-        let probe = old.inner.rpc.send(Op::Print {
-            message: "master got a duplicate connection".to_string(),
-        });
-        match async_std::future::timeout(shared.duplicate_timeout, probe).await {
-            Ok(Ok(_)) => {
-                log::warn!(
-                    "rejecting duplicate worker {name} from {peer_addr}: the existing connection from {} is alive",
-                    old.inner.peer_addr
-                );
-                conn.reject_duplicate().await;
-                return;
+    // §6.4 duplicate connections (re-checked if another connection slipped in meanwhile)
+    loop {
+        let existing = lock(&shared.registry).get(&name).cloned();
+        if let Some(old) = existing.filter(WorkerConnection::is_connected) {
+            let probe = old.inner.rpc.send(Op::Print {
+                message: "master got a duplicate connection".to_string(),
+            });
+            match async_std::future::timeout(shared.duplicate_timeout, probe).await {
+                Ok(Ok(_)) => {
+                    log::warn!(
+                        "rejecting duplicate worker {name} from {peer_addr}: the existing connection from {} is alive",
+                        old.inner.peer_addr
+                    );
+                    conn.reject_duplicate().await;
+                    return;
+                }
+                Ok(Err(e)) => {
+                    log::warn!(
+                        "worker {name}: the old connection failed the duplicate check ({e}); dropping it for the new one from {peer_addr}"
+                    );
+                    old.disconnect_with("replaced by a new connection");
+                }
+                Err(_) => {
+                    log::warn!(
+                        "worker {name}: the old connection did not answer within {:?}; dropping it for the new one from {peer_addr}",
+                        shared.duplicate_timeout
+                    );
+                    old.disconnect_with("replaced by a new connection");
+                }
             }
-            Ok(Err(e)) => {
-                log::warn!(
-                    "worker {name}: the old connection failed the duplicate check ({e}); dropping it for the new one from {peer_addr}"
-                );
-                old.disconnect_with("replaced by a new connection");
-            }
-            Err(_) => {
-                log::warn!(
-                    "worker {name}: the old connection did not answer within {:?}; dropping it for the new one from {peer_addr}",
-                    shared.duplicate_timeout
-                );
-                old.disconnect_with("replaced by a new connection");
-            }
+            let _ = async_std::future::timeout(Duration::from_secs(5), old.closed()).await;
         }
-        let _ = async_std::future::timeout(Duration::from_secs(5), old.closed()).await;
+        let mut registry = lock(&shared.registry);
+        if registry
+            .get(&name)
+            .is_some_and(|c| c.is_connected() && !c.same(&conn))
+        {
+            continue;
+        }
+        // checked under the registry lock: on_closed removes us after this point
+        if !conn.is_connected() {
+            return;
+        }
+        registry.insert(name.clone(), conn.clone());
+        break;
     }
-    if !conn.is_connected() {
-        return;
-    }
-    lock(&shared.registry).insert(name.clone(), conn.clone());
 
     match conn.start_session(builders).await {
         Ok(()) => {
@@ -300,13 +314,17 @@ async fn reader(conn: WorkerConnection, mut stream: WsSource) {
 async fn keepalive_loop(conn: WorkerConnection) {
     let interval = conn.inner.keepalive_interval;
     let mut next_keepalive = (!interval.is_zero()).then(|| Instant::now() + interval);
+    let notify = conn.inner.keepalive_seen.1.clone();
     loop {
         if !conn.is_connected() {
             return;
         }
         let now = Instant::now();
+        // a worker that sends keepalives must not fall silent
+        let mut wake: Option<Instant> = next_keepalive;
         if let Some(limit) = conn.worker_silence_limit() {
-            let silent = now.saturating_duration_since(*lock(&conn.inner.last_seen));
+            let last_seen = *lock(&conn.inner.last_seen);
+            let silent = now.saturating_duration_since(last_seen);
             if silent > limit {
                 log::warn!(
                     "worker {}: silent for {:.1} s although it sends keepalives; considering it dead",
@@ -319,37 +337,42 @@ async fn keepalive_loop(conn: WorkerConnection) {
                 ));
                 return;
             }
+            let deadline = last_seen + limit + Duration::from_millis(10);
+            wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
         }
         if let Some(at) = next_keepalive
             && now >= at
         {
-            {
-                next_keepalive = Some(now + interval);
-                let fut = conn.inner.rpc.send(Op::Keepalive);
-                let c = conn.clone();
-                async_std::task::spawn(async move {
-                    match async_std::future::timeout(interval, fut).await {
-                        Ok(Ok(_)) => log::debug!("worker {}: keepalive answered", c.inner.name),
-                        Ok(Err(ProtocolError::ConnectionLost)) => {}
-                        Ok(Err(e)) => log::warn!("worker {}: keepalive failed: {e}", c.inner.name),
-                        Err(_) => {
-                            log::warn!(
-                                "worker {}: keepalive not answered within {} s; dropping the connection",
-                                c.inner.name,
-                                interval.as_secs_f64()
-                            );
-                            c.disconnect_with("keepalive not answered");
-                        }
+            next_keepalive = Some(now + interval);
+            let fut = conn.inner.rpc.send(Op::Keepalive);
+            let c = conn.clone();
+            async_std::task::spawn(async move {
+                match async_std::future::timeout(interval, fut).await {
+                    Ok(Ok(_)) => log::debug!("worker {}: keepalive answered", c.inner.name),
+                    Ok(Err(ProtocolError::ConnectionLost)) => {}
+                    Ok(Err(e)) => log::warn!("worker {}: keepalive failed: {e}", c.inner.name),
+                    Err(_) => {
+                        log::warn!(
+                            "worker {}: keepalive not answered within {} s; dropping the connection",
+                            c.inner.name,
+                            interval.as_secs_f64()
+                        );
+                        c.disconnect_with("keepalive not answered");
                     }
-                });
-                continue;
+                }
+            });
+            continue;
+        }
+        // sleep until the next deadline, the end of the connection, or a worker keepalive
+        let woken = futures::future::select(Box::pin(conn.closed()), Box::pin(notify.recv()));
+        match wake {
+            Some(at) => {
+                let _ = async_std::future::timeout(at.saturating_duration_since(now), woken).await;
+            }
+            None => {
+                woken.await;
             }
         }
-        let mut sleep = Duration::from_secs(1);
-        if let Some(at) = next_keepalive {
-            sleep = sleep.min(at.saturating_duration_since(now));
-        }
-        let _ = async_std::future::timeout(sleep, conn.closed()).await;
     }
 }
 
@@ -372,6 +395,12 @@ impl WorkerConnection {
     /// The builders currently attached on this worker.
     pub fn builders(&self) -> Vec<WorkerBuilder> {
         lock(&self.inner.builders).clone()
+    }
+
+    /// `true` once the session start (§5.1) completed, until the connection closes.
+    pub fn is_attached(&self) -> bool {
+        let life = lock(&self.inner.life);
+        life.attached && !life.closed
     }
 
     /// `true` until the connection is closed.
@@ -530,11 +559,16 @@ impl WorkerConnection {
         let now = Instant::now();
         let mut ka = lock(&self.inner.worker_keepalive);
         let since = ka.last.unwrap_or(self.inner.connected_at);
-        ka.interval = Some(now.saturating_duration_since(since));
+        let observed = now.saturating_duration_since(since);
+        // the longest observed gap: a burst of keepalives must not shorten the limit
+        ka.interval = Some(ka.interval.map_or(observed, |i| i.max(observed)));
         ka.last = Some(now);
+        drop(ka);
+        let _ = self.inner.keepalive_seen.0.try_send(());
     }
 
-    /// Twice the worker's observed keepalive interval (only once it sent keepalives).
+    /// Twice the worker's longest observed keepalive interval (only once it sent
+    /// keepalives), at least one second.
     fn worker_silence_limit(&self) -> Option<Duration> {
         let ka = lock(&self.inner.worker_keepalive);
         ka.interval.map(|i| (i * 2).max(Duration::from_secs(1)))
@@ -689,7 +723,12 @@ impl WorkerConnection {
         builders: Vec<WorkerBuilder>,
     ) -> Result<Vec<String>, WorkerManagerError> {
         let _serial = self.inner.builders_lock.lock().await;
-        let info = self.info().clone();
+        let Some(info) = self.inner.info.get().cloned() else {
+            return Err(WorkerManagerError::Attach {
+                worker: self.inner.name.clone(),
+                message: "the worker has not sent its information yet".to_string(),
+            });
+        };
         let flavour = info.path_flavour();
         let basedir = info.basedir.clone();
         self.call(Op::SetWorkerSettings {

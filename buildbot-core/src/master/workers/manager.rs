@@ -17,6 +17,7 @@ use base64::Engine;
 
 use super::connection::{self, ConnShared, WorkerConnection};
 use super::error::WorkerManagerError;
+use crate::master::config::MasterConfig;
 use crate::protocol::{EXTENSIONS_HEADER, MAX_MESSAGE_SIZE};
 
 /// Settings of the worker port.
@@ -43,6 +44,18 @@ impl WorkerManagerConfig {
             duplicate_timeout: Duration::from_secs(10),
             max_message_size: MAX_MESSAGE_SIZE,
         }
+    }
+
+    /// The listener of `[protocols.msgpack]` (`None` when the configuration has none);
+    /// without an `interface` it listens on all interfaces, like the Python master.
+    pub fn from_config(config: &MasterConfig) -> Option<Self> {
+        let port = config.protocols.msgpack.as_ref()?;
+        let bind = match port.interface.as_deref() {
+            None | Some("") => format!("0.0.0.0:{}", port.port),
+            Some(i) if i.contains(':') && !i.starts_with('[') => format!("[{i}]:{}", port.port),
+            Some(i) => format!("{i}:{}", port.port),
+        };
+        Some(WorkerManagerConfig::new(bind))
     }
 
     /// Sets the handshake timeout.
@@ -125,6 +138,31 @@ impl WorkerRegistration {
         }
     }
 
+    /// The registrations of a master configuration: every `[[workers]]` entry with its
+    /// password and `keepalive_interval`, and the builders that name it in `workernames`
+    /// (with their `workerbuilddir`), in configuration order.
+    pub fn from_config(config: &MasterConfig) -> Vec<WorkerRegistration> {
+        config
+            .workers
+            .iter()
+            .map(|w| {
+                let mut reg = WorkerRegistration::new(w.name.clone(), w.password.clone());
+                if let Some(secs) = w.keepalive_interval {
+                    reg.keepalive_interval = Duration::from_secs(secs);
+                }
+                reg.builders = config
+                    .builders
+                    .iter()
+                    .filter(|b| b.workernames.contains(&w.name))
+                    .map(|b| {
+                        WorkerBuilder::new(b.name.clone()).workerbuilddir(b.workerbuilddir.clone())
+                    })
+                    .collect();
+                reg
+            })
+            .collect()
+    }
+
     /// Sets the keepalive interval.
     pub fn keepalive_interval(mut self, d: Duration) -> Self {
         self.keepalive_interval = d;
@@ -165,6 +203,9 @@ pub enum ConnectionEvent {
         reason: String,
     },
 }
+
+/// [`ConnectionEvent::AuthFailed`] is dropped while this many events are unread.
+const MAX_QUEUED_REFUSALS: usize = 1024;
 
 struct Shared {
     config: WorkerManagerConfig,
@@ -225,6 +266,9 @@ impl Drop for WorkerManager {
             .take();
         if let Some(task) = task {
             async_std::task::spawn(task.cancel());
+        }
+        for c in self.all_connections() {
+            c.disconnect_with("master stopping");
         }
     }
 }
@@ -357,13 +401,25 @@ impl WorkerManager {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The attached (or attaching) connection of a worker.
+    /// The attached connection of a worker.
     pub fn connection(&self, name: &str) -> Option<WorkerConnection> {
-        self.registry().get(name).cloned()
+        self.registry()
+            .get(name)
+            .filter(|c| c.is_attached())
+            .cloned()
     }
 
-    /// All live connections.
+    /// All attached connections.
     pub fn connections(&self) -> Vec<WorkerConnection> {
+        self.registry()
+            .values()
+            .filter(|c| c.is_attached())
+            .cloned()
+            .collect()
+    }
+
+    /// Every live connection, attached or still starting.
+    fn all_connections(&self) -> Vec<WorkerConnection> {
         self.registry().values().cloned().collect()
     }
 
@@ -373,10 +429,9 @@ impl WorkerManager {
         let table: HashMap<String, WorkerRegistration> =
             workers.into_iter().map(|w| (w.name.clone(), w)).collect();
         let removed: Vec<WorkerConnection> = self
-            .registry()
-            .iter()
-            .filter(|(name, _)| !table.contains_key(*name))
-            .map(|(_, c)| c.clone())
+            .all_connections()
+            .into_iter()
+            .filter(|c| !table.contains_key(c.name()))
             .collect();
         *self
             .shared
@@ -438,7 +493,7 @@ impl WorkerManager {
         if let Some(task) = task {
             task.cancel().await;
         }
-        for c in self.connections() {
+        for c in self.all_connections() {
             c.disconnect_with("master stopping");
         }
     }
@@ -489,11 +544,14 @@ async fn handle_socket(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr)
                         "refused worker connection from {peer} (worker {}): {reason}",
                         name.as_deref().unwrap_or("<none>")
                     );
-                    let _ = shared.conn.events.try_send(ConnectionEvent::AuthFailed {
-                        name,
-                        peer,
-                        reason,
-                    });
+                    // refusals repeat every few seconds: never let them pile up unread
+                    if shared.conn.events.len() < MAX_QUEUED_REFUSALS {
+                        let _ = shared.conn.events.try_send(ConnectionEvent::AuthFailed {
+                            name,
+                            peer,
+                            reason,
+                        });
+                    }
                     let mut e = ErrorResponse::new(None);
                     *e.status_mut() = status;
                     Err(e)
@@ -554,6 +612,44 @@ const fn const_format_extensions() -> &'static str {
 mod tests {
     use super::*;
     use crate::protocol::{EXT_KEEPALIVE, EXT_SHUTDOWN_REQUEST};
+
+    #[test]
+    fn registrations_from_config() {
+        use crate::master::config::{BuilderConfig, WorkerConfig};
+        let config = MasterConfig::builder()
+            .worker_port(9989)
+            .worker(WorkerConfig::new("w1", "p1"))
+            .worker(WorkerConfig::new("w2", "p2"))
+            .builder(
+                BuilderConfig::builder("b one")
+                    .workernames(["w1", "w2"])
+                    .build()
+                    .unwrap(),
+            )
+            .builder(
+                BuilderConfig::builder("b2")
+                    .workernames(["w2"])
+                    .workerbuilddir("custom")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let regs = WorkerRegistration::from_config(&config);
+        assert_eq!(regs.len(), 2);
+        assert_eq!(regs[0].password, "p1");
+        assert_eq!(regs[0].keepalive_interval, Duration::from_secs(3600));
+        let dirs: Vec<String> = regs[1]
+            .builders
+            .iter()
+            .map(WorkerBuilder::dir_name)
+            .collect();
+        assert_eq!(dirs, ["b_one", "custom"]);
+        assert_eq!(
+            WorkerManagerConfig::from_config(&config).map(|c| c.bind),
+            Some("0.0.0.0:9989".to_string())
+        );
+    }
 
     #[test]
     fn extensions_header_value() {

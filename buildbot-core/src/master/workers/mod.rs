@@ -21,6 +21,15 @@
 //! every pending request fails with "Connection lost" and every running command ends with
 //! [`CommandOutcome::ConnectionLost`].
 //!
+//! Deliberate differences from the Python 4.3 master: `update_read_file` is answered with
+//! the file's bytes (empty bin at the end) instead of nil (§14.1); `keepstamp` times are
+//! applied (§14.2); a session start that fails drops the connection (the worker retries)
+//! instead of leaving it open; an unanswered keepalive drops the connection; a failed
+//! [`WorkerConnection::ping`] drops it as Python does.
+//!
+//! [`WorkerRegistration::from_config`] and [`WorkerManagerConfig::from_config`] turn a
+//! [`crate::master::config::MasterConfig`] into the manager's inputs.
+//!
 //! Nothing here touches the database; the engine records what the events tell it.
 
 mod command;

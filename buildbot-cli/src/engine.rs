@@ -1,0 +1,51 @@
+//! The running master as the CLI sees it: `buildbot_core`'s engine behind the few calls
+//! `start` needs (start with a config, reconfig, stop).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use buildbot_core::master::config::MasterConfig;
+use buildbot_core::master::engine::{Master, MasterHandle, MasterOptions};
+
+/// A started master.
+pub struct Engine {
+    master: MasterHandle,
+}
+
+impl Engine {
+    /// Starts the master on the database at `db_url` (already checked to be up to date).
+    pub async fn start(cfg: &MasterConfig, db_url: &str, basedir: &Path) -> Result<Engine, String> {
+        let opts = MasterOptions::new(basedir).db_url(db_url);
+        let master = Master::start(cfg.clone(), opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Engine { master })
+    }
+
+    /// The bound worker listener.
+    pub fn worker_addr(&self) -> Option<SocketAddr> {
+        Some(self.master.worker_addr())
+    }
+
+    /// Applies a new (valid) configuration.
+    pub async fn reconfig(&mut self, cfg: &MasterConfig) -> Result<(), String> {
+        self.master
+            .reconfig(cfg.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Stops everything (SIGTERM): running builds are interrupted and re-queued.
+    pub async fn stop(self) {
+        if let Err(e) = self.master.stop().await {
+            log::error!("error while stopping: {e}");
+        }
+    }
+
+    /// Stops once no build runs (SIGUSR1).
+    pub async fn stop_when_idle(self) {
+        if let Err(e) = self.master.stop_when_idle().await {
+            log::error!("error while stopping: {e}");
+        }
+    }
+}

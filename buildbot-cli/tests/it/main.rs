@@ -1,0 +1,8 @@
+//! Integration tests of the `buildbot` binary, run as a user would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod checkconfig;
+mod create;
+mod harness;
+mod run;
+mod upgrade;

@@ -1,0 +1,395 @@
+//! One build: the row, the synthetic `worker_preparation` step, the steps in order, the
+//! final result (`spec/data-model.md` §6.3–§6.4).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use buildbot_db::{
+    BuildId, BuildRequestId, BuilderId, Db, DbError, MasterId, Results, StepId, WorkerId,
+};
+use serde_json::Value;
+
+use crate::master::EventBus;
+use crate::master::config::{StepConfig, StepKind};
+use crate::master::properties::{Properties, is_truthy};
+use crate::master::results::{
+    StepEnding, build_final_text, compute_result_and_termination, contributes_to_build_summary,
+    step_result_summary,
+};
+use crate::master::workers::{CommandHandle, WorkerConnection};
+
+use super::builtin;
+use super::json;
+use super::step::{BuildRenderContext, StepContext, StepDone, StepError, lock};
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Why a build was stopped.
+#[derive(Clone, Debug)]
+pub(crate) struct StopRequest {
+    pub reason: String,
+    pub results: Results,
+}
+
+/// What the build task and its steps share (and what `stop_build` reaches).
+pub(crate) struct BuildShared {
+    pub db: Db,
+    pub events: EventBus,
+    pub basedir: PathBuf,
+    pub buildid: BuildId,
+    pub number: i64,
+    pub builderid: BuilderId,
+    pub builder_name: String,
+    pub buildrequestid: BuildRequestId,
+    pub workerid: WorkerId,
+    pub masterid: MasterId,
+    pub started_at: i64,
+    pub worker: WorkerConnection,
+    pub properties: Mutex<Properties>,
+    pub sourcestamps: BTreeMap<String, serde_json::Map<String, Value>>,
+    pub env: BTreeMap<String, crate::master::Renderable>,
+    pub stop: Mutex<Option<StopRequest>>,
+    pub command: Mutex<Option<CommandHandle>>,
+    pub state_string: Mutex<String>,
+    flushed: Mutex<BTreeMap<String, (Value, String)>>,
+}
+
+impl BuildShared {
+    pub(crate) fn stop_reason(&self) -> Option<String> {
+        lock(&self.stop).as_ref().map(|s| s.reason.clone())
+    }
+
+    pub(crate) fn set_command(&self, c: Option<CommandHandle>) {
+        *lock(&self.command) = c;
+    }
+
+    /// Asks the build to stop; interrupts the running command.
+    pub(crate) async fn request_stop(&self, reason: &str, results: Results) {
+        {
+            let mut s = lock(&self.stop);
+            if s.is_some() {
+                return;
+            }
+            *s = Some(StopRequest {
+                reason: reason.to_owned(),
+                results,
+            });
+        }
+        let cmd = lock(&self.command).clone();
+        if let Some(cmd) = cmd
+            && let Err(e) = cmd.interrupt(reason).await
+        {
+            log::warn!("build {}: interrupt failed: {e}", self.buildid.0);
+        }
+    }
+
+    fn build_json(&self, complete: Option<(i64, Results)>) -> Value {
+        let st = lock(&self.state_string).clone();
+        json::build(&json::BuildJson {
+            buildid: self.buildid,
+            number: self.number,
+            builderid: self.builderid,
+            buildrequestid: self.buildrequestid,
+            workerid: self.workerid,
+            masterid: self.masterid,
+            started_at: self.started_at,
+            complete_at: complete.map(|c| c.0),
+            state_string: &st,
+            results: complete.map(|c| c.1),
+        })
+    }
+
+    pub(crate) fn publish_build(&self, event: &str, complete: Option<(i64, Results)>) {
+        self.events.publish_build(
+            crate::master::BuildKeys {
+                builderid: self.builderid,
+                number: self.number,
+                buildid: self.buildid,
+                workerid: self.workerid,
+            },
+            event,
+            || self.build_json(complete),
+        );
+    }
+
+    pub(crate) async fn set_state(&self, text: &str) -> Result<(), DbError> {
+        {
+            let mut s = lock(&self.state_string);
+            if *s == text {
+                return Ok(());
+            }
+            *s = text.to_owned();
+        }
+        self.db.set_build_state_string(self.buildid, text).await?;
+        self.publish_build("update", None);
+        Ok(())
+    }
+
+    /// Writes the properties that changed since the last flush and announces them.
+    pub(crate) async fn flush_properties(&self) -> Result<(), DbError> {
+        let changed: BTreeMap<String, (Value, String)> = {
+            let props = lock(&self.properties);
+            let flushed = lock(&self.flushed);
+            props
+                .as_map()
+                .iter()
+                .filter(|(k, v)| flushed.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.db.set_build_properties(self.buildid, &changed).await?;
+        lock(&self.flushed).extend(changed.clone());
+        self.events.publish_build_properties(self.buildid, || {
+            Value::Object(
+                changed
+                    .into_iter()
+                    .map(|(k, (v, s))| (k, Value::Array(vec![v, Value::from(s)])))
+                    .collect(),
+            )
+        });
+        Ok(())
+    }
+}
+
+/// Everything needed to create a build.
+pub(crate) struct NewBuild {
+    pub db: Db,
+    pub events: EventBus,
+    pub basedir: PathBuf,
+    pub builderid: BuilderId,
+    pub builder_name: String,
+    pub brids: Vec<BuildRequestId>,
+    pub workerid: WorkerId,
+    pub masterid: MasterId,
+    pub worker: WorkerConnection,
+    pub properties: Properties,
+    pub sourcestamps: BTreeMap<String, serde_json::Map<String, Value>>,
+    pub env: BTreeMap<String, crate::master::Renderable>,
+}
+
+/// Inserts the build row (`created`); nothing is announced yet.
+pub(crate) async fn create_build(nb: NewBuild) -> Result<Arc<BuildShared>, DbError> {
+    let (buildid, number) = nb
+        .db
+        .add_build(nb.builderid, nb.brids[0], Some(nb.workerid), nb.masterid, "created")
+        .await?;
+    let mut props = nb.properties;
+    props.set("buildnumber", Value::from(number), "Build");
+    Ok(Arc::new(BuildShared {
+        db: nb.db,
+        events: nb.events,
+        basedir: nb.basedir,
+        buildid,
+        number,
+        builderid: nb.builderid,
+        builder_name: nb.builder_name,
+        buildrequestid: nb.brids[0],
+        workerid: nb.workerid,
+        masterid: nb.masterid,
+        started_at: now(),
+        worker: nb.worker,
+        properties: Mutex::new(props),
+        sourcestamps: nb.sourcestamps,
+        env: nb.env,
+        stop: Mutex::new(None),
+        command: Mutex::new(None),
+        state_string: Mutex::new("created".into()),
+        flushed: Mutex::new(BTreeMap::new()),
+    }))
+}
+
+struct PrepStep {
+    stepid: StepId,
+    started: i64,
+}
+
+async fn prep_step_event(b: &BuildShared, p: &PrepStep, event: &str, state: &str, done: Option<(i64, Results)>) {
+    b.events.publish_step(b.buildid, p.stepid, event, || {
+        json::step(&json::StepJson {
+            stepid: p.stepid,
+            number: 0,
+            name: "worker_preparation",
+            buildid: b.buildid,
+            started_at: Some(p.started),
+            locks_acquired_at: Some(p.started),
+            complete_at: done.map(|d| d.0),
+            state_string: state,
+            results: done.map(|d| d.1),
+            urls: &[],
+            hidden: false,
+        })
+    });
+}
+
+/// Runs the build to its end and returns its result (the build row is finished; requests
+/// are the caller's business).
+pub(crate) async fn run_build(b: Arc<BuildShared>, steps: Vec<StepConfig>) -> Result<Results, DbError> {
+    // worker_preparation (announced before builds/<id>/new, as Buildbot does)
+    let (prep_id, _, _) = b.db.add_step(b.buildid, "worker_preparation", "pending").await?;
+    let prep = PrepStep {
+        stepid: prep_id,
+        started: now(),
+    };
+    prep_step_event(&b, &prep, "new", "pending", None).await;
+    b.db.start_step(prep_id, true).await?;
+    prep_step_event(&b, &prep, "started", "pending", None).await;
+    b.flush_properties().await?;
+    b.set_state("starting").await?;
+    b.publish_build("new", None);
+    b.set_state("preparing worker").await?;
+    b.set_state("pinging worker").await?;
+    let pinged = if b.stop_reason().is_some() {
+        Err("worker cancelled")
+    } else if b.worker.ping().await.is_err() {
+        Err("worker not pinged")
+    } else {
+        Ok(())
+    };
+    if let Err(text) = pinged {
+        let st = "error while pinging worker";
+        b.db.set_step_state_string(prep_id, st).await?;
+        prep_step_event(&b, &prep, "updated", st, None).await;
+        let r = if b.stop_reason().is_some() { Results::Cancelled } else { Results::Retry };
+        b.db.finish_step(prep_id, r, false).await?;
+        prep_step_event(&b, &prep, "finished", st, Some((now(), r))).await;
+        return finish(&b, r, text.to_owned()).await;
+    }
+    let ready = format!("worker {} ready", b.worker.name());
+    b.db.set_step_state_string(prep_id, &ready).await?;
+    prep_step_event(&b, &prep, "updated", &ready, None).await;
+    b.db.finish_step(prep_id, Results::Success, false).await?;
+    prep_step_event(&b, &prep, "finished", &ready, Some((now(), Results::Success))).await;
+    b.set_state("building").await?;
+
+    let mut results = Results::Success;
+    let mut texts: Vec<String> = Vec::new();
+    let mut terminate = false;
+    let mut lost = false;
+    for sc in &steps {
+        if lost || ((terminate || b.stop_reason().is_some()) && !sc.common.always_run) {
+            continue;
+        }
+        let (step_result, summary, hard) = run_one_step(&b, sc).await?;
+        if step_result == Results::Retry && hard {
+            lost = true;
+        }
+        let (r, term) = compute_result_and_termination(&sc.common.flags, step_result, results);
+        results = r;
+        terminate |= term;
+        if contributes_to_build_summary(&sc.common.update_build_summary_policy, step_result) {
+            texts.push(summary);
+            b.set_state(&texts.join(" ")).await?;
+        }
+        b.flush_properties().await?;
+    }
+    let stop = lock(&b.stop).clone();
+    let (final_result, text) = if lost {
+        (Results::Retry, build_final_text(Results::Retry, None, &["lost connection".to_owned()]))
+    } else if let Some(stop) = stop {
+        let r = results.worst(stop.results);
+        (stop.results, build_final_text(r, Some(&stop.reason), &texts))
+    } else {
+        (results, build_final_text(results, None, &texts))
+    };
+    finish(&b, final_result, text).await
+}
+
+async fn finish(b: &BuildShared, results: Results, text: String) -> Result<Results, DbError> {
+    b.set_state(&text).await?;
+    b.db.finish_build(b.buildid, results).await?;
+    b.publish_build("finished", Some((now(), results)));
+    Ok(results)
+}
+
+/// Runs one configured step: `(result, summary, lost connection)`.
+async fn run_one_step(b: &Arc<BuildShared>, sc: &StepConfig) -> Result<(Results, String, bool), DbError> {
+    let (stepid, number, name) = b.db.add_step(b.buildid, &sc.common.name, "pending").await?;
+    let started = now();
+    let mut ctx = StepContext::new(b.clone(), stepid, number, name, started);
+    ctx.publish_step("new", None, None);
+    b.db.start_step(stepid, true).await?;
+    ctx.publish_step("started", None, None);
+
+    let render_bool = |r: &crate::master::Renderable, default: bool| -> bool {
+        match r.as_constant() {
+            Some(v) => is_truthy(v),
+            None => {
+                let rc = BuildRenderContext {
+                    props: lock(&b.properties).clone(),
+                    shared: b,
+                };
+                r.render(&rc).map(|v| is_truthy(&v)).unwrap_or(default)
+            }
+        }
+    };
+    let do_step = render_bool(&sc.common.do_step_if, true);
+    let outcome: Result<StepDone, StepError> = if !do_step {
+        Ok(StepDone::new(Results::Skipped))
+    } else {
+        match builtin::make_step(sc) {
+            Some(step) => {
+                if !matches!(
+                    sc.kind,
+                    StepKind::ShellCommand(_)
+                        | StepKind::Configure(_)
+                        | StepKind::Compile(_)
+                        | StepKind::Test(_)
+                        | StepKind::SetPropertyFromCommand { .. }
+                ) {
+                    let cur = crate::master::results::step_current_summary(&sc.common.description);
+                    if let Err(e) = ctx.set_state_string(&cur).await {
+                        log::warn!("step {}: {e}", stepid.0);
+                    }
+                }
+                step.run(&mut ctx).await
+            }
+            None => Err(StepError::Failed(format!(
+                "step type {} is not supported by this master",
+                sc.kind.type_name()
+            ))),
+        }
+    };
+    let (results, summary, lost) = match outcome {
+        Ok(done) => (done.results, done.summary, false),
+        Err(StepError::LostConnection) => (Results::Retry, None, true),
+        Err(e) => {
+            log::warn!("build {} step {}: {e}", b.buildid.0, sc.common.name);
+            if let Err(e2) = ctx.add_complete_log("err.text", &e.to_string()).await {
+                log::warn!("step {}: cannot write err.text: {e2}", stepid.0);
+            }
+            (Results::Exception, None, false)
+        }
+    };
+    let summary = summary.unwrap_or_else(|| {
+        step_result_summary(
+            &sc.common.description,
+            results,
+            StepEnding {
+                timed_out: ctx.timed_out,
+                max_lines_reached: ctx.max_lines_reached,
+            },
+        )
+    });
+    if let Err(e) = ctx.finish_all_logs().await {
+        log::warn!("step {}: finishing logs: {e}", stepid.0);
+    }
+    let hidden = render_bool(&sc.common.hide_step_if, false);
+    if ctx.state_string != summary {
+        ctx.state_string = summary.clone();
+        b.db.set_step_state_string(stepid, &summary).await?;
+        ctx.publish_step("updated", None, None);
+    }
+    b.db.finish_step(stepid, results, hidden).await?;
+    ctx.publish_step("finished", Some((now(), results)), Some(hidden));
+    Ok((results, summary, lost))
+}
+

@@ -1,0 +1,210 @@
+//! Test harness: a master in a temp dir, our worker in-process, Python workers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use buildbot_core::master::config::*;
+use buildbot_core::master::engine::{ForceRequest, Master, MasterHandle, MasterOptions};
+use buildbot_core::{Worker, WorkerHandle};
+use buildbot_db::{BuildRequestId, BuildRow, LogType, Query, StepRow};
+
+pub const W1: &str = "w1";
+pub const PASS: &str = "pass1";
+
+pub fn init_log() {
+    let _ = env_logger::builder().is_test(true).try_init();
+}
+
+pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match async_std::future::timeout(Duration::from_secs(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs} s: {what}"),
+    }
+}
+
+pub fn builder(name: &str, steps: Vec<StepConfig>) -> BuilderConfig {
+    let mut b = BuilderConfig::builder(name).workername(W1);
+    for s in steps {
+        b = b.step(s);
+    }
+    b.build().unwrap()
+}
+
+pub fn config(builders: Vec<BuilderConfig>) -> MasterConfigBuilder {
+    let names: Vec<String> = builders.iter().map(|b| b.name.clone()).collect();
+    let mut c = MasterConfig::builder()
+        .worker_port(0)
+        .worker(WorkerConfig::new(W1, PASS))
+        .scheduler(SchedulerConfig::force("force", names));
+    for b in builders {
+        c = c.builder(b);
+    }
+    c
+}
+
+pub struct TestMaster {
+    pub master: MasterHandle,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestMaster {
+    pub async fn start(cfg: MasterConfig) -> TestMaster {
+        init_log();
+        let dir = tempfile::tempdir().unwrap();
+        let master = Self::start_in(cfg, dir.path(), "127.0.0.1:0").await;
+        TestMaster { master, dir }
+    }
+
+    pub async fn start_in(cfg: MasterConfig, dir: &Path, bind: &str) -> MasterHandle {
+        Master::start(
+            cfg,
+            MasterOptions::new(dir).upgrade_db(true).worker_bind(bind),
+        )
+        .await
+        .expect("master starts")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.master.worker_addr().port()
+    }
+
+    pub async fn force(&self, builder: &str) -> BuildRequestId {
+        let (_, reqs) = self
+            .master
+            .force("force", ForceRequest::new("tester <t@example.com>", "spec good").builders([builder]))
+            .await
+            .expect("force");
+        reqs[0].1
+    }
+
+    /// Forces and waits for the request; returns its last build.
+    pub async fn run(&self, builder: &str) -> BuildRow {
+        let brid = self.force(builder).await;
+        self.master
+            .wait_for_request(brid, Duration::from_secs(60))
+            .await
+            .expect("request completes");
+        self.master.builds_of_request(brid).await.unwrap().pop().expect("a build")
+    }
+
+    pub async fn wait_worker(&self, name: &str) {
+        for _ in 0..600 {
+            if self.master.connected_workers().iter().any(|w| w == name) {
+                return;
+            }
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("worker {name} did not attach");
+    }
+
+    pub async fn steps(&self, build: &BuildRow) -> Vec<StepRow> {
+        steps(&self.master, build).await
+    }
+
+    pub async fn stdio(&self, step: &StepRow) -> String {
+        stdio(&self.master, step).await
+    }
+}
+
+pub async fn steps(m: &MasterHandle, build: &BuildRow) -> Vec<StepRow> {
+    m.db()
+        .list_steps(&Query::new().eq("buildid", build.buildid.0).order("number", false))
+        .await
+        .unwrap()
+}
+
+pub async fn stdio(m: &MasterHandle, step: &StepRow) -> String {
+    let log = m.db().get_log_by_slug(step.stepid, "stdio").await.unwrap().expect("stdio log");
+    assert_eq!(log.kind(), Some(LogType::Stdio));
+    m.db().get_log_lines(log.logid, 0, log.num_lines - 1).await.unwrap()
+}
+
+/// Our worker, in-process; stopped on drop.
+pub struct OwnWorker {
+    pub handle: WorkerHandle,
+    pub dir: tempfile::TempDir,
+}
+
+impl OwnWorker {
+    pub fn start(port: u16, name: &str) -> OwnWorker {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("info")).unwrap();
+        std::fs::write(dir.path().join("info/admin"), "Rusty <r@example.invalid>\n").unwrap();
+        std::fs::write(dir.path().join("info/host"), "test host\n").unwrap();
+        let mut config = buildbot_core::WorkerConfig::new("127.0.0.1", port, name, PASS, dir.path());
+        config.maxdelay = 1;
+        let worker = Worker::new(config);
+        let handle = worker.handle();
+        async_std::task::spawn(async move {
+            let r = worker.run().await;
+            log::info!("test worker exited: {r:?}");
+        });
+        OwnWorker { handle, dir }
+    }
+
+    pub fn basedir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for OwnWorker {
+    fn drop(&mut self) {
+        self.handle.stop();
+    }
+}
+
+pub fn python_venv() -> Option<PathBuf> {
+    match std::env::var_os("BUILDBOT_TEST_PYTHON_VENV") {
+        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        _ => {
+            eprintln!("SKIP: BUILDBOT_TEST_PYTHON_VENV not set");
+            None
+        }
+    }
+}
+
+/// A real `buildbot-worker` 4.3 process, killed on drop.
+pub struct PyWorker {
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+}
+
+impl PyWorker {
+    pub fn basedir(&self) -> PathBuf {
+        self.dir.path().join("worker")
+    }
+
+    pub fn start(venv: &Path, port: u16, name: &str) -> PyWorker {
+        let dir = tempfile::tempdir().unwrap();
+        let basedir = dir.path().join("worker");
+        let bin = venv.join("bin/buildbot-worker");
+        let out = Command::new(&bin)
+            .args(["create-worker", "--protocol", "msgpack_experimental_v7", "--umask", "0o22", "--maxdelay", "1"])
+            .arg(&basedir)
+            .arg(format!("127.0.0.1:{port}"))
+            .args([name, PASS])
+            .output()
+            .expect("run buildbot-worker create-worker");
+        assert!(out.status.success(), "create-worker failed: {out:?}");
+        std::fs::write(basedir.join("info/admin"), "Jane Doe <jane@example.invalid>\n").unwrap();
+        let child = Command::new(&bin)
+            .args(["start", "--nodaemon"])
+            .arg(&basedir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start buildbot-worker");
+        PyWorker { child: Some(child), dir }
+    }
+}
+
+impl Drop for PyWorker {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
