@@ -28,9 +28,17 @@ async fn drain(db: Db, master: MasterId, builder: BuilderId) -> (usize, Vec<Dura
     let mut lat = Vec::new();
     loop {
         let t = Instant::now();
-        let p = db.pending_buildrequests(Some(builder), Some(1)).await.unwrap();
+        let p = db
+            .pending_buildrequests(Some(builder), Some(1))
+            .await
+            .unwrap();
         let Some(r) = p.first() else { break };
-        if db.claim_buildrequests(&[r.buildrequestid], master, None).await.unwrap() == ClaimOutcome::Claimed {
+        if db
+            .claim_buildrequests(&[r.buildrequestid], master, None)
+            .await
+            .unwrap()
+            == ClaimOutcome::Claimed
+        {
             won += 1;
             lat.push(t.elapsed());
         }
@@ -57,7 +65,12 @@ async fn bench(label: &str, url: &str, basedir: &Path) {
     for _ in 0..500 {
         let t = Instant::now();
         let p = db.pending_buildrequests(Some(big), Some(1)).await.unwrap();
-        assert_eq!(db.claim_buildrequests(&[p[0].buildrequestid], m1, None).await.unwrap(), ClaimOutcome::Claimed);
+        assert_eq!(
+            db.claim_buildrequests(&[p[0].buildrequestid], m1, None)
+                .await
+                .unwrap(),
+            ClaimOutcome::Claimed
+        );
         lat.push(t.elapsed());
     }
     let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
@@ -87,17 +100,33 @@ fn main() {
     async_std::task::block_on(async {
         let dir = tempfile::tempdir().unwrap();
         bench("sqlite", "sqlite:///state.sqlite", dir.path()).await;
-        for (var, kind) in [("BUILDBOT_TEST_PG_URL", "postgres"), ("BUILDBOT_TEST_MYSQL_URL", "mariadb")] {
+        for (var, kind) in [
+            ("BUILDBOT_TEST_PG_URL", "postgres"),
+            ("BUILDBOT_TEST_MYSQL_URL", "mariadb"),
+        ] {
             let Ok(server) = std::env::var(var) else {
                 println!("SKIP: {var} not set");
                 continue;
             };
             let name = format!("bbbench_claims_{}", std::process::id());
-            let admin_db = if kind == "postgres" { "postgres" } else { "mysql" };
-            let admin = sea_orm::Database::connect(format!("{server}/{admin_db}")).await.unwrap();
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+            let admin_db = if kind == "postgres" {
+                "postgres"
+            } else {
+                "mysql"
+            };
+            let admin = sea_orm::Database::connect(format!("{server}/{admin_db}"))
+                .await
+                .unwrap();
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
             bench(kind, &format!("{server}/{name}"), dir.path()).await;
-            let drop = if kind == "postgres" { format!("DROP DATABASE {name} WITH (FORCE)") } else { format!("DROP DATABASE {name}") };
+            let drop = if kind == "postgres" {
+                format!("DROP DATABASE {name} WITH (FORCE)")
+            } else {
+                format!("DROP DATABASE {name}")
+            };
             admin.execute_unprepared(&drop).await.unwrap();
         }
     });

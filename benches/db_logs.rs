@@ -42,10 +42,22 @@ async fn run(db: &mut Db, method: LogCompression, updates: &[String], label: &st
     db.set_log_compression(method);
     let master = db.find_or_create_master("bench:/m").await.unwrap();
     let builder = db.find_or_create_builder("bench").await.unwrap();
-    let ss = db.find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), "")).await.unwrap();
-    let (_, brids) = db.add_buildset(&NewBuildset::new("bench", vec![ss], vec![builder])).await.unwrap();
-    let (build, _) = db.add_build(builder, brids[&builder], None, master, "created").await.unwrap();
-    let (step, _, _) = db.add_step(build, &format!("s-{label}"), "pending").await.unwrap();
+    let ss = db
+        .find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), ""))
+        .await
+        .unwrap();
+    let (_, brids) = db
+        .add_buildset(&NewBuildset::new("bench", vec![ss], vec![builder]))
+        .await
+        .unwrap();
+    let (build, _) = db
+        .add_build(builder, brids[&builder], None, master, "created")
+        .await
+        .unwrap();
+    let (step, _, _) = db
+        .add_step(build, &format!("s-{label}"), "pending")
+        .await
+        .unwrap();
     let log = db.add_log(step, "stdio", LogType::Text).await.unwrap();
     let bytes: usize = updates.iter().map(String::len).sum();
     let t = Instant::now();
@@ -86,34 +98,65 @@ fn main() {
     let updates = updates();
     // Pure compression speed of the same text in 64 KiB pieces (no database).
     let big = updates_of(Some(655));
-    for m in [LogCompression::Zstd, LogCompression::Gz, LogCompression::Lz4] {
+    for m in [
+        LogCompression::Zstd,
+        LogCompression::Gz,
+        LogCompression::Lz4,
+    ] {
         let t = Instant::now();
-        let out: usize = big.iter().map(|u| m.compress(u.as_bytes()).unwrap().len()).sum();
-        println!("compress-only {:<5} {:>7.1} MiB/s ({:.2} MiB out)", m.name(), 50.0 / t.elapsed().as_secs_f64(), out as f64 / 1048576.0);
+        let out: usize = big
+            .iter()
+            .map(|u| m.compress(u.as_bytes()).unwrap().len())
+            .sum();
+        println!(
+            "compress-only {:<5} {:>7.1} MiB/s ({:.2} MiB out)",
+            m.name(),
+            50.0 / t.elapsed().as_secs_f64(),
+            out as f64 / 1048576.0
+        );
     }
     let methods = std::env::var("BB_BENCH_METHODS").unwrap_or_else(|_| "zstd,gz,lz4,raw".into());
     async_std::task::block_on(async {
         for name in methods.split(',') {
             let method: LogCompression = name.parse().unwrap();
             let dir = tempfile::tempdir().unwrap();
-            let mut db = Db::connect("sqlite:///state.sqlite", dir.path()).await.unwrap();
+            let mut db = Db::connect("sqlite:///state.sqlite", dir.path())
+                .await
+                .unwrap();
             db.upgrade().await.unwrap();
             run(&mut db, method, &updates, &format!("sqlite/{name}")).await;
             // The same text when the engine coalesces queued updates into ~64 KiB appends.
             run(&mut db, method, &big, &format!("sqlite/{name}/64K")).await;
             db.close().await.unwrap();
-            let size: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
-            println!("{:<18} database files {:.1} MiB", format!("sqlite/{name}"), size as f64 / 1048576.0);
+            let size: u64 = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum();
+            println!(
+                "{:<18} database files {:.1} MiB",
+                format!("sqlite/{name}"),
+                size as f64 / 1048576.0
+            );
         }
         if let Ok(server) = std::env::var("BUILDBOT_TEST_PG_URL") {
             let name = format!("bbbench_logs_{}", std::process::id());
-            let admin = sea_orm::Database::connect(format!("{server}/postgres")).await.unwrap();
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let mut db = Db::connect(&format!("{server}/{name}"), Path::new("/")).await.unwrap();
+            let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+                .await
+                .unwrap();
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let mut db = Db::connect(&format!("{server}/{name}"), Path::new("/"))
+                .await
+                .unwrap();
             db.upgrade().await.unwrap();
             run(&mut db, LogCompression::Zstd, &updates, "postgres/zstd").await;
             db.close().await.unwrap();
-            admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+            admin
+                .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .await
+                .unwrap();
         } else {
             println!("SKIP: BUILDBOT_TEST_PG_URL not set (no PostgreSQL run)");
         }

@@ -11,6 +11,8 @@ pub fn synopsis(subcommand: &str) -> &'static str {
     match subcommand {
         "checkconfig" => "[options] [FILE|BASEDIR]",
         "demo" => "[--once] [--dir DIR]",
+        "sendchange" => "--master HOST:PORT --who AUTHOR [options] [FILES...]",
+        "user" => "--master HOST:PORT --username U --passwd P --op add|update|remove|get [options]",
         _ => "[options] [BASEDIR]",
     }
 }
@@ -34,8 +36,9 @@ pub struct Opts {
     pub cmd: Option<Command>,
 }
 
-// the retired commands' arguments are accepted and ignored
-#[allow(dead_code)]
+// the retired commands' arguments are accepted and ignored; parsed once per run, so the
+// size difference of the variants does not matter
+#[allow(dead_code, clippy::large_enum_variant)]
 #[derive(Debug, StructOpt)]
 pub enum Command {
     /// Create a new buildmaster base directory
@@ -65,6 +68,9 @@ pub enum Command {
     /// Send a change to a master's change port (PBChangeSource)
     #[structopt(name = "sendchange")]
     SendChange(SendChangeFlags),
+    /// Manage users in a master's database (CommandlineUserManager)
+    #[structopt(name = "user")]
+    User(UserFlags),
     /// Run a throw-away master and slave, force a build and show its log
     #[structopt(name = "demo")]
     Demo(DemoFlags),
@@ -286,4 +292,32 @@ pub struct SendChangeFlags {
     /// Files changed
     #[structopt(name = "FILES")]
     pub files: Vec<String>,
+}
+
+#[derive(Debug, StructOpt)]
+pub struct UserFlags {
+    /// Location of the buildmaster's user service (host:port)
+    #[structopt(short, long)]
+    pub master: Option<String>,
+    /// Username for PB authentication
+    #[structopt(short, long)]
+    pub username: Option<String>,
+    /// Password for PB authentication
+    #[structopt(short, long)]
+    pub passwd: Option<String>,
+    /// User management operation: add, remove, update, get
+    #[structopt(long)]
+    pub op: Option<String>,
+    /// Username to set for a given user (update only, with --bb_password)
+    #[structopt(long = "bb_username")]
+    pub bb_username: Option<String>,
+    /// Password to set for a given user (update only, with --bb_username)
+    #[structopt(long = "bb_password")]
+    pub bb_password: Option<String>,
+    /// User identifiers, for remove and get (--ids=id1,id2; repeatable)
+    #[structopt(long)]
+    pub ids: Vec<String>,
+    /// User information TYPE=VALUE,... for add; ID:TYPE=VALUE,... for update (repeatable)
+    #[structopt(long)]
+    pub info: Vec<String>,
 }

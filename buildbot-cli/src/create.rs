@@ -84,6 +84,12 @@ pub fn create_master(o: &CreateOptions) -> anyhow::Result<ExitCode> {
     }
 
     let text = o.tac.render();
+    // the tac records the database URL: keep it private when that holds a password
+    let tac_mode = if buildbot_db::mask_password(&o.db_url) == o.db_url {
+        0o644
+    } else {
+        0o600
+    };
     if tac_path.exists() {
         let old = fs::read_to_string(&tac_path).unwrap_or_default();
         if old == text {
@@ -93,11 +99,15 @@ pub fn create_master(o: &CreateOptions) -> anyhow::Result<ExitCode> {
                 q,
                 "not touching existing buildbot.tac; creating buildbot.tac.new instead",
             );
-            write_file(&o.basedir.join("buildbot.tac.new"), text.as_bytes(), 0o644)?;
+            write_file(
+                &o.basedir.join("buildbot.tac.new"),
+                text.as_bytes(),
+                tac_mode,
+            )?;
             written.push("buildbot.tac.new".to_owned());
         }
     } else {
-        write_file(&tac_path, text.as_bytes(), 0o644)?;
+        write_file(&tac_path, text.as_bytes(), tac_mode)?;
         ui::say(q, "creating buildbot.tac");
         written.push("buildbot.tac".to_owned());
     }

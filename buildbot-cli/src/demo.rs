@@ -26,9 +26,10 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// The slave of the demo: the real `buildslave` next to this binary, else in-process.
+/// The slave of the demo: the real `buildslave` next to this binary (run in the
+/// foreground as our child), else an in-process worker.
 enum Slave {
-    Process { exe: PathBuf, dir: PathBuf },
+    Process(std::process::Child),
     InProcess(WorkerHandle),
 }
 
@@ -39,36 +40,22 @@ impl Slave {
             .and_then(|p| p.parent().map(|d| d.join("buildslave")))
             .filter(|p| p.is_file());
         if let Some(exe) = exe {
-            let run = |args: &[&str]| -> anyhow::Result<()> {
-                let st = Command::new(&exe)
-                    .args(args)
-                    .stdin(Stdio::null())
-                    .status()
-                    .with_context(|| format!("cannot run {}", exe.display()))?;
-                anyhow::ensure!(st.success(), "{} {args:?} failed", exe.display());
-                Ok(())
-            };
-            let d = dir.display().to_string();
-            if !dir.join("buildbot.tac").exists() {
-                run(&[
-                    "create-slave",
-                    "-q",
-                    "-r",
-                    &d,
-                    &format!("127.0.0.1:{port}"),
-                    WORKER,
-                    PASSWORD,
-                ])?;
+            match Self::spawn(&exe, dir, port) {
+                Ok(child) => {
+                    ui::say(
+                        false,
+                        &format!(
+                            "started the slave: {} start --nodaemon {}",
+                            exe.display(),
+                            dir.display()
+                        ),
+                    );
+                    return Ok(Slave::Process(child));
+                }
+                Err(e) => ui::error(&format!(
+                    "WARNING: {e:#}; using an in-process slave instead"
+                )),
             }
-            run(&["start", "-q", &d])?;
-            ui::say(
-                false,
-                &format!("started the slave ({} start {d})", exe.display()),
-            );
-            return Ok(Slave::Process {
-                exe,
-                dir: dir.to_path_buf(),
-            });
         }
         std::fs::create_dir_all(dir)?;
         let worker = Worker::new(WorkerConfig::new("127.0.0.1", port, WORKER, PASSWORD, dir));
@@ -78,20 +65,58 @@ impl Slave {
                 log::error!("slave: {e}");
             }
         });
-        ui::say(
-            false,
-            "started an in-process slave (no buildslave binary next to this one)",
-        );
+        ui::say(false, "started an in-process slave");
         Ok(Slave::InProcess(handle))
+    }
+
+    fn spawn(exe: &Path, dir: &Path, port: u16) -> anyhow::Result<std::process::Child> {
+        let d = dir.display().to_string();
+        if !dir.join("buildbot.tac").exists() {
+            let out = Command::new(exe)
+                .args([
+                    "create-slave",
+                    "-q",
+                    "-r",
+                    &d,
+                    &format!("127.0.0.1:{port}"),
+                    WORKER,
+                    PASSWORD,
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .with_context(|| format!("cannot run {}", exe.display()))?;
+            anyhow::ensure!(
+                out.status.success(),
+                "{} create-slave failed: {}",
+                exe.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Command::new(exe)
+            .args(["start", "--nodaemon", &d])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot run {}", exe.display()))
     }
 
     fn stop(self) {
         match self {
-            Slave::Process { exe, dir } => {
-                let _ = Command::new(exe)
-                    .args(["stop", "-q", &dir.display().to_string()])
-                    .stdin(Stdio::null())
-                    .status();
+            Slave::Process(mut child) => {
+                if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                    // SAFETY: signalling our own child process.
+                    unsafe { libc::kill(pid, libc::SIGTERM) };
+                }
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline {
+                    if matches!(child.try_wait(), Ok(Some(_))) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
             }
             Slave::InProcess(h) => h.stop(),
         }

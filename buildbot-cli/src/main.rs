@@ -20,6 +20,7 @@ mod stop;
 mod tac;
 mod ui;
 mod upgrade;
+mod user;
 
 use std::process::ExitCode;
 
@@ -75,6 +76,7 @@ fn run(opts: cli::Opts) -> anyhow::Result<ExitCode> {
         options::Cmd::CleanupDb(o) => cleanupdb::cleanupdb(&o),
         options::Cmd::Demo(o) => demo::demo(&o),
         options::Cmd::SendChange(f) => sendchange::sendchange(*f),
+        options::Cmd::User(f) => user::user(f),
         options::Cmd::Retired(name, instead) => Err(error::CliError::new(
             error::ErrorKind::Retired,
             format!("`buildbot {name}` was retired (it spoke the 0.8 status port): {instead}"),

@@ -23,6 +23,7 @@ pub enum Cmd {
     CleanupDb(CleanupDbOptions),
     Demo(DemoOptions),
     SendChange(Box<cli::SendChangeFlags>),
+    User(cli::UserFlags),
     Retired(&'static str, &'static str),
 }
 
@@ -42,6 +43,8 @@ pub struct StartOptions {
     /// `--clean` of `restart`.
     pub clean: bool,
     pub start_timeout: Option<Duration>,
+    /// `buildbot -v`: debug lines in twistd.log.
+    pub verbose: bool,
     pub basedir: PathBuf,
 }
 
@@ -86,14 +89,14 @@ pub struct DemoOptions {
     pub dir: Option<PathBuf>,
 }
 
-const COMMANDS: &str =
-    "create-master, start, stop, restart, reconfig, upgrade-master, checkconfig, cleanupdb, sendchange, demo";
+const COMMANDS: &str = "create-master, start, stop, restart, reconfig, upgrade-master, checkconfig, cleanupdb, sendchange, user, demo";
 
 /// Resolves the parsed command line.
 pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
     if opts.version {
         return Ok(Cmd::Version);
     }
+    let verbose = opts.verbose;
     let Some(cmd) = opts.cmd else {
         return Err(CliError::new(
             ErrorKind::Usage,
@@ -110,6 +113,7 @@ pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
                 None => None,
                 Some(s) => Some(seconds("start", "start_timeout", &s)?),
             },
+            verbose,
             basedir: basedir("start", &f.basedir)?,
         }),
         Command::Restart(f) => Cmd::Restart(StartOptions {
@@ -117,6 +121,7 @@ pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
             nodaemon: f.nodaemon,
             clean: f.clean,
             start_timeout: None,
+            verbose,
             basedir: basedir("restart", &f.basedir)?,
         }),
         Command::Stop(f) => Cmd::Stop(StopOptions {
@@ -154,6 +159,7 @@ pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
             },
         }),
         Command::SendChange(f) => Cmd::SendChange(Box::new(f)),
+        Command::User(f) => Cmd::User(f),
         Command::Statuslog(_) => Cmd::Retired(
             "statuslog",
             "the web UI and the REST API (/api/v2/, with server-sent events for live updates) replace it",

@@ -52,7 +52,10 @@ impl Py {
             ),
             Py::Dict(kv) => Sexp::List(
                 std::iter::once(s("dictionary"))
-                    .chain(kv.iter().map(|(k, v)| Sexp::List(vec![k.jelly(), v.jelly()])))
+                    .chain(
+                        kv.iter()
+                            .map(|(k, v)| Sexp::List(vec![k.jelly(), v.jelly()])),
+                    )
                     .collect(),
             ),
         }
@@ -60,10 +63,36 @@ impl Py {
 }
 
 const VOCAB: [&str; 31] = [
-    "None", "class", "dereference", "reference", "dictionary", "function", "instance", "list",
-    "module", "persistent", "tuple", "unpersistable", "copy", "cache", "cached", "remote",
-    "local", "lcache", "version", "login", "password", "challenge", "logged_in",
-    "not_logged_in", "cachemessage", "message", "answer", "error", "decref", "decache",
+    "None",
+    "class",
+    "dereference",
+    "reference",
+    "dictionary",
+    "function",
+    "instance",
+    "list",
+    "module",
+    "persistent",
+    "tuple",
+    "unpersistable",
+    "copy",
+    "cache",
+    "cached",
+    "remote",
+    "local",
+    "lcache",
+    "version",
+    "login",
+    "password",
+    "challenge",
+    "logged_in",
+    "not_logged_in",
+    "cachemessage",
+    "message",
+    "answer",
+    "error",
+    "decref",
+    "decache",
     "uncache",
 ];
 
@@ -90,11 +119,19 @@ pub fn encode(x: &Sexp, out: &mut Vec<u8>) {
         }
         Sexp::Int(i) if *i >= 0 => {
             b128(*i as u64, out);
-            out.push(if *i <= i64::from(i32::MAX) { 0x81 } else { 0x85 });
+            out.push(if *i <= i64::from(i32::MAX) {
+                0x81
+            } else {
+                0x85
+            });
         }
         Sexp::Int(i) => {
             b128(i.unsigned_abs(), out);
-            out.push(if *i >= -i64::from(i32::MAX) { 0x83 } else { 0x86 });
+            out.push(if *i >= -i64::from(i32::MAX) {
+                0x83
+            } else {
+                0x86
+            });
         }
         Sexp::Str(b) => {
             b128(b.len() as u64, out);
@@ -219,7 +256,9 @@ impl Client {
     fn send(&mut self, x: &Sexp) -> Result<(), String> {
         let mut out = Vec::new();
         encode(x, &mut out);
-        self.stream.write_all(&out).map_err(|e| format!("cannot send: {e}"))
+        self.stream
+            .write_all(&out)
+            .map_err(|e| format!("cannot send: {e}"))
     }
 
     fn recv(&mut self) -> Result<Sexp, String> {
@@ -270,7 +309,12 @@ impl Client {
     }
 
     /// Connects, negotiates the `pb` dialect and logs in with `user`/`password`.
-    pub fn login(addr: &str, user: &str, password: &str, timeout: Duration) -> Result<Client, String> {
+    pub fn login(
+        addr: &str,
+        user: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Result<Client, String> {
         use std::net::ToSocketAddrs;
         let sock = addr
             .to_socket_addrs()
@@ -294,7 +338,11 @@ impl Client {
         }
         c.send(&s("pb"))?;
         c.send(&Sexp::List(vec![s("version"), Sexp::Int(6)]))?;
-        let answer = c.call(s("root"), "login", vec![Py::Bytes(user.as_bytes().to_vec())])?;
+        let answer = c.call(
+            s("root"),
+            "login",
+            vec![Py::Bytes(user.as_bytes().to_vec())],
+        )?;
         let (challenge, challenger) = match answer {
             Sexp::List(t) if t.len() == 3 && is_str(&t[0], "tuple") => match (&t[1], &t[2]) {
                 (Sexp::Str(ch), Sexp::List(r)) if r.len() == 2 && is_str(&r[0], "remote") => {
@@ -307,9 +355,18 @@ impl Client {
         let resp = respond(&challenge, password.as_bytes());
         let avatar = c
             .call(challenger, "respond", vec![Py::Bytes(resp), Py::None])
-            .map_err(|e| format!("login as '{user}' failed: {e}"))?;
+            .map_err(|e| {
+                let hint = if e.contains("Unauthorized") {
+                    " (wrong user name or password)"
+                } else {
+                    ""
+                };
+                format!("login as '{user}' failed: {e}{hint}")
+            })?;
         match avatar {
-            Sexp::List(r) if r.len() == 2 && is_str(&r[0], "remote") => c.perspective = r[1].clone(),
+            Sexp::List(r) if r.len() == 2 && is_str(&r[0], "remote") => {
+                c.perspective = r[1].clone()
+            }
             _ => return Err(format!("login as '{user}' failed")),
         }
         Ok(c)
@@ -367,7 +424,10 @@ mod tests {
         assert_eq!(used, out.len());
         assert_eq!(decode(&out[..out.len() - 1]).unwrap(), None);
         // vocabulary: 11 = "tuple"
-        assert_eq!(decode(&[1, 0x80, 11, 0x87]).unwrap().unwrap().0, Sexp::List(vec![s("tuple")]));
+        assert_eq!(
+            decode(&[1, 0x80, 11, 0x87]).unwrap().unwrap().0,
+            Sexp::List(vec![s("tuple")])
+        );
     }
 
     #[test]

@@ -97,7 +97,9 @@ pub fn reconfig(o: &ReconfigOptions) -> anyhow::Result<ExitCode> {
             .into());
         }
     };
-    let mut log = LogFollower::at_end(&dir.basedir.join("twistd.log"));
+    let log_path =
+        crate::start::log_path(&dir, false).unwrap_or_else(|| dir.basedir.join("twistd.log"));
+    let mut log = LogFollower::at_end(&log_path);
     daemon::send_signal(pid, Signal::Hup)
         .map_err(|e| CliError::new(ErrorKind::Failure, e.to_string()))?;
     if o.quiet {
@@ -145,11 +147,33 @@ pub fn reconfig(o: &ReconfigOptions) -> anyhow::Result<ExitCode> {
                     "Never saw reconfiguration {} within {} seconds; see {}",
                     if started { "finish" } else { "begin" },
                     o.progress_timeout.as_secs_f64(),
-                    dir.basedir.join("twistd.log").display()
+                    log_path.display()
                 ),
             )
             .into());
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follower_reads_across_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("twistd.log");
+        std::fs::write(&log, "old\n").unwrap();
+        let mut f = LogFollower::at_end(&log);
+        assert!(f.lines().is_empty());
+        std::fs::write(&log, "old\nbeginning configuration update\npart").unwrap();
+        assert_eq!(f.lines(), vec!["beginning configuration update"]);
+        // the rest of the line lands in the old file, which is then rotated
+        let mut old = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut old, b"ial\n").unwrap();
+        std::fs::rename(&log, dir.path().join("twistd.log.1")).unwrap();
+        std::fs::write(&log, "configuration update complete\n").unwrap();
+        assert_eq!(f.lines(), vec!["partial", "configuration update complete"]);
     }
 }

@@ -25,7 +25,23 @@ pub fn options_file(start: &Path) -> Vec<(String, String)> {
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(PathBuf::from(home).join(".buildbot").join("options"));
     }
-    let Some(file) = candidates.into_iter().find(|p| p.is_file()) else {
+    // SAFETY: getuid cannot fail.
+    let me = unsafe { libc::getuid() };
+    let Some(file) = candidates.into_iter().find(|p| {
+        use std::os::unix::fs::MetadataExt;
+        let Some(dir) = p.parent() else { return false };
+        match std::fs::metadata(dir) {
+            Ok(m) if m.uid() != me && p.is_file() => {
+                ui::error(&format!(
+                    "skipping {}: the directory is not owned by the current user",
+                    p.display()
+                ));
+                false
+            }
+            Ok(_) => p.is_file(),
+            Err(_) => false,
+        }
+    }) else {
         return Vec::new();
     };
     let Ok(text) = std::fs::read_to_string(&file) else {
@@ -66,10 +82,12 @@ pub fn sendchange(mut f: SendChangeFlags) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let master = f
-        .master
-        .clone()
-        .ok_or_else(|| CliError::usage(SUB, "you must provide the master location (--master HOST:PORT)"))?;
+    let master = f.master.clone().ok_or_else(|| {
+        CliError::usage(
+            SUB,
+            "you must provide the master location (--master HOST:PORT)",
+        )
+    })?;
     let Some((host, port)) = master.rsplit_once(':') else {
         return Err(CliError::usage(SUB, "--master must be HOST:PORT").into());
     };
@@ -87,11 +105,9 @@ pub fn sendchange(mut f: SendChangeFlags) -> anyhow::Result<ExitCode> {
     }
     let when = match &f.when {
         None => Py::None,
-        Some(w) => Py::Float(
-            w.trim()
-                .parse::<f64>()
-                .map_err(|_| CliError::usage(SUB, "when must be a number of seconds since the epoch"))?,
-        ),
+        Some(w) => Py::Float(w.trim().parse::<f64>().map_err(|_| {
+            CliError::usage(SUB, "when must be a number of seconds since the epoch")
+        })?),
     };
     if f.encoding.to_ascii_lowercase().replace(['-', '_'], "") != "utf8" {
         ui::error(&format!(
@@ -110,7 +126,9 @@ pub fn sendchange(mut f: SendChangeFlags) -> anyhow::Result<ExitCode> {
         }
     };
     if auth == DEFAULT_AUTH && !is_loopback(host) {
-        ui::error("WARNING: using the well-known default credentials change:changepw with a remote master; set --auth");
+        ui::error(
+            "WARNING: using the well-known default credentials change:changepw with a remote master; set --auth",
+        );
     }
     let revision = match (&f.revision, &f.revision_file) {
         (Some(r), _) => Some(r.clone()),
@@ -146,7 +164,10 @@ pub fn sendchange(mut f: SendChangeFlags) -> anyhow::Result<ExitCode> {
         (key("project"), Py::Str(f.project.clone())),
         (key("repository"), Py::Str(f.repository.clone())),
         (key("who"), Py::Str(who)),
-        (key("files"), Py::List(f.files.iter().cloned().map(Py::Str).collect())),
+        (
+            key("files"),
+            Py::List(f.files.iter().cloned().map(Py::Str).collect()),
+        ),
         (key("comments"), Py::Str(comments)),
         (key("branch"), opt(&f.branch)),
         (key("revision"), opt(&revision)),

@@ -97,7 +97,8 @@ pub fn start(o: &StartOptions) -> anyhow::Result<ExitCode> {
     launch(dir, o)
 }
 
-fn log_path(dir: &MasterDir, foreground: bool) -> Option<PathBuf> {
+/// The log file of a master (`None`: stderr only, `log_file = "-"` in the foreground).
+pub fn log_path(dir: &MasterDir, foreground: bool) -> Option<PathBuf> {
     match dir.tac.log_file.as_deref() {
         Some("-") if foreground => None,
         Some("-") | None => Some(dir.basedir.join("twistd.log")),
@@ -120,7 +121,7 @@ pub fn launch(dir: MasterDir, o: &StartOptions) -> anyhow::Result<ExitCode> {
         if let Some(mask) = dir.tac.umask {
             daemon::apply_umask(mask);
         }
-        return run_master(dir, Readiness::foreground(), true);
+        return run_master(dir, Readiness::foreground(), true, o.verbose);
     }
     let mut dopts = DaemonOptions::new(&dir.basedir);
     dopts.umask = dir.tac.umask;
@@ -131,7 +132,7 @@ pub fn launch(dir: MasterDir, o: &StartOptions) -> anyhow::Result<ExitCode> {
         .unwrap_or(DEFAULT_START_TIMEOUT);
     let timeout = dopts.start_timeout;
     match daemon::daemonize(&dopts)? {
-        Detached::Daemon(readiness) => run_master(dir, readiness, false),
+        Detached::Daemon(readiness) => run_master(dir, readiness, false, o.verbose),
         Detached::Parent(launcher) => {
             if o.quiet {
                 launcher.detach();
@@ -227,6 +228,7 @@ fn run_master(
     dir: MasterDir,
     mut readiness: Readiness,
     foreground: bool,
+    verbose: bool,
 ) -> anyhow::Result<ExitCode> {
     let target = match log_path(&dir, foreground) {
         None => LogTarget::Stderr,
@@ -239,7 +241,7 @@ fn run_master(
             }
         },
     };
-    let log_handle = match daemon::init_logging(target, None) {
+    let log_handle = match daemon::init_logging(target, verbose.then_some("debug")) {
         Ok(h) => h,
         Err(e) => {
             readiness.failed(&e.to_string());
@@ -321,6 +323,9 @@ fn run_master(
             );
         }
         let _ = db.close().await;
+        if let Err(e) = check_web_port(&config) {
+            return fail(&mut readiness, ErrorKind::StartFailed, e);
+        }
         let engine = match Engine::start(&config, &url, &dir.basedir).await {
             Ok(e) => e,
             Err(e) => {
@@ -338,6 +343,22 @@ fn run_master(
         readiness.ready();
         serve(dir, config, engine, signals, log_handle, pidfile.clone()).await
     })
+}
+
+/// Fails early, naming the address, when the web port is taken (S62).
+fn check_web_port(config: &MasterConfig) -> Result<(), String> {
+    let Some(port) = config.www.port else {
+        return Ok(());
+    };
+    let host = config.www.listen.as_deref().unwrap_or("0.0.0.0");
+    let addr = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    std::net::TcpListener::bind(addr.as_str())
+        .map(drop)
+        .map_err(|e| format!("cannot listen on {addr} for the web server ([www] port): {e}"))
 }
 
 /// Signals → actions, until the master stops.

@@ -9,7 +9,7 @@ use crate::common::find_or_create;
 use crate::entities::{builder_masters, builders, builders_tags, codebases, projects, tags};
 use crate::error::Ctx;
 use crate::hash::name_hash;
-use crate::query::{apply, col, Field, Query, Ty};
+use crate::query::{Field, Query, Ty, apply, col};
 use crate::{BuilderId, Db, DbError, MasterId, ProjectId, TagId};
 
 /// A builder with its tags and the masters running it.
@@ -53,7 +53,10 @@ pub struct BuilderInfo {
 impl BuilderInfo {
     /// Info with only tags.
     pub fn new(tags: Vec<String>) -> BuilderInfo {
-        BuilderInfo { tags, ..Default::default() }
+        BuilderInfo {
+            tags,
+            ..Default::default()
+        }
     }
 }
 
@@ -109,13 +112,28 @@ impl Db {
 
     async fn find_or_create_tag(&self, name: &str) -> Result<TagId, DbError> {
         let hash = name_hash(name);
-        let am = tags::ActiveModel { name: Set(name.to_owned()), name_hash: Set(hash.clone()), ..Default::default() };
-        Ok(TagId(find_or_create!(&self.conn, "finding or creating a tag", tags::Entity, tags::Column::NameHash.eq(hash), am, id)))
+        let am = tags::ActiveModel {
+            name: Set(name.to_owned()),
+            name_hash: Set(hash.clone()),
+            ..Default::default()
+        };
+        Ok(TagId(find_or_create!(
+            &self.conn,
+            "finding or creating a tag",
+            tags::Entity,
+            tags::Column::NameHash.eq(hash),
+            am,
+            id
+        )))
     }
 
     /// Write a builder's description, project and tags (tags are deleted and re-inserted in
     /// the given order).
-    pub async fn update_builder_info(&self, builderid: BuilderId, info: &BuilderInfo) -> Result<(), DbError> {
+    pub async fn update_builder_info(
+        &self,
+        builderid: BuilderId,
+        info: &BuilderInfo,
+    ) -> Result<(), DbError> {
         const OP: &str = "updating builder info";
         let mut tagids = Vec::new();
         for t in &info.tags {
@@ -156,7 +174,11 @@ impl Db {
     }
 
     /// Record that `masterid` runs `builderid` (idempotent). Returns the `builder_masters` id.
-    pub async fn add_builder_master(&self, builderid: BuilderId, masterid: MasterId) -> Result<i64, DbError> {
+    pub async fn add_builder_master(
+        &self,
+        builderid: BuilderId,
+        masterid: MasterId,
+    ) -> Result<i64, DbError> {
         let am = builder_masters::ActiveModel {
             builderid: Set(builderid.0),
             masterid: Set(masterid.0),
@@ -166,14 +188,20 @@ impl Db {
             &self.conn,
             "adding a builder to a master",
             builder_masters::Entity,
-            builder_masters::Column::Builderid.eq(builderid.0).and(builder_masters::Column::Masterid.eq(masterid.0)),
+            builder_masters::Column::Builderid
+                .eq(builderid.0)
+                .and(builder_masters::Column::Masterid.eq(masterid.0)),
             am,
             id
         ))
     }
 
     /// Remove the link (and the `configured_workers` rows hanging on it).
-    pub async fn remove_builder_master(&self, builderid: BuilderId, masterid: MasterId) -> Result<(), DbError> {
+    pub async fn remove_builder_master(
+        &self,
+        builderid: BuilderId,
+        masterid: MasterId,
+    ) -> Result<(), DbError> {
         const OP: &str = "removing a builder from a master";
         let txn = self.write_txn(OP).await?;
         let bms = builder_masters::Entity::find()
@@ -188,14 +216,21 @@ impl Db {
                 .exec(&*txn)
                 .await
                 .ctx(OP)?;
-            builder_masters::Entity::delete_by_id(bm.id).exec(&*txn).await.ctx(OP)?;
+            builder_masters::Entity::delete_by_id(bm.id)
+                .exec(&*txn)
+                .await
+                .ctx(OP)?;
         }
         txn.commit().await.ctx(OP)
     }
 
     /// One builder.
     pub async fn get_builder(&self, builderid: BuilderId) -> Result<Option<BuilderRow>, DbError> {
-        Ok(self.list_builders(&Query::new().eq("builderid", builderid.0), None).await?.into_iter().next())
+        Ok(self
+            .list_builders(&Query::new().eq("builderid", builderid.0), None)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Builder id by name.
@@ -209,9 +244,19 @@ impl Db {
     }
 
     /// Builders, optionally only those running on `masterid`.
-    pub async fn list_builders(&self, q: &Query, masterid: Option<MasterId>) -> Result<Vec<BuilderRow>, DbError> {
+    pub async fn list_builders(
+        &self,
+        q: &Query,
+        masterid: Option<MasterId>,
+    ) -> Result<Vec<BuilderRow>, DbError> {
         const OP: &str = "listing builders";
-        let sel = apply(builders::Entity::find(), q, "builders", builder_field, col(builders::Entity, builders::Column::Id))?;
+        let sel = apply(
+            builders::Entity::find(),
+            q,
+            "builders",
+            builder_field,
+            col(builders::Entity, builders::Column::Id),
+        )?;
         let rows = sel.all(&self.conn).await.ctx(OP)?;
         let mut bm: BTreeMap<i64, Vec<MasterId>> = BTreeMap::new();
         for r in builder_masters::Entity::find()
@@ -220,12 +265,24 @@ impl Db {
             .await
             .ctx(OP)?
         {
-            bm.entry(r.builderid).or_default().push(MasterId(r.masterid));
+            bm.entry(r.builderid)
+                .or_default()
+                .push(MasterId(r.masterid));
         }
-        let tag_names: BTreeMap<i64, String> =
-            tags::Entity::find().all(&self.conn).await.ctx(OP)?.into_iter().map(|t| (t.id, t.name)).collect();
+        let tag_names: BTreeMap<i64, String> = tags::Entity::find()
+            .all(&self.conn)
+            .await
+            .ctx(OP)?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
         let mut btags: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for r in builders_tags::Entity::find().order_by_asc(builders_tags::Column::Id).all(&self.conn).await.ctx(OP)? {
+        for r in builders_tags::Entity::find()
+            .order_by_asc(builders_tags::Column::Id)
+            .all(&self.conn)
+            .await
+            .ctx(OP)?
+        {
             if let Some(n) = tag_names.get(&r.tagid) {
                 btags.entry(r.builderid).or_default().push(n.clone());
             }
@@ -309,7 +366,11 @@ impl Db {
     }
 
     /// Find or create a codebase of a project (slug = name on creation). Returns its id.
-    pub async fn find_or_create_codebase(&self, projectid: ProjectId, name: &str) -> Result<i64, DbError> {
+    pub async fn find_or_create_codebase(
+        &self,
+        projectid: ProjectId,
+        name: &str,
+    ) -> Result<i64, DbError> {
         let hash = name_hash(name);
         let am = codebases::ActiveModel {
             projectid: Set(projectid.0),
@@ -322,7 +383,9 @@ impl Db {
             &self.conn,
             "finding or creating a codebase",
             codebases::Entity,
-            codebases::Column::Projectid.eq(projectid.0).and(codebases::Column::NameHash.eq(hash)),
+            codebases::Column::Projectid
+                .eq(projectid.0)
+                .and(codebases::Column::NameHash.eq(hash)),
             am,
             id
         );

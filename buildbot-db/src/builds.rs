@@ -3,11 +3,11 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use crate::common::{flag, py_json, Properties};
+use crate::common::{Properties, flag, py_json};
 use crate::db::now;
 use crate::entities::{build_data, build_properties, builds, steps};
-use crate::error::{is_unique_violation, Ctx};
-use crate::query::{apply, col, Field, Query, Ty};
+use crate::error::{Ctx, is_unique_violation};
+use crate::query::{Field, Query, Ty, apply, col};
 use crate::{BuildId, BuildRequestId, BuilderId, Db, DbError, MasterId, Results, StepId, WorkerId};
 
 /// A build.
@@ -121,7 +121,12 @@ impl From<steps::Model> for StepRow {
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|u| Some((u.get("name")?.as_str()?.to_owned(), u.get("url")?.as_str()?.to_owned())))
+            .filter_map(|u| {
+                Some((
+                    u.get("name")?.as_str()?.to_owned(),
+                    u.get("url")?.as_str()?.to_owned(),
+                ))
+            })
             .collect();
         StepRow {
             stepid: StepId(s.id),
@@ -221,13 +226,23 @@ impl Db {
                 Err(source) => return Err(DbError::Query { op: OP, source }),
             }
         }
-        Err(DbError::Conflict { op: OP, reason: "could not allocate a build number".into() })
+        Err(DbError::Conflict {
+            op: OP,
+            reason: "could not allocate a build number".into(),
+        })
     }
 
     /// Set a build's summary text.
-    pub async fn set_build_state_string(&self, buildid: BuildId, state_string: &str) -> Result<(), DbError> {
+    pub async fn set_build_state_string(
+        &self,
+        buildid: BuildId,
+        state_string: &str,
+    ) -> Result<(), DbError> {
         builds::Entity::update_many()
-            .col_expr(builds::Column::StateString, Expr::value(state_string.to_owned()))
+            .col_expr(
+                builds::Column::StateString,
+                Expr::value(state_string.to_owned()),
+            )
             .filter(builds::Column::Id.eq(buildid.0))
             .exec(&self.conn)
             .await
@@ -236,9 +251,16 @@ impl Db {
     }
 
     /// Add to a build's lock waiting time.
-    pub async fn add_build_locks_duration(&self, buildid: BuildId, seconds: i64) -> Result<(), DbError> {
+    pub async fn add_build_locks_duration(
+        &self,
+        buildid: BuildId,
+        seconds: i64,
+    ) -> Result<(), DbError> {
         builds::Entity::update_many()
-            .col_expr(builds::Column::LocksDurationS, Expr::col(builds::Column::LocksDurationS).add(seconds))
+            .col_expr(
+                builds::Column::LocksDurationS,
+                Expr::col(builds::Column::LocksDurationS).add(seconds),
+            )
             .filter(builds::Column::Id.eq(buildid.0))
             .exec(&self.conn)
             .await
@@ -260,11 +282,19 @@ impl Db {
 
     /// One build.
     pub async fn get_build(&self, buildid: BuildId) -> Result<Option<BuildRow>, DbError> {
-        Ok(builds::Entity::find_by_id(buildid.0).one(&self.conn).await.ctx("reading a build")?.map(Into::into))
+        Ok(builds::Entity::find_by_id(buildid.0)
+            .one(&self.conn)
+            .await
+            .ctx("reading a build")?
+            .map(Into::into))
     }
 
     /// A build by builder and number.
-    pub async fn get_build_by_number(&self, builderid: BuilderId, number: i64) -> Result<Option<BuildRow>, DbError> {
+    pub async fn get_build_by_number(
+        &self,
+        builderid: BuilderId,
+        number: i64,
+    ) -> Result<Option<BuildRow>, DbError> {
         Ok(builds::Entity::find()
             .filter(builds::Column::Builderid.eq(builderid.0))
             .filter(builds::Column::Number.eq(number))
@@ -276,18 +306,28 @@ impl Db {
 
     /// Builds (REST fields of `builds`, incl. derived `complete`).
     pub async fn list_builds(&self, q: &Query) -> Result<Vec<BuildRow>, DbError> {
-        Ok(apply(builds::Entity::find(), q, "builds", build_field, col(builds::Entity, builds::Column::Id))?
-            .all(&self.conn)
-            .await
-            .ctx("listing builds")?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(apply(
+            builds::Entity::find(),
+            q,
+            "builds",
+            build_field,
+            col(builds::Entity, builds::Column::Id),
+        )?
+        .all(&self.conn)
+        .await
+        .ctx("listing builds")?
+        .into_iter()
+        .map(Into::into)
+        .collect())
     }
 
     /// Write build properties: only new or changed ones (value JSON or source differ) are
     /// written. Returns the names that changed.
-    pub async fn set_build_properties(&self, buildid: BuildId, props: &Properties) -> Result<Vec<String>, DbError> {
+    pub async fn set_build_properties(
+        &self,
+        buildid: BuildId,
+        props: &Properties,
+    ) -> Result<Vec<String>, DbError> {
         const OP: &str = "setting build properties";
         let existing = self.get_build_properties(buildid).await?;
         let mut changed = Vec::new();
@@ -299,7 +339,10 @@ impl Db {
                 Some(_) => {
                     build_properties::Entity::update_many()
                         .col_expr(build_properties::Column::Value, Expr::value(py_json(value)))
-                        .col_expr(build_properties::Column::Source, Expr::value(source.clone()))
+                        .col_expr(
+                            build_properties::Column::Source,
+                            Expr::value(source.clone()),
+                        )
                         .filter(build_properties::Column::Buildid.eq(buildid.0))
                         .filter(build_properties::Column::Name.eq(name.clone()))
                         .exec(&*txn)
@@ -338,14 +381,21 @@ impl Db {
             .ctx("reading build properties")?
             .into_iter()
             .map(|p| {
-                let v = serde_json::from_str(&p.value).unwrap_or(serde_json::Value::String(p.value));
+                let v =
+                    serde_json::from_str(&p.value).unwrap_or(serde_json::Value::String(p.value));
                 (p.name, (v, p.source))
             })
             .collect())
     }
 
     /// Upsert a `build_data` value.
-    pub async fn set_build_data(&self, buildid: BuildId, name: &str, value: &[u8], source: &str) -> Result<(), DbError> {
+    pub async fn set_build_data(
+        &self,
+        buildid: BuildId,
+        name: &str,
+        value: &[u8],
+        source: &str,
+    ) -> Result<(), DbError> {
         build_data::Entity::insert(build_data::ActiveModel {
             buildid: Set(buildid.0),
             name: Set(name.to_owned()),
@@ -356,7 +406,11 @@ impl Db {
         })
         .on_conflict(
             OnConflict::columns([build_data::Column::Buildid, build_data::Column::Name])
-                .update_columns([build_data::Column::Value, build_data::Column::Length, build_data::Column::Source])
+                .update_columns([
+                    build_data::Column::Value,
+                    build_data::Column::Length,
+                    build_data::Column::Source,
+                ])
                 .to_owned(),
         )
         .exec_without_returning(&self.conn)
@@ -366,7 +420,11 @@ impl Db {
     }
 
     /// One `build_data` entry with its value.
-    pub async fn get_build_data(&self, buildid: BuildId, name: &str) -> Result<Option<BuildDataRow>, DbError> {
+    pub async fn get_build_data(
+        &self,
+        buildid: BuildId,
+        name: &str,
+    ) -> Result<Option<BuildDataRow>, DbError> {
         Ok(build_data::Entity::find()
             .filter(build_data::Column::Buildid.eq(buildid.0))
             .filter(build_data::Column::Name.eq(name))
@@ -397,13 +455,24 @@ impl Db {
             .ctx("listing build data")?;
         Ok(rows
             .into_iter()
-            .map(|(name, length, source)| BuildDataRow { buildid, name, value: None, length, source })
+            .map(|(name, length, source)| BuildDataRow {
+                buildid,
+                name,
+                value: None,
+                length,
+                source,
+            })
             .collect())
     }
 
     /// Add a step (number `max+1`, state `pending`). If the name is taken in this build, a
     /// unique name is made (`name[:50-len(_n)] + _n`). Returns `(stepid, number, name)`.
-    pub async fn add_step(&self, buildid: BuildId, name: &str, state_string: &str) -> Result<(StepId, i64, String), DbError> {
+    pub async fn add_step(
+        &self,
+        buildid: BuildId,
+        name: &str,
+        state_string: &str,
+    ) -> Result<(StepId, i64, String), DbError> {
         const OP: &str = "adding a step";
         let max: Option<Option<i64>> = steps::Entity::find()
             .select_only()
@@ -427,7 +496,10 @@ impl Db {
             hidden: Set(0),
             ..Default::default()
         };
-        match steps::Entity::insert(row(name.to_owned())).exec(&self.conn).await {
+        match steps::Entity::insert(row(name.to_owned()))
+            .exec(&self.conn)
+            .await
+        {
             Ok(r) => return Ok((StepId(r.last_insert_id), number, name.to_owned())),
             Err(e) if is_unique_violation(&e) => {}
             Err(source) => return Err(DbError::Query { op: OP, source }),
@@ -450,7 +522,10 @@ impl Db {
             }
             n += 1;
         };
-        let r = steps::Entity::insert(row(newname.clone())).exec(&self.conn).await.ctx(OP)?;
+        let r = steps::Entity::insert(row(newname.clone()))
+            .exec(&self.conn)
+            .await
+            .ctx(OP)?;
         Ok((StepId(r.last_insert_id), number, newname))
     }
 
@@ -461,7 +536,10 @@ impl Db {
         if locks_acquired {
             u = u.col_expr(steps::Column::LocksAcquiredAt, Expr::value(t));
         }
-        u.filter(steps::Column::Id.eq(stepid.0)).exec(&self.conn).await.ctx("starting a step")?;
+        u.filter(steps::Column::Id.eq(stepid.0))
+            .exec(&self.conn)
+            .await
+            .ctx("starting a step")?;
         Ok(())
     }
 
@@ -477,9 +555,16 @@ impl Db {
     }
 
     /// Set a step's summary text.
-    pub async fn set_step_state_string(&self, stepid: StepId, state_string: &str) -> Result<(), DbError> {
+    pub async fn set_step_state_string(
+        &self,
+        stepid: StepId,
+        state_string: &str,
+    ) -> Result<(), DbError> {
         steps::Entity::update_many()
-            .col_expr(steps::Column::StateString, Expr::value(state_string.to_owned()))
+            .col_expr(
+                steps::Column::StateString,
+                Expr::value(state_string.to_owned()),
+            )
             .filter(steps::Column::Id.eq(stepid.0))
             .exec(&self.conn)
             .await
@@ -488,11 +573,23 @@ impl Db {
     }
 
     /// Append a URL to a step (duplicates skipped). Returns whether it was added.
-    pub async fn add_step_url(&self, stepid: StepId, name: &str, url: &str) -> Result<bool, DbError> {
+    pub async fn add_step_url(
+        &self,
+        stepid: StepId,
+        name: &str,
+        url: &str,
+    ) -> Result<bool, DbError> {
         const OP: &str = "adding a step URL";
         let txn = self.write_txn(OP).await?;
-        let Some(s) = steps::Entity::find_by_id(stepid.0).one(&*txn).await.ctx(OP)? else {
-            return Err(DbError::NotFound { what: "step", id: stepid.0 });
+        let Some(s) = steps::Entity::find_by_id(stepid.0)
+            .one(&*txn)
+            .await
+            .ctx(OP)?
+        else {
+            return Err(DbError::NotFound {
+                what: "step",
+                id: stepid.0,
+            });
         };
         let mut urls = match serde_json::from_str::<serde_json::Value>(&s.urls_json) {
             Ok(serde_json::Value::Array(a)) => a,
@@ -504,7 +601,10 @@ impl Db {
         }
         urls.push(entry);
         steps::Entity::update_many()
-            .col_expr(steps::Column::UrlsJson, Expr::value(py_json(&serde_json::Value::Array(urls))))
+            .col_expr(
+                steps::Column::UrlsJson,
+                Expr::value(py_json(&serde_json::Value::Array(urls))),
+            )
             .filter(steps::Column::Id.eq(stepid.0))
             .exec(&*txn)
             .await
@@ -514,7 +614,12 @@ impl Db {
     }
 
     /// Finish a step.
-    pub async fn finish_step(&self, stepid: StepId, results: Results, hidden: bool) -> Result<(), DbError> {
+    pub async fn finish_step(
+        &self,
+        stepid: StepId,
+        results: Results,
+        hidden: bool,
+    ) -> Result<(), DbError> {
         steps::Entity::update_many()
             .col_expr(steps::Column::CompleteAt, Expr::value(now()))
             .col_expr(steps::Column::Results, Expr::value(results.code()))
@@ -528,17 +633,27 @@ impl Db {
 
     /// One step.
     pub async fn get_step(&self, stepid: StepId) -> Result<Option<StepRow>, DbError> {
-        Ok(steps::Entity::find_by_id(stepid.0).one(&self.conn).await.ctx("reading a step")?.map(Into::into))
+        Ok(steps::Entity::find_by_id(stepid.0)
+            .one(&self.conn)
+            .await
+            .ctx("reading a step")?
+            .map(Into::into))
     }
 
     /// Steps (REST fields of `steps`), by id unless ordered.
     pub async fn list_steps(&self, q: &Query) -> Result<Vec<StepRow>, DbError> {
-        Ok(apply(steps::Entity::find(), q, "steps", step_field, col(steps::Entity, steps::Column::Id))?
-            .all(&self.conn)
-            .await
-            .ctx("listing steps")?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(apply(
+            steps::Entity::find(),
+            q,
+            "steps",
+            step_field,
+            col(steps::Entity, steps::Column::Id),
+        )?
+        .all(&self.conn)
+        .await
+        .ctx("listing steps")?
+        .into_iter()
+        .map(Into::into)
+        .collect())
     }
 }

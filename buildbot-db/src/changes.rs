@@ -6,12 +6,15 @@ use base64::Engine as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use crate::common::{decode_sourced, encode_sourced, find_or_create, Properties, BATCH};
+use crate::common::{BATCH, Properties, decode_sourced, encode_sourced, find_or_create};
 use crate::db::now;
-use crate::entities::{change_files, change_properties, change_users, changes, patches, scheduler_changes, sourcestamps};
+use crate::entities::{
+    change_files, change_properties, change_users, changes, patches, scheduler_changes,
+    sourcestamps,
+};
 use crate::error::Ctx;
 use crate::hash::ss_hash;
-use crate::query::{apply, col, Field, Query, Ty};
+use crate::query::{Field, Query, Ty, apply, col};
 use crate::{ChangeId, Db, DbError, PatchId, SourceStampId, UserId};
 
 /// A patch to apply on top of a source stamp.
@@ -33,7 +36,13 @@ pub struct Patch {
 impl Patch {
     /// A patch with empty author and comment.
     pub fn new(level: i64, body: Vec<u8>) -> Patch {
-        Patch { level, body, subdir: None, author: String::new(), comment: String::new() }
+        Patch {
+            level,
+            body,
+            subdir: None,
+            author: String::new(),
+            comment: String::new(),
+        }
     }
 }
 
@@ -126,7 +135,11 @@ pub struct NewChange {
 impl NewChange {
     /// A change by `author` with `comments`.
     pub fn new(author: &str, comments: &str) -> NewChange {
-        NewChange { author: author.to_owned(), comments: comments.to_owned(), ..Default::default() }
+        NewChange {
+            author: author.to_owned(),
+            comments: comments.to_owned(),
+            ..Default::default()
+        }
     }
 }
 
@@ -192,7 +205,10 @@ fn change_field(name: &str) -> Option<Field> {
 impl Db {
     /// Find or create a source stamp (§3.12). A stamp with a patch always creates a new
     /// patch row (and therefore a new stamp).
-    pub async fn find_or_create_sourcestamp(&self, ss: &SourceStampSpec) -> Result<SourceStampId, DbError> {
+    pub async fn find_or_create_sourcestamp(
+        &self,
+        ss: &SourceStampSpec,
+    ) -> Result<SourceStampId, DbError> {
         const OP: &str = "finding or creating a source stamp";
         let patchid = match &ss.patch {
             None => None,
@@ -211,7 +227,14 @@ impl Db {
                 Some(r.last_insert_id)
             }
         };
-        let hash = ss_hash(ss.branch.as_deref(), ss.revision.as_deref(), &ss.repository, &ss.project, &ss.codebase, patchid);
+        let hash = ss_hash(
+            ss.branch.as_deref(),
+            ss.revision.as_deref(),
+            &ss.repository,
+            &ss.project,
+            &ss.codebase,
+            patchid,
+        );
         let am = sourcestamps::ActiveModel {
             ss_hash: Set(hash.clone()),
             branch: Set(ss.branch.clone()),
@@ -223,11 +246,21 @@ impl Db {
             created_at: Set(now()),
             ..Default::default()
         };
-        Ok(SourceStampId(find_or_create!(&self.conn, OP, sourcestamps::Entity, sourcestamps::Column::SsHash.eq(hash), am, id)))
+        Ok(SourceStampId(find_or_create!(
+            &self.conn,
+            OP,
+            sourcestamps::Entity,
+            sourcestamps::Column::SsHash.eq(hash),
+            am,
+            id
+        )))
     }
 
     /// Source stamps by id (missing ids are skipped), in the order given.
-    pub async fn get_sourcestamps(&self, ids: &[SourceStampId]) -> Result<Vec<SourceStampRow>, DbError> {
+    pub async fn get_sourcestamps(
+        &self,
+        ids: &[SourceStampId],
+    ) -> Result<Vec<SourceStampRow>, DbError> {
         const OP: &str = "reading source stamps";
         let mut out = Vec::new();
         for chunk in ids.chunks(BATCH) {
@@ -287,21 +320,36 @@ impl Db {
     }
 
     /// One source stamp.
-    pub async fn get_sourcestamp(&self, id: SourceStampId) -> Result<Option<SourceStampRow>, DbError> {
+    pub async fn get_sourcestamp(
+        &self,
+        id: SourceStampId,
+    ) -> Result<Option<SourceStampRow>, DbError> {
         Ok(self.get_sourcestamps(&[id]).await?.into_iter().next())
     }
 
     /// All source stamps (by id, paged).
-    pub async fn list_sourcestamps(&self, limit: Option<u64>, offset: Option<u64>) -> Result<Vec<SourceStampRow>, DbError> {
-        let mut sel = sourcestamps::Entity::find().select_only().column(sourcestamps::Column::Id).order_by_asc(sourcestamps::Column::Id);
+    pub async fn list_sourcestamps(
+        &self,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<Vec<SourceStampRow>, DbError> {
+        let mut sel = sourcestamps::Entity::find()
+            .select_only()
+            .column(sourcestamps::Column::Id)
+            .order_by_asc(sourcestamps::Column::Id);
         if let Some(l) = limit {
             sel = sel.limit(l);
         }
         if let Some(o) = offset {
             sel = sel.offset(o);
         }
-        let ids: Vec<i64> = sel.into_tuple().all(&self.conn).await.ctx("listing source stamps")?;
-        self.get_sourcestamps(&ids.into_iter().map(SourceStampId).collect::<Vec<_>>()).await
+        let ids: Vec<i64> = sel
+            .into_tuple()
+            .all(&self.conn)
+            .await
+            .ctx("listing source stamps")?;
+        self.get_sourcestamps(&ids.into_iter().map(SourceStampId).collect::<Vec<_>>())
+            .await
     }
 
     /// Add a change (§3.11): source stamp find-or-create, parent = newest earlier change with
@@ -319,7 +367,9 @@ impl Db {
             })
             .await?;
         let uid = match &ch.src {
-            Some(src) if !ch.author.is_empty() => Some(self.find_user_by_attr(&ch.author, src, &ch.author).await?),
+            Some(src) if !ch.author.is_empty() => {
+                Some(self.find_user_by_attr(&ch.author, src, &ch.author).await?)
+            }
             _ => None,
         };
         let txn = self.write_txn(OP).await?;
@@ -358,9 +408,11 @@ impl Db {
         let id = r.last_insert_id;
         if !ch.files.is_empty() {
             for chunk in ch.files.chunks(BATCH) {
-                change_files::Entity::insert_many(chunk.iter().map(|f| change_files::ActiveModel {
-                    changeid: Set(id),
-                    filename: Set(f.clone()),
+                change_files::Entity::insert_many(chunk.iter().map(|f| {
+                    change_files::ActiveModel {
+                        changeid: Set(id),
+                        filename: Set(f.clone()),
+                    }
                 }))
                 .exec_without_returning(&*txn)
                 .await
@@ -378,10 +430,13 @@ impl Db {
             .ctx(OP)?;
         }
         if let Some(uid) = uid {
-            change_users::Entity::insert(change_users::ActiveModel { changeid: Set(id), uid: Set(uid.0) })
-                .exec_without_returning(&*txn)
-                .await
-                .ctx(OP)?;
+            change_users::Entity::insert(change_users::ActiveModel {
+                changeid: Set(id),
+                uid: Set(uid.0),
+            })
+            .exec_without_returning(&*txn)
+            .await
+            .ctx(OP)?;
         }
         txn.commit().await.ctx(OP)?;
         Ok(ChangeId(id))
@@ -407,7 +462,10 @@ impl Db {
                 .await
                 .ctx(OP)?
             {
-                props.entry(p.changeid).or_default().insert(p.property_name, decode_sourced(&p.property_value, "Change"));
+                props
+                    .entry(p.changeid)
+                    .or_default()
+                    .insert(p.property_name, decode_sourced(&p.property_value, "Change"));
             }
         }
         Ok(rows
@@ -435,16 +493,25 @@ impl Db {
 
     /// One change.
     pub async fn get_change(&self, id: ChangeId) -> Result<Option<ChangeRow>, DbError> {
-        let rows = changes::Entity::find_by_id(id.0).all(&self.conn).await.ctx("reading a change")?;
+        let rows = changes::Entity::find_by_id(id.0)
+            .all(&self.conn)
+            .await
+            .ctx("reading a change")?;
         Ok(self.change_rows(rows).await?.into_iter().next())
     }
 
     /// Changes (REST fields of `changes`).
     pub async fn list_changes(&self, q: &Query) -> Result<Vec<ChangeRow>, DbError> {
-        let rows = apply(changes::Entity::find(), q, "changes", change_field, col(changes::Entity, changes::Column::Changeid))?
-            .all(&self.conn)
-            .await
-            .ctx("listing changes")?;
+        let rows = apply(
+            changes::Entity::find(),
+            q,
+            "changes",
+            change_field,
+            col(changes::Entity, changes::Column::Changeid),
+        )?
+        .all(&self.conn)
+        .await
+        .ctx("listing changes")?;
         self.change_rows(rows).await
     }
 
@@ -452,7 +519,9 @@ impl Db {
     pub async fn latest_change_id(&self) -> Result<Option<ChangeId>, DbError> {
         let r: Option<Option<i64>> = changes::Entity::find()
             .select_only()
-            .expr(sea_orm::sea_query::Func::max(Expr::col(changes::Column::Changeid)))
+            .expr(sea_orm::sea_query::Func::max(Expr::col(
+                changes::Column::Changeid,
+            )))
             .into_tuple()
             .one(&self.conn)
             .await
@@ -461,8 +530,12 @@ impl Db {
     }
 
     /// Changes of the source stamps of a buildset... by source stamp id.
-    pub async fn changes_for_sourcestamp(&self, ssid: SourceStampId) -> Result<Vec<ChangeRow>, DbError> {
-        self.list_changes(&Query::new().eq("sourcestampid", ssid.0)).await
+    pub async fn changes_for_sourcestamp(
+        &self,
+        ssid: SourceStampId,
+    ) -> Result<Vec<ChangeRow>, DbError> {
+        self.list_changes(&Query::new().eq("sourcestampid", ssid.0))
+            .await
     }
 
     /// Keep only the newest `horizon` changes (changeHorizon pruning).
@@ -481,10 +554,26 @@ impl Db {
         for chunk in ids.chunks(BATCH) {
             let txn = self.write_txn(OP).await?;
             let v = chunk.to_vec();
-            scheduler_changes::Entity::delete_many().filter(scheduler_changes::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
-            change_files::Entity::delete_many().filter(change_files::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
-            change_properties::Entity::delete_many().filter(change_properties::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
-            change_users::Entity::delete_many().filter(change_users::Column::Changeid.is_in(v.clone())).exec(&*txn).await.ctx(OP)?;
+            scheduler_changes::Entity::delete_many()
+                .filter(scheduler_changes::Column::Changeid.is_in(v.clone()))
+                .exec(&*txn)
+                .await
+                .ctx(OP)?;
+            change_files::Entity::delete_many()
+                .filter(change_files::Column::Changeid.is_in(v.clone()))
+                .exec(&*txn)
+                .await
+                .ctx(OP)?;
+            change_properties::Entity::delete_many()
+                .filter(change_properties::Column::Changeid.is_in(v.clone()))
+                .exec(&*txn)
+                .await
+                .ctx(OP)?;
+            change_users::Entity::delete_many()
+                .filter(change_users::Column::Changeid.is_in(v.clone()))
+                .exec(&*txn)
+                .await
+                .ctx(OP)?;
             // Children pointing at pruned parents: SET NULL by hand (FKs are off on SQLite).
             changes::Entity::update_many()
                 .col_expr(changes::Column::ParentChangeids, Expr::value(None::<i64>))
@@ -492,7 +581,11 @@ impl Db {
                 .exec(&*txn)
                 .await
                 .ctx(OP)?;
-            changes::Entity::delete_many().filter(changes::Column::Changeid.is_in(v)).exec(&*txn).await.ctx(OP)?;
+            changes::Entity::delete_many()
+                .filter(changes::Column::Changeid.is_in(v))
+                .exec(&*txn)
+                .await
+                .ctx(OP)?;
             txn.commit().await.ctx(OP)?;
         }
         Ok(ids.len() as u64)

@@ -16,7 +16,10 @@ macro_rules! find_or_create {
                 result = Some(m.$id);
                 break;
             }
-            match <$entity as sea_orm::EntityTrait>::insert($am.clone()).exec($conn).await {
+            match <$entity as sea_orm::EntityTrait>::insert($am.clone())
+                .exec($conn)
+                .await
+            {
                 Ok(r) => {
                     result = Some(r.last_insert_id);
                     break;
@@ -52,16 +55,28 @@ pub(crate) fn py_json(v: &serde_json::Value) -> String {
     use std::io::Write;
     struct Py;
     impl Formatter for Py {
-        fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        fn begin_array_value<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
             if first { Ok(()) } else { w.write_all(b", ") }
         }
-        fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        fn begin_object_key<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
             if first { Ok(()) } else { w.write_all(b", ") }
         }
         fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
             w.write_all(b": ")
         }
-        fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+        fn write_string_fragment<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            fragment: &str,
+        ) -> std::io::Result<()> {
             for c in fragment.chars() {
                 if c.is_ascii() {
                     w.write_all(&[c as u8])?;
@@ -93,10 +108,18 @@ pub(crate) fn decode_sourced(text: &str, default_source: &str) -> (serde_json::V
         Ok(serde_json::Value::Array(mut a)) if a.len() == 2 => {
             let src = a.pop().unwrap_or_default();
             let val = a.pop().unwrap_or_default();
-            (val, src.as_str().map(str::to_owned).unwrap_or_else(|| src.to_string()))
+            (
+                val,
+                src.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| src.to_string()),
+            )
         }
         Ok(v) => (v, default_source.to_owned()),
-        Err(_) => (serde_json::Value::String(text.to_owned()), default_source.to_owned()),
+        Err(_) => (
+            serde_json::Value::String(text.to_owned()),
+            default_source.to_owned(),
+        ),
     }
 }
 
@@ -112,8 +135,14 @@ mod tests {
         let v = serde_json::json!(["spec good", "Force Build Form"]);
         assert_eq!(py_json(&v), r#"["spec good", "Force Build Form"]"#);
         let v = serde_json::json!({"a": 1, "b": [true, null], "c": "é😀"});
-        assert_eq!(py_json(&v), r#"{"a": 1, "b": [true, null], "c": "\u00e9\ud83d\ude00"}"#);
-        assert_eq!(decode_sourced(r#"["JIRA-1", "Change"]"#, "x"), (serde_json::json!("JIRA-1"), "Change".into()));
+        assert_eq!(
+            py_json(&v),
+            r#"{"a": 1, "b": [true, null], "c": "\u00e9\ud83d\ude00"}"#
+        );
+        assert_eq!(
+            decode_sourced(r#"["JIRA-1", "Change"]"#, "x"),
+            (serde_json::json!("JIRA-1"), "Change".into())
+        );
         assert_eq!(decode_sourced("5", "Change").1, "Change");
     }
 }

@@ -144,16 +144,24 @@ impl std::fmt::Display for LogCompression {
 
 /// Decompress a stored chunk with compression id `id` (any of 0..=5).
 pub(crate) fn decompress(logid: i64, id: i16, data: &[u8]) -> Result<Vec<u8>, DbError> {
-    let err = |source| DbError::Compression { logid, action: "decompress", source };
+    let err = |source| DbError::Compression {
+        logid,
+        action: "decompress",
+        source,
+    };
     let method = LogCompression::from_id(id).ok_or(DbError::UnknownCompression { logid, id })?;
     let mut out = Vec::with_capacity(data.len() * 4);
     match method {
         LogCompression::Raw => return Ok(data.to_vec()),
         LogCompression::Gz => {
-            flate2::read::ZlibDecoder::new(data).read_to_end(&mut out).map_err(err)?;
+            flate2::read::ZlibDecoder::new(data)
+                .read_to_end(&mut out)
+                .map_err(err)?;
         }
         LogCompression::Bz2 => {
-            bzip2::read::BzDecoder::new(data).read_to_end(&mut out).map_err(err)?;
+            bzip2::read::BzDecoder::new(data)
+                .read_to_end(&mut out)
+                .map_err(err)?;
         }
         LogCompression::Lz4 => {
             return lz4_flex::block::decompress_size_prepended(data)
@@ -166,7 +174,9 @@ pub(crate) fn decompress(logid: i64, id: i16, data: &[u8]) -> Result<Vec<u8>, Db
                 .map_err(err)?;
         }
         LogCompression::Br => {
-            brotli::Decompressor::new(data, 4096).read_to_end(&mut out).map_err(err)?;
+            brotli::Decompressor::new(data, 4096)
+                .read_to_end(&mut out)
+                .map_err(err)?;
         }
     }
     Ok(out)
@@ -194,9 +204,13 @@ mod tests {
 
     #[test]
     fn formats_match_python() {
-        let z = LogCompression::Gz.compress(b"hello hello hello").expect("gz");
+        let z = LogCompression::Gz
+            .compress(b"hello hello hello")
+            .expect("gz");
         assert_eq!(&z[..2], &[0x78, 0xDA]);
-        let z = LogCompression::Lz4.compress(b"hello hello hello").expect("lz4");
+        let z = LogCompression::Lz4
+            .compress(b"hello hello hello")
+            .expect("lz4");
         assert_eq!(&z[..4], &17u32.to_le_bytes());
         // A streaming zstd frame without content size (as python-zstandard writes) decodes.
         let mut e = zstd::stream::write::Encoder::new(Vec::new(), 9).expect("enc");
@@ -207,7 +221,10 @@ mod tests {
 
     #[test]
     fn unknown_id_is_typed_error() {
-        assert!(matches!(decompress(7, 9, b"x"), Err(DbError::UnknownCompression { logid: 7, id: 9 })));
+        assert!(matches!(
+            decompress(7, 9, b"x"),
+            Err(DbError::UnknownCompression { logid: 7, id: 9 })
+        ));
         assert!("gzip".parse::<LogCompression>().is_err());
     }
 }

@@ -50,13 +50,19 @@ impl std::fmt::Debug for Db {
 /// Replace the password of a URL (`scheme://user:password@host/...`) with `****`.
 /// Never log a database URL without passing it through this.
 pub fn mask_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
     let rest = &url[scheme_end + 3..];
     let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let authority = &rest[..auth_end];
-    let Some(at) = authority.rfind('@') else { return url.to_owned() };
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
     let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else { return url.to_owned() };
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_owned();
+    };
     format!(
         "{}{}:****{}",
         &url[..scheme_end + 3],
@@ -70,11 +76,19 @@ pub fn mask_password(url: &str) -> String {
 enum Target {
     SqliteMemory,
     SqliteFile(PathBuf),
-    Server { backend: Backend, sqlx_url: String, display: String, max_lifetime: Option<u64> },
+    Server {
+        backend: Backend,
+        sqlx_url: String,
+        display: String,
+        max_lifetime: Option<u64>,
+    },
 }
 
 fn bad(url: &str, reason: impl Into<String>) -> DbError {
-    DbError::BadUrl { url: mask_password(url), reason: reason.into() }
+    DbError::BadUrl {
+        url: mask_password(url),
+        reason: reason.into(),
+    }
 }
 
 fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
@@ -82,9 +96,18 @@ fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
     let expanded = url.replace("%(basedir)s", &basedir.to_string_lossy());
     let (scheme, rest) = match expanded.find(':') {
         Some(i) => (&expanded[..i], &expanded[i + 1..]),
-        None => return Err(bad(url, "no scheme (expected sqlite:, postgresql:// or mysql://)")),
+        None => {
+            return Err(bad(
+                url,
+                "no scheme (expected sqlite:, postgresql:// or mysql://)",
+            ));
+        }
     };
-    let base = scheme.split('+').next().unwrap_or(scheme).to_ascii_lowercase();
+    let base = scheme
+        .split('+')
+        .next()
+        .unwrap_or(scheme)
+        .to_ascii_lowercase();
     match base.as_str() {
         "sqlite" => {
             let path = if let Some(p) = rest.strip_prefix("//") {
@@ -94,7 +117,12 @@ fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
                 }
                 match p.strip_prefix('/') {
                     Some(p) => p.to_owned(),
-                    None => return Err(bad(url, "expected sqlite:///relative or sqlite:////absolute path")),
+                    None => {
+                        return Err(bad(
+                            url,
+                            "expected sqlite:///relative or sqlite:////absolute path",
+                        ));
+                    }
                 }
             } else {
                 if rest.is_empty() || rest == ":memory:" {
@@ -107,10 +135,18 @@ fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
                 return Err(bad(url, "empty SQLite file name"));
             }
             let p = PathBuf::from(&path);
-            Ok(Target::SqliteFile(if p.is_absolute() { p } else { basedir.join(p) }))
+            Ok(Target::SqliteFile(if p.is_absolute() {
+                p
+            } else {
+                basedir.join(p)
+            }))
         }
         "postgresql" | "postgres" | "mysql" | "mariadb" => {
-            let backend = if base.starts_with("postgres") { Backend::Postgres } else { Backend::MySql };
+            let backend = if base.starts_with("postgres") {
+                Backend::Postgres
+            } else {
+                Backend::MySql
+            };
             let rest = rest
                 .strip_prefix("//")
                 .ok_or_else(|| bad(url, "expected '//' after the scheme"))?;
@@ -118,8 +154,9 @@ fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
                 Some((m, q)) => (m, Some(q)),
                 None => (rest, None),
             };
-            let (authority, db) =
-                main.split_once('/').ok_or_else(|| bad(url, "no database name after the host"))?;
+            let (authority, db) = main
+                .split_once('/')
+                .ok_or_else(|| bad(url, "no database name after the host"))?;
             if db.is_empty() || db.contains('/') {
                 return Err(bad(url, "missing or invalid database name"));
             }
@@ -140,14 +177,19 @@ fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
                 match (backend, k) {
                     (Backend::MySql, "max_idle") => {
                         max_lifetime = Some(v.parse::<u64>().map_err(|_| {
-                            bad(url, format!("max_idle must be a number of seconds, not '{v}'"))
+                            bad(
+                                url,
+                                format!("max_idle must be a number of seconds, not '{v}'"),
+                            )
                         })?);
                     }
                     (Backend::MySql, "charset") => {
                         if !v.eq_ignore_ascii_case("utf8mb4") {
                             return Err(bad(
                                 url,
-                                format!("charset '{v}' is not supported: Buildbot always uses utf8mb4"),
+                                format!(
+                                    "charset '{v}' is not supported: Buildbot always uses utf8mb4"
+                                ),
                             ));
                         }
                     }
@@ -166,7 +208,11 @@ fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
                     _ => extra.push(kv.to_owned()),
                 }
             }
-            let scheme = if backend == Backend::Postgres { "postgres" } else { "mysql" };
+            let scheme = if backend == Backend::Postgres {
+                "postgres"
+            } else {
+                "mysql"
+            };
             let mut sqlx_url = format!("{scheme}://{main}");
             if backend == Backend::MySql {
                 extra.push("charset=utf8mb4".to_owned());
@@ -182,12 +228,23 @@ fn parse_url(url: &str, basedir: &Path) -> Result<Target, DbError> {
                 max_lifetime,
             })
         }
-        _ => Err(bad(url, format!("unknown database type '{scheme}' (expected sqlite, postgresql or mysql)"))),
+        _ => Err(bad(
+            url,
+            format!("unknown database type '{scheme}' (expected sqlite, postgresql or mysql)"),
+        )),
     }
 }
 
-fn sqlite_err(path: &Path, reason: &str, e: impl std::error::Error + Send + Sync + 'static) -> DbError {
-    DbError::SqliteFile { path: path.to_owned(), reason: reason.to_owned(), source: Some(Box::new(e)) }
+fn sqlite_err(
+    path: &Path,
+    reason: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> DbError {
+    DbError::SqliteFile {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+        source: Some(Box::new(e)),
+    }
 }
 
 impl Db {
@@ -208,20 +265,35 @@ impl Db {
                     .idle_timeout(None::<Duration>)
                     .max_lifetime(None::<Duration>)
                     .map_sqlx_sqlite_opts(|o| o.foreign_keys(false));
-                let conn = Database::connect(opts).await.map_err(|source| DbError::Connect {
+                let conn = Database::connect(opts)
+                    .await
+                    .map_err(|source| DbError::Connect {
+                        target: ":memory:".into(),
+                        url: masked.clone(),
+                        source,
+                    })?;
+                Ok(Db {
+                    conn,
+                    backend: Backend::Sqlite,
+                    compression: LogCompression::default(),
                     target: ":memory:".into(),
-                    url: masked.clone(),
-                    source,
-                })?;
-                Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target: ":memory:".into(), write_lock: Default::default() })
+                    write_lock: Default::default(),
+                })
             }
             Target::SqliteFile(path) => Self::connect_sqlite_file(path).await,
-            Target::Server { backend, sqlx_url, display, max_lifetime } => {
-                probe_server(backend, &sqlx_url).await.map_err(|source| DbError::Connect {
-                    target: display.clone(),
-                    url: masked.clone(),
-                    source,
-                })?;
+            Target::Server {
+                backend,
+                sqlx_url,
+                display,
+                max_lifetime,
+            } => {
+                probe_server(backend, &sqlx_url)
+                    .await
+                    .map_err(|source| DbError::Connect {
+                        target: display.clone(),
+                        url: masked.clone(),
+                        source,
+                    })?;
                 let mut opts = ConnectOptions::new(sqlx_url);
                 opts.sqlx_logging(false)
                     .max_connections(10)
@@ -231,19 +303,31 @@ impl Db {
                 if let Some(s) = max_lifetime {
                     opts.max_lifetime(Duration::from_secs(s));
                 }
-                let conn = Database::connect(opts).await.map_err(|source| DbError::Connect {
-                    target: display.clone(),
-                    url: masked.clone(),
-                    source,
-                })?;
-                Ok(Db { conn, backend, compression: LogCompression::default(), target: display.into(), write_lock: Default::default() })
+                let conn = Database::connect(opts)
+                    .await
+                    .map_err(|source| DbError::Connect {
+                        target: display.clone(),
+                        url: masked.clone(),
+                        source,
+                    })?;
+                Ok(Db {
+                    conn,
+                    backend,
+                    compression: LogCompression::default(),
+                    target: display.into(),
+                    write_lock: Default::default(),
+                })
             }
         }
     }
 
     async fn connect_sqlite_file(path: PathBuf) -> Result<Db, DbError> {
         if path.is_dir() {
-            return Err(DbError::SqliteFile { path, reason: "is a directory".into(), source: None });
+            return Err(DbError::SqliteFile {
+                path,
+                reason: "is a directory".into(),
+                source: None,
+            });
         }
         match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
@@ -257,7 +341,11 @@ impl Db {
         }
         if path.exists() {
             // Fail early and clearly on a read-only file.
-            if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(&path) {
+            if let Err(e) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+            {
                 return Err(sqlite_err(&path, "the file is not writable", e));
             }
         }
@@ -278,8 +366,9 @@ impl Db {
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(false)
                     .pragma("checkpoint_fullfsync", "off")
-                    .pragma("mmap_size", "268435456")
-                    .pragma("cache_size", "-16384")
+                    .pragma("mmap_size", "67108864")
+                    .pragma("cache_size", "-4096")
+                    .pragma("wal_autocheckpoint", "8192")
                     .disable_statement_logging()
             });
         let conn = Database::connect(opts)
@@ -293,14 +382,21 @@ impl Db {
                     ..Default::default()
                 })
                 .await?;
-            txn.execute_unprepared("CREATE TEMP TABLE IF NOT EXISTS bb_probe(x INTEGER)").await?;
+            txn.execute_unprepared("CREATE TEMP TABLE IF NOT EXISTS bb_probe(x INTEGER)")
+                .await?;
             sea_orm::TransactionSession::rollback(txn).await
         };
         if let Err(e) = probe.await {
             return Err(sqlite_err(&path, "the database is not writable", e));
         }
         let target: Arc<str> = path.to_string_lossy().into();
-        Ok(Db { conn, backend: Backend::Sqlite, compression: LogCompression::default(), target, write_lock: Default::default() })
+        Ok(Db {
+            conn,
+            backend: Backend::Sqlite,
+            compression: LogCompression::default(),
+            target,
+            write_lock: Default::default(),
+        })
     }
 
     /// The engine.
@@ -330,13 +426,19 @@ impl Db {
             Backend::Sqlite => "SELECT sqlite_version()",
             _ => "SELECT CAST(version() AS CHAR)",
         };
-        let sql = if self.backend == Backend::Postgres { "SELECT version()" } else { sql };
+        let sql = if self.backend == Backend::Postgres {
+            "SELECT version()"
+        } else {
+            sql
+        };
         let row = self
             .conn
             .query_one_raw(sea_orm::Statement::from_string(self.db_backend(), sql))
             .await
             .ctx("reading the database version")?;
-        Ok(row.and_then(|r| r.try_get_by_index::<String>(0).ok()).unwrap_or_default())
+        Ok(row
+            .and_then(|r| r.try_get_by_index::<String>(0).ok())
+            .unwrap_or_default())
     }
 
     /// Reclaims free space (`VACUUM` on SQLite and PostgreSQL; nothing on MySQL, where
@@ -344,7 +446,10 @@ impl Db {
     pub async fn vacuum(&self) -> Result<(), DbError> {
         match self.backend {
             Backend::Sqlite | Backend::Postgres => {
-                self.conn.execute_unprepared("VACUUM").await.ctx("vacuuming the database")?;
+                self.conn
+                    .execute_unprepared("VACUUM")
+                    .await
+                    .ctx("vacuuming the database")?;
             }
             Backend::MySql => {}
         }
@@ -411,16 +516,29 @@ impl std::ops::Deref for WriteTxn {
 /// retries until its acquire timeout).
 async fn probe_server(backend: Backend, url: &str) -> Result<(), sea_orm::DbErr> {
     use sea_orm::sqlx::Connection;
-    let conn_err = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let conn_err =
+        |e: sea_orm::sqlx::Error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     let attempt = async {
         match backend {
-            Backend::Postgres => sea_orm::sqlx::PgConnection::connect(url).await.map_err(conn_err)?.close().await.map_err(conn_err),
-            _ => sea_orm::sqlx::MySqlConnection::connect(url).await.map_err(conn_err)?.close().await.map_err(conn_err),
+            Backend::Postgres => sea_orm::sqlx::PgConnection::connect(url)
+                .await
+                .map_err(conn_err)?
+                .close()
+                .await
+                .map_err(conn_err),
+            _ => sea_orm::sqlx::MySqlConnection::connect(url)
+                .await
+                .map_err(conn_err)?
+                .close()
+                .await
+                .map_err(conn_err),
         }
     };
     match async_std::future::timeout(Duration::from_secs(15), attempt).await {
         Ok(r) => r,
-        Err(_) => Err(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal("timed out after 15 s".into()))),
+        Err(_) => Err(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+            "timed out after 15 s".into(),
+        ))),
     }
 }
 
@@ -438,9 +556,15 @@ mod tests {
 
     #[test]
     fn masks_passwords() {
-        assert_eq!(mask_password("postgresql://bb:secret@db:5432/bb"), "postgresql://bb:****@db:5432/bb");
+        assert_eq!(
+            mask_password("postgresql://bb:secret@db:5432/bb"),
+            "postgresql://bb:****@db:5432/bb"
+        );
         assert_eq!(mask_password("mysql://bb@db/bb"), "mysql://bb@db/bb");
-        assert_eq!(mask_password("sqlite:///state.sqlite"), "sqlite:///state.sqlite");
+        assert_eq!(
+            mask_password("sqlite:///state.sqlite"),
+            "sqlite:///state.sqlite"
+        );
     }
 
     #[test]
@@ -453,28 +577,51 @@ mod tests {
         assert_eq!(f("sqlite:///state.sqlite"), Path::new("/base/state.sqlite"));
         assert_eq!(f("sqlite:state.sqlite"), Path::new("/base/state.sqlite"));
         assert_eq!(f("sqlite:////abs/x.sqlite"), Path::new("/abs/x.sqlite"));
-        assert_eq!(f("sqlite:///%(basedir)s/s.sqlite"), Path::new("/base/s.sqlite"));
-        assert!(matches!(parse_url("sqlite://", b), Ok(Target::SqliteMemory)));
+        assert_eq!(
+            f("sqlite:///%(basedir)s/s.sqlite"),
+            Path::new("/base/s.sqlite")
+        );
+        assert!(matches!(
+            parse_url("sqlite://", b),
+            Ok(Target::SqliteMemory)
+        ));
         match parse_url("postgresql+psycopg2://u:p@h:5433/db", b) {
-            Ok(Target::Server { backend: Backend::Postgres, sqlx_url, display, .. }) => {
+            Ok(Target::Server {
+                backend: Backend::Postgres,
+                sqlx_url,
+                display,
+                ..
+            }) => {
                 assert_eq!(sqlx_url, "postgres://u:p@h:5433/db");
                 assert_eq!(display, "h:5433/db");
             }
             other => panic!("{other:?}"),
         }
         match parse_url("mysql+mysqldb://u:p@h/db?max_idle=300&charset=utf8mb4", b) {
-            Ok(Target::Server { backend: Backend::MySql, sqlx_url, max_lifetime, .. }) => {
+            Ok(Target::Server {
+                backend: Backend::MySql,
+                sqlx_url,
+                max_lifetime,
+                ..
+            }) => {
                 assert_eq!(sqlx_url, "mysql://u:p@h/db?charset=utf8mb4");
                 assert_eq!(max_lifetime, Some(300));
             }
             other => panic!("{other:?}"),
         }
         let e = parse_url("mysql://u:pw@h/db?charset=latin1", b).expect_err("charset");
-        assert!(e.to_string().contains("utf8mb4") && !e.to_string().contains("pw@"), "{e}");
+        assert!(
+            e.to_string().contains("utf8mb4") && !e.to_string().contains("pw@"),
+            "{e}"
+        );
         let e = parse_url("mysql://u@h/db?storage_engine=MyISAM", b).expect_err("engine");
         assert!(e.to_string().contains("InnoDB"), "{e}");
         let e = parse_url("postgresql://u:hunter2@h", b).expect_err("nodb");
-        assert!(e.to_string().starts_with("could not parse database URL 'postgresql://u:****@h'"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("could not parse database URL 'postgresql://u:****@h'"),
+            "{e}"
+        );
         assert!(parse_url("oracle://x/y", b).is_err());
         assert!(parse_url("nonsense", b).is_err());
         assert!(parse_url("postgresql://u@h:notaport/db", b).is_err());

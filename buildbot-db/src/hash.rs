@@ -109,7 +109,8 @@ pub fn force_identifier(name: &str, max: usize) -> String {
         .take(max)
         .enumerate()
         .map(|(i, c)| {
-            let ok = c.is_ascii_alphabetic() || c == '_' || c == '-' || (i > 0 && c.is_ascii_digit());
+            let ok =
+                c.is_ascii_alphabetic() || c == '_' || c == '-' || (i > 0 && c.is_ascii_digit());
             if ok { c } else { '_' }
         })
         .collect()
@@ -138,7 +139,10 @@ mod tests {
 
     #[test]
     fn name_hash_matches_python() {
-        assert_eq!(name_hash("force"), "fafec1e5ff94390c631054d24bd289e8951e151e");
+        assert_eq!(
+            name_hash("force"),
+            "fafec1e5ff94390c631054d24bd289e8951e151e"
+        );
     }
 
     #[test]
@@ -168,7 +172,10 @@ mod tests {
         assert_eq!(force_identifier(&"x".repeat(80), 50).len(), 50);
         assert_eq!(increment_identifier("stdio", 50), "stdio_2");
         assert_eq!(increment_identifier("stdio_2", 50), "stdio_3");
-        assert_eq!(increment_identifier(&"y".repeat(50), 50), format!("{}_2", "y".repeat(48)));
+        assert_eq!(
+            increment_identifier(&"y".repeat(50), 50),
+            format!("{}_2", "y".repeat(48))
+        );
         assert!(is_identifier("w1", 50));
         assert!(!is_identifier("1w", 50));
         assert!(!is_identifier("a b", 50));

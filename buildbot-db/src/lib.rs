@@ -63,10 +63,13 @@ pub use builds::{BuildDataRow, BuildRow, StepRow};
 pub use changes::{ChangeRow, NewChange, Patch, SourceStampRow, SourceStampSpec};
 pub use common::Properties;
 pub use compress::LogCompression;
-pub use db::{mask_password, Backend, Db};
+pub use db::{Backend, Db, mask_password};
 pub use error::DbError;
-pub use hash::{force_identifier, hash_columns, increment_identifier, is_identifier, name_hash, ss_hash, HashArg};
-pub use logs::{stdio_lines, LogChunk, LogRow, LogType, MAX_CHUNK_LINES, MAX_CHUNK_SIZE};
+pub use hash::{
+    HashArg, force_identifier, hash_columns, increment_identifier, is_identifier, name_hash,
+    ss_hash,
+};
+pub use logs::{LogChunk, LogRow, LogType, MAX_CHUNK_LINES, MAX_CHUNK_SIZE, stdio_lines};
 pub use masters::{Housekeeping, MasterRow};
 pub use migrations::SchemaStatus;
 pub use query::{Filter, Op, Query};
@@ -78,7 +81,7 @@ pub use types::*;
 /// Everything a caller usually needs, for glob import.
 pub mod prelude {
     pub use crate::{
-        BuildId, BuildRequestId, BuilderId, BuildsetId, ChangeId, Db, DbError, LogCompression, LogId, LogType,
-        MasterId, Query, Results, SchemaStatus, SourceStampId, StepId, WorkerId,
+        BuildId, BuildRequestId, BuilderId, BuildsetId, ChangeId, Db, DbError, LogCompression,
+        LogId, LogType, MasterId, Query, Results, SchemaStatus, SourceStampId, StepId, WorkerId,
     };
 }

@@ -7,12 +7,12 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::common::{flag, BATCH};
+use crate::common::{BATCH, flag};
 use crate::compress::decompress;
 use crate::entities::{logchunks, logs, steps};
-use crate::error::{is_unique_violation, Ctx};
+use crate::error::{Ctx, is_unique_violation};
 use crate::hash::{force_identifier, increment_identifier};
-use crate::query::{apply, col, Field, Query, Ty};
+use crate::query::{Field, Query, Ty, apply, col};
 use crate::{Db, DbError, LogCompression, LogId, StepId};
 
 /// Largest chunk (bytes of text) written by an append.
@@ -137,7 +137,10 @@ fn split_big_chunk(content: &[u8]) -> (&[u8], Option<&[u8]>) {
     while end > 0 && std::str::from_utf8(&content[..end]).is_err() {
         end -= 1;
     }
-    let rest = content[MAX_CHUNK_SIZE..].iter().position(|&b| b == b'\n').map(|i| &content[MAX_CHUNK_SIZE + i + 1..]);
+    let rest = content[MAX_CHUNK_SIZE..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| &content[MAX_CHUNK_SIZE + i + 1..]);
     (&content[..end], rest)
 }
 
@@ -152,12 +155,26 @@ struct Prepared {
     compressed: i16,
 }
 
-fn compress_chunk(method: LogCompression, logid: i64, raw: &[u8]) -> Result<(Vec<u8>, i16), DbError> {
+fn compress_chunk(
+    method: LogCompression,
+    logid: i64,
+    raw: &[u8],
+) -> Result<(Vec<u8>, i16), DbError> {
     if method == LogCompression::Raw {
         return Ok((raw.to_vec(), 0));
     }
-    let z = method.compress(raw).map_err(|source| DbError::Compression { logid, action: "compress", source })?;
-    Ok(if z.len() < raw.len() { (z, method.id()) } else { (raw.to_vec(), 0) })
+    let z = method
+        .compress(raw)
+        .map_err(|source| DbError::Compression {
+            logid,
+            action: "compress",
+            source,
+        })?;
+    Ok(if z.len() < raw.len() {
+        (z, method.id())
+    } else {
+        (raw.to_vec(), 0)
+    })
 }
 
 fn prepare(method: LogCompression, logid: i64, content: &[u8]) -> Result<Vec<Prepared>, DbError> {
@@ -169,7 +186,11 @@ fn prepare(method: LogCompression, logid: i64, content: &[u8]) -> Result<Vec<Pre
         rest = r;
         let lines = chunk.iter().filter(|&&b| b == b'\n').count() as i64 + 1;
         let (content, compressed) = compress_chunk(method, logid, chunk)?;
-        out.push(Prepared { lines, content, compressed });
+        out.push(Prepared {
+            lines,
+            content,
+            compressed,
+        });
     }
     Ok(out)
 }
@@ -200,7 +221,12 @@ fn chunk_text(logid: i64, compressed: i16, content: Option<&[u8]>) -> Result<Str
 impl Db {
     /// Add a log to a step. The slug is derived from the name (§4.4) and made unique within
     /// the step (`_2`, `_3` ...).
-    pub async fn add_log(&self, stepid: StepId, name: &str, log_type: LogType) -> Result<LogId, DbError> {
+    pub async fn add_log(
+        &self,
+        stepid: StepId,
+        name: &str,
+        log_type: LogType,
+    ) -> Result<LogId, DbError> {
         const OP: &str = "adding a log";
         let mut slug = force_identifier(name, 50);
         if slug.is_empty() {
@@ -224,14 +250,21 @@ impl Db {
                 Err(source) => return Err(DbError::Query { op: OP, source }),
             }
         }
-        Err(DbError::Conflict { op: OP, reason: format!("no free slug for log '{name}'") })
+        Err(DbError::Conflict {
+            op: OP,
+            reason: format!("no free slug for log '{name}'"),
+        })
     }
 
     /// Append whole lines (`content` should end with `\n`; one is added if missing) to a
     /// log: split into chunks of < 64 KiB, compressed with [`Db::log_compression`], stored
     /// with `num_lines` updated, in one transaction. Returns the `(first, last)` line
     /// indexes written (`None` for empty content).
-    pub async fn append_log(&self, logid: LogId, content: &str) -> Result<Option<(i64, i64)>, DbError> {
+    pub async fn append_log(
+        &self,
+        logid: LogId,
+        content: &str,
+    ) -> Result<Option<(i64, i64)>, DbError> {
         const OP: &str = "appending to a log";
         if content.is_empty() {
             return Ok(None);
@@ -253,12 +286,20 @@ impl Db {
             DbBackend::Sqlite | DbBackend::Postgres => {
                 let stmt = SqQuery::update()
                     .table(logs::Entity)
-                    .value(logs::Column::NumLines, Expr::col(logs::Column::NumLines).add(total))
+                    .value(
+                        logs::Column::NumLines,
+                        Expr::col(logs::Column::NumLines).add(total),
+                    )
                     .and_where(Expr::col(logs::Column::Id).eq(logid.0))
                     .returning_col(logs::Column::NumLines)
                     .to_owned();
                 let row = txn.query_one(&stmt).await.ctx(OP)?;
-                let Some(row) = row else { return Err(DbError::NotFound { what: "log", id: logid.0 }) };
+                let Some(row) = row else {
+                    return Err(DbError::NotFound {
+                        what: "log",
+                        id: logid.0,
+                    });
+                };
                 row.try_get_by_index::<i64>(0).ctx(OP)? - total
             }
             _ => {
@@ -270,7 +311,12 @@ impl Db {
                     .one(&*txn)
                     .await
                     .ctx(OP)?;
-                let Some(n) = n else { return Err(DbError::NotFound { what: "log", id: logid.0 }) };
+                let Some(n) = n else {
+                    return Err(DbError::NotFound {
+                        what: "log",
+                        id: logid.0,
+                    });
+                };
                 logs::Entity::update_many()
                     .col_expr(logs::Column::NumLines, Expr::value(n + total))
                     .filter(logs::Column::Id.eq(logid.0))
@@ -296,7 +342,10 @@ impl Db {
         let mut it = rows.into_iter().peekable();
         while it.peek().is_some() {
             let batch: Vec<_> = it.by_ref().take(8).collect();
-            logchunks::Entity::insert_many(batch).exec_without_returning(&*txn).await.ctx(OP)?;
+            logchunks::Entity::insert_many(batch)
+                .exec_without_returning(&*txn)
+                .await
+                .ctx(OP)?;
         }
         txn.commit().await.ctx(OP)?;
         Ok(Some((first, first + total - 1)))
@@ -306,7 +355,12 @@ impl Db {
     /// inserts computing their line numbers from the updated row, `COMMIT`) is one batch on
     /// one pooled connection: one round trip to the SQLite thread instead of five. Values are
     /// integers and hex blob literals generated here, never caller text.
-    async fn append_sqlite(&self, logid: LogId, total: i64, prepared: Vec<Prepared>) -> Result<Option<(i64, i64)>, DbError> {
+    async fn append_sqlite(
+        &self,
+        logid: LogId,
+        total: i64,
+        prepared: Vec<Prepared>,
+    ) -> Result<Option<(i64, i64)>, DbError> {
         use sea_orm::sqlx::{Executor, Row};
         use std::fmt::Write;
         const OP: &str = "appending to a log";
@@ -315,8 +369,16 @@ impl Db {
             source: sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into())),
         };
         let id = logid.0;
-        let mut sql = String::with_capacity(256 + prepared.iter().map(|p| p.content.len() * 2 + 160).sum::<usize>());
-        let _ = write!(sql, "BEGIN IMMEDIATE;UPDATE logs SET num_lines=num_lines+{total} WHERE id={id};");
+        let mut sql = String::with_capacity(
+            256 + prepared
+                .iter()
+                .map(|p| p.content.len() * 2 + 160)
+                .sum::<usize>(),
+        );
+        let _ = write!(
+            sql,
+            "BEGIN IMMEDIATE;UPDATE logs SET num_lines=num_lines+{total} WHERE id={id};"
+        );
         let mut off = 0i64;
         for p in &prepared {
             let _ = write!(
@@ -414,7 +476,11 @@ impl Db {
                 if !raw.is_empty() {
                     raw.push(b'\n');
                 }
-                raw.extend(decompress(logid.0, c.compressed, c.content.as_deref().unwrap_or_default())?);
+                raw.extend(decompress(
+                    logid.0,
+                    c.compressed,
+                    c.content.as_deref().unwrap_or_default(),
+                )?);
             }
             let (content, compressed) = compress_chunk(method, logid.0, &raw)?;
             logchunks::Entity::delete_many()
@@ -441,7 +507,12 @@ impl Db {
 
     /// Lines `first..=last` (0-based, inclusive) of a log, each terminated by `\n` (stdio
     /// logs keep their stream prefix). Only the chunks covering the range are read.
-    pub async fn get_log_lines(&self, logid: LogId, first: i64, last: i64) -> Result<String, DbError> {
+    pub async fn get_log_lines(
+        &self,
+        logid: LogId,
+        first: i64,
+        last: i64,
+    ) -> Result<String, DbError> {
         const OP: &str = "reading log lines";
         let mut out = String::new();
         if last < first {
@@ -481,10 +552,18 @@ impl Db {
 
     /// Every chunk of a log in order, decompressed, fetched a few at a time: a log of any
     /// size is never held in memory at once.
-    pub fn log_chunks(&self, logid: LogId) -> impl Stream<Item = Result<LogChunk, DbError>> + Send + 'static {
+    pub fn log_chunks(
+        &self,
+        logid: LogId,
+    ) -> impl Stream<Item = Result<LogChunk, DbError>> + Send + 'static {
         const PAGE: u64 = 16;
         let db = self.clone();
-        let state = (db, 0i64, std::collections::VecDeque::<LogChunk>::new(), false);
+        let state = (
+            db,
+            0i64,
+            std::collections::VecDeque::<LogChunk>::new(),
+            false,
+        );
         futures::stream::try_unfold(state, move |(db, next, mut buf, done)| async move {
             if let Some(c) = buf.pop_front() {
                 return Ok(Some((c, (db, next, buf, done))));
@@ -506,7 +585,11 @@ impl Db {
                 let mut text = chunk_text(logid.0, r.compressed, r.content.as_deref())?;
                 text.push('\n');
                 next = r.last_line + 1;
-                buf.push_back(LogChunk { first_line: r.first_line, last_line: r.last_line, text });
+                buf.push_back(LogChunk {
+                    first_line: r.first_line,
+                    last_line: r.last_line,
+                    text,
+                });
             }
             match buf.pop_front() {
                 Some(c) => Ok(Some((c, (db, next, buf, done)))),
@@ -524,7 +607,11 @@ impl Db {
         };
         let r: Option<(i64, Option<i64>)> = logchunks::Entity::find()
             .select_only()
-            .expr(Expr::cust(if self.db_backend() == DbBackend::Postgres { "CAST(COUNT(*) AS BIGINT)" } else { "COUNT(*)" }))
+            .expr(Expr::cust(if self.db_backend() == DbBackend::Postgres {
+                "CAST(COUNT(*) AS BIGINT)"
+            } else {
+                "COUNT(*)"
+            }))
             .expr(Expr::cust(len))
             .filter(logchunks::Column::Logid.eq(logid.0))
             .into_tuple()
@@ -537,11 +624,19 @@ impl Db {
 
     /// One log.
     pub async fn get_log(&self, logid: LogId) -> Result<Option<LogRow>, DbError> {
-        Ok(logs::Entity::find_by_id(logid.0).one(&self.conn).await.ctx("reading a log")?.map(Into::into))
+        Ok(logs::Entity::find_by_id(logid.0)
+            .one(&self.conn)
+            .await
+            .ctx("reading a log")?
+            .map(Into::into))
     }
 
     /// A log by step and slug.
-    pub async fn get_log_by_slug(&self, stepid: StepId, slug: &str) -> Result<Option<LogRow>, DbError> {
+    pub async fn get_log_by_slug(
+        &self,
+        stepid: StepId,
+        slug: &str,
+    ) -> Result<Option<LogRow>, DbError> {
         Ok(logs::Entity::find()
             .filter(logs::Column::Stepid.eq(stepid.0))
             .filter(logs::Column::Slug.eq(slug))
@@ -553,13 +648,19 @@ impl Db {
 
     /// Logs (REST fields of `logs`).
     pub async fn list_logs(&self, q: &Query) -> Result<Vec<LogRow>, DbError> {
-        Ok(apply(logs::Entity::find(), q, "logs", log_field, col(logs::Entity, logs::Column::Id))?
-            .all(&self.conn)
-            .await
-            .ctx("listing logs")?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(apply(
+            logs::Entity::find(),
+            q,
+            "logs",
+            log_field,
+            col(logs::Entity, logs::Column::Id),
+        )?
+        .all(&self.conn)
+        .await
+        .ctx("listing logs")?
+        .into_iter()
+        .map(Into::into)
+        .collect())
     }
 
     /// Log janitor: logs of steps started before `older_than` (epoch) lose their chunks and
@@ -626,12 +727,17 @@ mod tests {
 
     #[test]
     fn prepare_counts_lines() {
-        let text: String = (0..3000).map(|i| format!("line {i:05} {}\n", "z".repeat(40))).collect();
+        let text: String = (0..3000)
+            .map(|i| format!("line {i:05} {}\n", "z".repeat(40)))
+            .collect();
         let p = prepare(LogCompression::Zstd, 1, text.as_bytes()).expect("prepare");
         assert_eq!(p.iter().map(|c| c.lines).sum::<i64>(), 3000);
         assert!(p.len() >= 3);
         let tiny = prepare(LogCompression::Zstd, 1, b"hi\n").expect("tiny");
-        assert_eq!(tiny[0].compressed, 0, "incompressible chunks are stored raw");
+        assert_eq!(
+            tiny[0].compressed, 0,
+            "incompressible chunks are stored raw"
+        );
         assert_eq!(tiny[0].content, b"hi");
     }
 

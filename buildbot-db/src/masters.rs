@@ -6,12 +6,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use crate::common::{find_or_create, flag};
 use crate::db::now;
 use crate::entities::{
-    builder_masters, buildrequest_claims, buildrequests, builds, changesource_masters, configured_workers, logs,
-    masters, scheduler_masters, steps,
+    builder_masters, buildrequest_claims, buildrequests, builds, changesource_masters,
+    configured_workers, logs, masters, scheduler_masters, steps,
 };
 use crate::error::Ctx;
 use crate::hash::name_hash;
-use crate::query::{apply, col, Field, Query, Ty};
+use crate::query::{Field, Query, Ty, apply, col};
 use crate::{BuildId, BuildRequestId, BuilderId, Db, DbError, LogId, MasterId, Results, StepId};
 
 /// A row of `masters`.
@@ -30,7 +30,12 @@ pub struct MasterRow {
 
 impl From<masters::Model> for MasterRow {
     fn from(m: masters::Model) -> Self {
-        MasterRow { masterid: MasterId(m.id), name: m.name, active: flag(m.active), last_active: m.last_active }
+        MasterRow {
+            masterid: MasterId(m.id),
+            name: m.name,
+            active: flag(m.active),
+            last_active: m.last_active,
+        }
     }
 }
 
@@ -87,7 +92,11 @@ impl Db {
 
     /// Set a master active (also a heartbeat: `last_active=now`) or inactive. Returns whether
     /// the `active` flag changed.
-    pub async fn set_master_state(&self, masterid: MasterId, active: bool) -> Result<bool, DbError> {
+    pub async fn set_master_state(
+        &self,
+        masterid: MasterId,
+        active: bool,
+    ) -> Result<bool, DbError> {
         const OP: &str = "updating master state";
         let mut upd = masters::Entity::update_many()
             .col_expr(masters::Column::Active, Expr::value(i32::from(active)))
@@ -117,13 +126,29 @@ impl Db {
 
     /// One master.
     pub async fn get_master(&self, masterid: MasterId) -> Result<Option<MasterRow>, DbError> {
-        Ok(masters::Entity::find_by_id(masterid.0).one(&self.conn).await.ctx("reading a master")?.map(Into::into))
+        Ok(masters::Entity::find_by_id(masterid.0)
+            .one(&self.conn)
+            .await
+            .ctx("reading a master")?
+            .map(Into::into))
     }
 
     /// Masters (REST fields `masterid`, `name`, `active`, `last_active`).
     pub async fn list_masters(&self, q: &Query) -> Result<Vec<MasterRow>, DbError> {
-        let sel = apply(masters::Entity::find(), q, "masters", master_field, col(masters::Entity, masters::Column::Id))?;
-        Ok(sel.all(&self.conn).await.ctx("listing masters")?.into_iter().map(Into::into).collect())
+        let sel = apply(
+            masters::Entity::find(),
+            q,
+            "masters",
+            master_field,
+            col(masters::Entity, masters::Column::Id),
+        )?;
+        Ok(sel
+            .all(&self.conn)
+            .await
+            .ctx("listing masters")?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Masters whose last heartbeat is older than `timeout_s` seconds (active or not).
@@ -286,4 +311,3 @@ impl Db {
         Ok(())
     }
 }
-

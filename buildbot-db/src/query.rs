@@ -115,7 +115,10 @@ pub(crate) enum Field {
 }
 
 fn bad(field: &str, v: &str) -> DbError {
-    DbError::BadFilterValue { field: field.to_owned(), value: v.to_owned() }
+    DbError::BadFilterValue {
+        field: field.to_owned(),
+        value: v.to_owned(),
+    }
 }
 
 fn value(field: &str, ty: Ty, v: &str) -> Result<Option<sea_orm::Value>, DbError> {
@@ -148,7 +151,11 @@ fn condition(f: &Filter, field: Field) -> Result<Cond, DbError> {
     }
     match field {
         Field::Cond(c) => {
-            let wanted: Vec<bool> = f.values.iter().map(|v| parse_bool(name, v)).collect::<Result<_, _>>()?;
+            let wanted: Vec<bool> = f
+                .values
+                .iter()
+                .map(|v| parse_bool(name, v))
+                .collect::<Result<_, _>>()?;
             let positive = match f.op {
                 Op::Eq | Op::In => true,
                 Op::Ne | Op::NotIn => false,
@@ -165,8 +172,11 @@ fn condition(f: &Filter, field: Field) -> Result<Cond, DbError> {
             Ok(c)
         }
         Field::Col(e, ty) => {
-            let vals: Vec<Option<sea_orm::Value>> =
-                f.values.iter().map(|v| value(name, ty, v)).collect::<Result<_, _>>()?;
+            let vals: Vec<Option<sea_orm::Value>> = f
+                .values
+                .iter()
+                .map(|v| value(name, ty, v))
+                .collect::<Result<_, _>>()?;
             let has_null = vals.iter().any(Option::is_none);
             let non_null: Vec<sea_orm::Value> = vals.iter().flatten().cloned().collect();
             let one = || non_null.first().cloned().ok_or_else(|| bad(name, "null"));
@@ -187,7 +197,11 @@ fn condition(f: &Filter, field: Field) -> Result<Cond, DbError> {
                         c = c.add(e.clone().is_not_null());
                     }
                     if !non_null.is_empty() {
-                        c = c.add(Cond::any().add(e.clone().is_not_in(non_null)).add(e.is_null()));
+                        c = c.add(
+                            Cond::any()
+                                .add(e.clone().is_not_in(non_null))
+                                .add(e.is_null()),
+                        );
                     }
                     c
                 }
@@ -198,8 +212,16 @@ fn condition(f: &Filter, field: Field) -> Result<Cond, DbError> {
                 Op::Contains => {
                     let mut c = Cond::any();
                     for v in &f.values {
-                        let pat = format!("%{}%", v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-                        c = c.add(e.clone().like(sea_orm::sea_query::LikeExpr::new(pat).escape('\\')));
+                        let pat = format!(
+                            "%{}%",
+                            v.replace('\\', "\\\\")
+                                .replace('%', "\\%")
+                                .replace('_', "\\_")
+                        );
+                        c = c.add(
+                            e.clone()
+                                .like(sea_orm::sea_query::LikeExpr::new(pat).escape('\\')),
+                        );
                     }
                     c
                 }
@@ -217,7 +239,10 @@ pub(crate) fn apply<E: EntityTrait>(
     lookup: impl Fn(&str) -> Option<Field>,
     default_order: Expr,
 ) -> Result<Select<E>, DbError> {
-    let unknown = |field: &str| DbError::UnknownField { resource, field: field.to_owned() };
+    let unknown = |field: &str| DbError::UnknownField {
+        resource,
+        field: field.to_owned(),
+    };
     for f in &q.filters {
         let field = lookup(&f.field).ok_or_else(|| unknown(&f.field))?;
         sel = sel.filter(condition(f, field)?);

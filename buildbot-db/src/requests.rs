@@ -5,12 +5,16 @@ use std::collections::BTreeMap;
 use sea_orm::sea_query::{Cond, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use crate::common::{decode_sourced, encode_sourced, flag, oflag, Properties, BATCH};
+use crate::common::{BATCH, Properties, decode_sourced, encode_sourced, flag, oflag};
 use crate::db::now;
-use crate::entities::{buildrequest_claims, buildrequests, buildset_properties, buildset_sourcestamps, buildsets};
-use crate::error::{is_unique_violation, Ctx};
-use crate::query::{apply, col, Field, Query, Ty};
-use crate::{BuildId, BuildRequestId, BuilderId, BuildsetId, Db, DbError, MasterId, Results, SourceStampId};
+use crate::entities::{
+    buildrequest_claims, buildrequests, buildset_properties, buildset_sourcestamps, buildsets,
+};
+use crate::error::{Ctx, is_unique_violation};
+use crate::query::{Field, Query, Ty, apply, col};
+use crate::{
+    BuildId, BuildRequestId, BuilderId, BuildsetId, Db, DbError, MasterId, Results, SourceStampId,
+};
 
 /// A buildset to submit (§6.1).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -42,8 +46,17 @@ pub struct NewBuildset {
 
 impl NewBuildset {
     /// A buildset for `builderids` with `reason`.
-    pub fn new(reason: &str, sourcestamps: Vec<SourceStampId>, builderids: Vec<BuilderId>) -> NewBuildset {
-        NewBuildset { reason: reason.to_owned(), sourcestamps, builderids, ..Default::default() }
+    pub fn new(
+        reason: &str,
+        sourcestamps: Vec<SourceStampId>,
+        builderids: Vec<BuilderId>,
+    ) -> NewBuildset {
+        NewBuildset {
+            reason: reason.to_owned(),
+            sourcestamps,
+            builderids,
+            ..Default::default()
+        }
     }
 }
 
@@ -149,11 +162,15 @@ fn br_field(name: &str) -> Option<Field> {
         "waited_for" => Field::Col(col(e, C::WaitedFor), Ty::Bool),
         "claimed" => Field::Cond(Expr::cust(CLAIMED_EXISTS)),
         "claimed_by_masterid" => Field::Col(
-            Expr::cust("(SELECT masterid FROM buildrequest_claims WHERE buildrequest_claims.brid = buildrequests.id)"),
+            Expr::cust(
+                "(SELECT masterid FROM buildrequest_claims WHERE buildrequest_claims.brid = buildrequests.id)",
+            ),
             Ty::Int,
         ),
         "claimed_at" => Field::Col(
-            Expr::cust("(SELECT claimed_at FROM buildrequest_claims WHERE buildrequest_claims.brid = buildrequests.id)"),
+            Expr::cust(
+                "(SELECT claimed_at FROM buildrequest_claims WHERE buildrequest_claims.brid = buildrequests.id)",
+            ),
             Ty::Int,
         ),
         _ => return None,
@@ -179,13 +196,18 @@ fn bs_field(name: &str) -> Option<Field> {
 }
 
 fn incomplete() -> Cond {
-    Cond::any().add(buildrequests::Column::Complete.ne(1)).add(buildrequests::Column::Complete.is_null())
+    Cond::any()
+        .add(buildrequests::Column::Complete.ne(1))
+        .add(buildrequests::Column::Complete.is_null())
 }
 
 impl Db {
     /// Submit a buildset with its properties, source stamps and one request per builder in
     /// one transaction. Returns the buildset id and `builderid → brid`.
-    pub async fn add_buildset(&self, bs: &NewBuildset) -> Result<(BuildsetId, BTreeMap<BuilderId, BuildRequestId>), DbError> {
+    pub async fn add_buildset(
+        &self,
+        bs: &NewBuildset,
+    ) -> Result<(BuildsetId, BTreeMap<BuilderId, BuildRequestId>), DbError> {
         const OP: &str = "adding a buildset";
         let t = bs.submitted_at.unwrap_or_else(now);
         let txn = self.write_txn(OP).await?;
@@ -206,10 +228,12 @@ impl Db {
         .ctx(OP)?
         .last_insert_id;
         if !bs.properties.is_empty() {
-            buildset_properties::Entity::insert_many(bs.properties.iter().map(|(n, (v, s))| buildset_properties::ActiveModel {
-                buildsetid: Set(bsid),
-                property_name: Set(n.clone()),
-                property_value: Set(encode_sourced(v, s)),
+            buildset_properties::Entity::insert_many(bs.properties.iter().map(|(n, (v, s))| {
+                buildset_properties::ActiveModel {
+                    buildsetid: Set(bsid),
+                    property_name: Set(n.clone()),
+                    property_value: Set(encode_sourced(v, s)),
+                }
             }))
             .exec_without_returning(&*txn)
             .await
@@ -253,7 +277,10 @@ impl Db {
         Ok((BuildsetId(bsid), brids))
     }
 
-    async fn buildset_rows(&self, rows: Vec<buildsets::Model>) -> Result<Vec<BuildsetRow>, DbError> {
+    async fn buildset_rows(
+        &self,
+        rows: Vec<buildsets::Model>,
+    ) -> Result<Vec<BuildsetRow>, DbError> {
         const OP: &str = "reading buildsets";
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut sss: BTreeMap<i64, Vec<SourceStampId>> = BTreeMap::new();
@@ -265,7 +292,9 @@ impl Db {
                 .await
                 .ctx(OP)?
             {
-                sss.entry(r.buildsetid).or_default().push(SourceStampId(r.sourcestampid));
+                sss.entry(r.buildsetid)
+                    .or_default()
+                    .push(SourceStampId(r.sourcestampid));
             }
         }
         Ok(rows
@@ -288,16 +317,25 @@ impl Db {
 
     /// One buildset.
     pub async fn get_buildset(&self, bsid: BuildsetId) -> Result<Option<BuildsetRow>, DbError> {
-        let rows = buildsets::Entity::find_by_id(bsid.0).all(&self.conn).await.ctx("reading a buildset")?;
+        let rows = buildsets::Entity::find_by_id(bsid.0)
+            .all(&self.conn)
+            .await
+            .ctx("reading a buildset")?;
         Ok(self.buildset_rows(rows).await?.into_iter().next())
     }
 
     /// Buildsets (REST fields of `buildsets`).
     pub async fn list_buildsets(&self, q: &Query) -> Result<Vec<BuildsetRow>, DbError> {
-        let rows = apply(buildsets::Entity::find(), q, "buildsets", bs_field, col(buildsets::Entity, buildsets::Column::Id))?
-            .all(&self.conn)
-            .await
-            .ctx("listing buildsets")?;
+        let rows = apply(
+            buildsets::Entity::find(),
+            q,
+            "buildsets",
+            bs_field,
+            col(buildsets::Entity, buildsets::Column::Id),
+        )?
+        .all(&self.conn)
+        .await
+        .ctx("listing buildsets")?;
         self.buildset_rows(rows).await
     }
 
@@ -309,13 +347,21 @@ impl Db {
             .await
             .ctx("reading buildset properties")?
             .into_iter()
-            .map(|p| (p.property_name, decode_sourced(&p.property_value, "Unknown")))
+            .map(|p| {
+                (
+                    p.property_name,
+                    decode_sourced(&p.property_value, "Unknown"),
+                )
+            })
             .collect())
     }
 
     /// Complete the buildset if none of its requests is incomplete: results = worst of its
     /// requests (starting from SUCCESS). Returns the result when this call completed it.
-    pub async fn maybe_complete_buildset(&self, bsid: BuildsetId) -> Result<Option<Results>, DbError> {
+    pub async fn maybe_complete_buildset(
+        &self,
+        bsid: BuildsetId,
+    ) -> Result<Option<Results>, DbError> {
         const OP: &str = "completing a buildset";
         let reqs = buildrequests::Entity::find()
             .filter(buildrequests::Column::Buildsetid.eq(bsid.0))
@@ -329,17 +375,30 @@ impl Db {
             .iter()
             .filter_map(|r| r.results.and_then(|x| Results::from_code(i64::from(x))))
             .fold(Results::Success, Results::worst);
-        self.complete_buildset(bsid, worst).await.map(|done| done.then_some(worst))
+        self.complete_buildset(bsid, worst)
+            .await
+            .map(|done| done.then_some(worst))
     }
 
     /// Mark a buildset complete with `results` (false if it already was).
-    pub async fn complete_buildset(&self, bsid: BuildsetId, results: Results) -> Result<bool, DbError> {
+    pub async fn complete_buildset(
+        &self,
+        bsid: BuildsetId,
+        results: Results,
+    ) -> Result<bool, DbError> {
         let n = buildsets::Entity::update_many()
             .col_expr(buildsets::Column::Complete, Expr::value(1i16))
-            .col_expr(buildsets::Column::Results, Expr::value(results.code() as i16))
+            .col_expr(
+                buildsets::Column::Results,
+                Expr::value(results.code() as i16),
+            )
             .col_expr(buildsets::Column::CompleteAt, Expr::value(now()))
             .filter(buildsets::Column::Id.eq(bsid.0))
-            .filter(Cond::any().add(buildsets::Column::Complete.ne(1)).add(buildsets::Column::Complete.is_null()))
+            .filter(
+                Cond::any()
+                    .add(buildsets::Column::Complete.ne(1))
+                    .add(buildsets::Column::Complete.is_null()),
+            )
             .exec(&self.conn)
             .await
             .ctx("completing a buildset")?
@@ -347,7 +406,10 @@ impl Db {
         Ok(n > 0)
     }
 
-    async fn request_rows(&self, rows: Vec<buildrequests::Model>) -> Result<Vec<BuildRequestRow>, DbError> {
+    async fn request_rows(
+        &self,
+        rows: Vec<buildrequests::Model>,
+    ) -> Result<Vec<BuildRequestRow>, DbError> {
         const OP: &str = "reading build request claims";
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut claims: BTreeMap<i64, buildrequest_claims::Model> = BTreeMap::new();
@@ -384,17 +446,29 @@ impl Db {
     }
 
     /// One build request.
-    pub async fn get_buildrequest(&self, brid: BuildRequestId) -> Result<Option<BuildRequestRow>, DbError> {
-        let rows = buildrequests::Entity::find_by_id(brid.0).all(&self.conn).await.ctx("reading a build request")?;
+    pub async fn get_buildrequest(
+        &self,
+        brid: BuildRequestId,
+    ) -> Result<Option<BuildRequestRow>, DbError> {
+        let rows = buildrequests::Entity::find_by_id(brid.0)
+            .all(&self.conn)
+            .await
+            .ctx("reading a build request")?;
         Ok(self.request_rows(rows).await?.into_iter().next())
     }
 
     /// Build requests (REST fields incl. `claimed`, `claimed_by_masterid`).
     pub async fn list_buildrequests(&self, q: &Query) -> Result<Vec<BuildRequestRow>, DbError> {
-        let rows = apply(buildrequests::Entity::find(), q, "buildrequests", br_field, col(buildrequests::Entity, buildrequests::Column::Id))?
-            .all(&self.conn)
-            .await
-            .ctx("listing build requests")?;
+        let rows = apply(
+            buildrequests::Entity::find(),
+            q,
+            "buildrequests",
+            br_field,
+            col(buildrequests::Entity, buildrequests::Column::Id),
+        )?
+        .all(&self.conn)
+        .await
+        .ctx("listing build requests")?;
         self.request_rows(rows).await
     }
 
@@ -417,17 +491,26 @@ impl Db {
         if let Some(l) = limit {
             sel = sel.limit(l);
         }
-        let rows = sel.all(&self.conn).await.ctx("listing pending build requests")?;
+        let rows = sel
+            .all(&self.conn)
+            .await
+            .ctx("listing pending build requests")?;
         self.request_rows(rows).await
     }
 
     /// Builders having pending requests: `(builderid, highest priority, oldest submitted_at)`.
-    pub async fn builders_with_pending_requests(&self) -> Result<Vec<(BuilderId, i64, i64)>, DbError> {
+    pub async fn builders_with_pending_requests(
+        &self,
+    ) -> Result<Vec<(BuilderId, i64, i64)>, DbError> {
         let rows: Vec<(i64, Option<i64>, Option<i64>)> = buildrequests::Entity::find()
             .select_only()
             .column(buildrequests::Column::Builderid)
-            .expr(sea_orm::sea_query::Func::max(Expr::col(buildrequests::Column::Priority)))
-            .expr(sea_orm::sea_query::Func::min(Expr::col(buildrequests::Column::SubmittedAt)))
+            .expr(sea_orm::sea_query::Func::max(Expr::col(
+                buildrequests::Column::Priority,
+            )))
+            .expr(sea_orm::sea_query::Func::min(Expr::col(
+                buildrequests::Column::SubmittedAt,
+            )))
             .filter(buildrequests::Column::Complete.eq(0))
             .filter(Expr::cust(CLAIMED_EXISTS).not())
             .group_by(buildrequests::Column::Builderid)
@@ -435,7 +518,10 @@ impl Db {
             .all(&self.conn)
             .await
             .ctx("listing builders with pending requests")?;
-        Ok(rows.into_iter().map(|(b, p, s)| (BuilderId(b), p.unwrap_or(0), s.unwrap_or(0))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(b, p, s)| (BuilderId(b), p.unwrap_or(0), s.unwrap_or(0)))
+            .collect())
     }
 
     /// Claim all of `brids` for `masterid`, atomically (all or nothing).
@@ -452,10 +538,12 @@ impl Db {
         let t = claimed_at.unwrap_or_else(now);
         let txn = self.write_txn(OP).await?;
         for chunk in brids.chunks(BATCH) {
-            let r = buildrequest_claims::Entity::insert_many(chunk.iter().map(|b| buildrequest_claims::ActiveModel {
-                brid: Set(b.0),
-                masterid: Set(masterid.0),
-                claimed_at: Set(t),
+            let r = buildrequest_claims::Entity::insert_many(chunk.iter().map(|b| {
+                buildrequest_claims::ActiveModel {
+                    brid: Set(b.0),
+                    masterid: Set(masterid.0),
+                    claimed_at: Set(t),
+                }
             }))
             .exec_without_returning(&*txn)
             .await;
@@ -473,7 +561,11 @@ impl Db {
     }
 
     /// Remove this master's claims on `brids` (others' claims are untouched).
-    pub async fn unclaim_buildrequests(&self, brids: &[BuildRequestId], masterid: MasterId) -> Result<(), DbError> {
+    pub async fn unclaim_buildrequests(
+        &self,
+        brids: &[BuildRequestId],
+        masterid: MasterId,
+    ) -> Result<(), DbError> {
         const OP: &str = "unclaiming build requests";
         for chunk in brids.chunks(BATCH) {
             buildrequest_claims::Entity::delete_many()
@@ -496,14 +588,20 @@ impl Db {
     ) -> Result<bool, DbError> {
         const OP: &str = "completing build requests";
         if results == Results::Retry {
-            return Err(DbError::InvalidArgument { op: OP, reason: "a request cannot be completed with RETRY".into() });
+            return Err(DbError::InvalidArgument {
+                op: OP,
+                reason: "a request cannot be completed with RETRY".into(),
+            });
         }
         let t = complete_at.unwrap_or_else(now);
         let txn = self.write_txn(OP).await?;
         for chunk in brids.chunks(BATCH) {
             let n = buildrequests::Entity::update_many()
                 .col_expr(buildrequests::Column::Complete, Expr::value(1))
-                .col_expr(buildrequests::Column::Results, Expr::value(results.code() as i16))
+                .col_expr(
+                    buildrequests::Column::Results,
+                    Expr::value(results.code() as i16),
+                )
                 .col_expr(buildrequests::Column::CompleteAt, Expr::value(t))
                 .filter(buildrequests::Column::Id.is_in(chunk.iter().map(|b| b.0)))
                 .filter(incomplete())
@@ -522,22 +620,42 @@ impl Db {
 
     /// Cancel a request (§6.5): claim it for `masterid`, complete it CANCELLED, complete its
     /// buildset if that was the last one.
-    pub async fn cancel_buildrequest(&self, brid: BuildRequestId, masterid: MasterId) -> Result<CancelOutcome, DbError> {
+    pub async fn cancel_buildrequest(
+        &self,
+        brid: BuildRequestId,
+        masterid: MasterId,
+    ) -> Result<CancelOutcome, DbError> {
         let Some(br) = self.get_buildrequest(brid).await? else {
-            return Err(DbError::NotFound { what: "build request", id: brid.0 });
+            return Err(DbError::NotFound {
+                what: "build request",
+                id: brid.0,
+            });
         };
-        if br.complete || self.claim_buildrequests(&[brid], masterid, None).await? == ClaimOutcome::AlreadyClaimed {
+        if br.complete
+            || self.claim_buildrequests(&[brid], masterid, None).await?
+                == ClaimOutcome::AlreadyClaimed
+        {
             return Ok(CancelOutcome::AlreadyClaimed);
         }
-        if !self.complete_buildrequests(&[brid], Results::Cancelled, None).await? {
+        if !self
+            .complete_buildrequests(&[brid], Results::Cancelled, None)
+            .await?
+        {
             return Ok(CancelOutcome::AlreadyClaimed);
         }
         let buildset_results = self.maybe_complete_buildset(br.buildsetid).await?;
-        Ok(CancelOutcome::Cancelled { bsid: br.buildsetid, buildset_results })
+        Ok(CancelOutcome::Cancelled {
+            bsid: br.buildsetid,
+            buildset_results,
+        })
     }
 
     /// Change a request's priority.
-    pub async fn set_buildrequest_priority(&self, brid: BuildRequestId, priority: i64) -> Result<(), DbError> {
+    pub async fn set_buildrequest_priority(
+        &self,
+        brid: BuildRequestId,
+        priority: i64,
+    ) -> Result<(), DbError> {
         buildrequests::Entity::update_many()
             .col_expr(buildrequests::Column::Priority, Expr::value(priority))
             .filter(buildrequests::Column::Id.eq(brid.0))

@@ -5,8 +5,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::common::{find_or_create, oflag};
-use crate::entities::{changesource_masters, changesources, scheduler_changes, scheduler_masters, schedulers};
-use crate::error::{is_unique_violation, Ctx};
+use crate::entities::{
+    changesource_masters, changesources, scheduler_changes, scheduler_masters, schedulers,
+};
+use crate::error::{Ctx, is_unique_violation};
 use crate::hash::name_hash;
 use crate::{ChangeId, ChangeSourceId, Db, DbError, MasterId, SchedulerId};
 
@@ -67,7 +69,11 @@ impl Db {
     }
 
     /// Enable or disable a scheduler.
-    pub async fn set_scheduler_enabled(&self, id: SchedulerId, enabled: bool) -> Result<(), DbError> {
+    pub async fn set_scheduler_enabled(
+        &self,
+        id: SchedulerId,
+        enabled: bool,
+    ) -> Result<(), DbError> {
         schedulers::Entity::update_many()
             .col_expr(schedulers::Column::Enabled, Expr::value(i16::from(enabled)))
             .filter(schedulers::Column::Id.eq(id.0))
@@ -78,7 +84,11 @@ impl Db {
     }
 
     /// Try to become the owner of a scheduler (`scheduler_masters` primary key = cluster lock).
-    pub async fn claim_scheduler(&self, id: SchedulerId, masterid: MasterId) -> Result<ServiceClaim, DbError> {
+    pub async fn claim_scheduler(
+        &self,
+        id: SchedulerId,
+        masterid: MasterId,
+    ) -> Result<ServiceClaim, DbError> {
         const OP: &str = "claiming a scheduler";
         let r = scheduler_masters::Entity::insert(scheduler_masters::ActiveModel {
             schedulerid: Set(id.0),
@@ -89,9 +99,14 @@ impl Db {
         match r {
             Ok(_) => Ok(ServiceClaim::Owned),
             Err(e) if is_unique_violation(&e) => {
-                let owner = scheduler_masters::Entity::find_by_id(id.0).one(&self.conn).await.ctx(OP)?;
+                let owner = scheduler_masters::Entity::find_by_id(id.0)
+                    .one(&self.conn)
+                    .await
+                    .ctx(OP)?;
                 Ok(match owner {
-                    Some(o) if o.masterid != masterid.0 => ServiceClaim::OwnedBy(MasterId(o.masterid)),
+                    Some(o) if o.masterid != masterid.0 => {
+                        ServiceClaim::OwnedBy(MasterId(o.masterid))
+                    }
                     _ => ServiceClaim::Owned,
                 })
             }
@@ -100,7 +115,11 @@ impl Db {
     }
 
     /// Give up ownership of a scheduler (only if owned by `masterid`).
-    pub async fn unclaim_scheduler(&self, id: SchedulerId, masterid: MasterId) -> Result<(), DbError> {
+    pub async fn unclaim_scheduler(
+        &self,
+        id: SchedulerId,
+        masterid: MasterId,
+    ) -> Result<(), DbError> {
         scheduler_masters::Entity::delete_many()
             .filter(scheduler_masters::Column::Schedulerid.eq(id.0))
             .filter(scheduler_masters::Column::Masterid.eq(masterid.0))
@@ -113,7 +132,10 @@ impl Db {
     /// All schedulers, by id.
     pub async fn list_schedulers(&self) -> Result<Vec<SchedulerRow>, DbError> {
         const OP: &str = "listing schedulers";
-        let owners = scheduler_masters::Entity::find().all(&self.conn).await.ctx(OP)?;
+        let owners = scheduler_masters::Entity::find()
+            .all(&self.conn)
+            .await
+            .ctx(OP)?;
         Ok(schedulers::Entity::find()
             .order_by_asc(schedulers::Column::Id)
             .all(&self.conn)
@@ -122,7 +144,10 @@ impl Db {
             .into_iter()
             .map(|s| SchedulerRow {
                 schedulerid: SchedulerId(s.id),
-                masterid: owners.iter().find(|o| o.schedulerid == s.id).map(|o| MasterId(o.masterid)),
+                masterid: owners
+                    .iter()
+                    .find(|o| o.schedulerid == s.id)
+                    .map(|o| MasterId(o.masterid)),
                 name: s.name,
                 enabled: oflag(s.enabled),
             })
@@ -132,7 +157,11 @@ impl Db {
     /// Find or create a change source.
     pub async fn find_or_create_changesource(&self, name: &str) -> Result<ChangeSourceId, DbError> {
         let hash = name_hash(name);
-        let am = changesources::ActiveModel { name: Set(name.to_owned()), name_hash: Set(hash.clone()), ..Default::default() };
+        let am = changesources::ActiveModel {
+            name: Set(name.to_owned()),
+            name_hash: Set(hash.clone()),
+            ..Default::default()
+        };
         Ok(ChangeSourceId(find_or_create!(
             &self.conn,
             "finding or creating a change source",
@@ -144,7 +173,11 @@ impl Db {
     }
 
     /// Try to become the owner of a change source.
-    pub async fn claim_changesource(&self, id: ChangeSourceId, masterid: MasterId) -> Result<ServiceClaim, DbError> {
+    pub async fn claim_changesource(
+        &self,
+        id: ChangeSourceId,
+        masterid: MasterId,
+    ) -> Result<ServiceClaim, DbError> {
         const OP: &str = "claiming a change source";
         let r = changesource_masters::Entity::insert(changesource_masters::ActiveModel {
             changesourceid: Set(id.0),
@@ -155,9 +188,14 @@ impl Db {
         match r {
             Ok(_) => Ok(ServiceClaim::Owned),
             Err(e) if is_unique_violation(&e) => {
-                let owner = changesource_masters::Entity::find_by_id(id.0).one(&self.conn).await.ctx(OP)?;
+                let owner = changesource_masters::Entity::find_by_id(id.0)
+                    .one(&self.conn)
+                    .await
+                    .ctx(OP)?;
                 Ok(match owner {
-                    Some(o) if o.masterid != masterid.0 => ServiceClaim::OwnedBy(MasterId(o.masterid)),
+                    Some(o) if o.masterid != masterid.0 => {
+                        ServiceClaim::OwnedBy(MasterId(o.masterid))
+                    }
                     _ => ServiceClaim::Owned,
                 })
             }
@@ -166,7 +204,11 @@ impl Db {
     }
 
     /// Give up ownership of a change source.
-    pub async fn unclaim_changesource(&self, id: ChangeSourceId, masterid: MasterId) -> Result<(), DbError> {
+    pub async fn unclaim_changesource(
+        &self,
+        id: ChangeSourceId,
+        masterid: MasterId,
+    ) -> Result<(), DbError> {
         changesource_masters::Entity::delete_many()
             .filter(changesource_masters::Column::Changesourceid.eq(id.0))
             .filter(changesource_masters::Column::Masterid.eq(masterid.0))
@@ -179,7 +221,10 @@ impl Db {
     /// All change sources, by id.
     pub async fn list_changesources(&self) -> Result<Vec<ChangeSourceRow>, DbError> {
         const OP: &str = "listing change sources";
-        let owners = changesource_masters::Entity::find().all(&self.conn).await.ctx(OP)?;
+        let owners = changesource_masters::Entity::find()
+            .all(&self.conn)
+            .await
+            .ctx(OP)?;
         Ok(changesources::Entity::find()
             .order_by_asc(changesources::Column::Id)
             .all(&self.conn)
@@ -188,14 +233,21 @@ impl Db {
             .into_iter()
             .map(|s| ChangeSourceRow {
                 changesourceid: ChangeSourceId(s.id),
-                masterid: owners.iter().find(|o| o.changesourceid == s.id).map(|o| MasterId(o.masterid)),
+                masterid: owners
+                    .iter()
+                    .find(|o| o.changesourceid == s.id)
+                    .map(|o| MasterId(o.masterid)),
                 name: s.name,
             })
             .collect())
     }
 
     /// Record a scheduler's classification of a change (upsert on (scheduler, change)).
-    pub async fn classify_changes(&self, id: SchedulerId, classifications: &[(ChangeId, bool)]) -> Result<(), DbError> {
+    pub async fn classify_changes(
+        &self,
+        id: SchedulerId,
+        classifications: &[(ChangeId, bool)],
+    ) -> Result<(), DbError> {
         const OP: &str = "classifying changes";
         let txn = self.write_txn(OP).await?;
         for (ch, important) in classifications {
@@ -218,7 +270,10 @@ impl Db {
     }
 
     /// Classified changes of a scheduler: `(changeid, important)` by change id.
-    pub async fn get_change_classifications(&self, id: SchedulerId) -> Result<Vec<(ChangeId, bool)>, DbError> {
+    pub async fn get_change_classifications(
+        &self,
+        id: SchedulerId,
+    ) -> Result<Vec<(ChangeId, bool)>, DbError> {
         Ok(scheduler_changes::Entity::find()
             .filter(scheduler_changes::Column::Schedulerid.eq(id.0))
             .order_by_asc(scheduler_changes::Column::Changeid)
@@ -231,12 +286,19 @@ impl Db {
     }
 
     /// Forget classifications up to and including `less_than_or_equal` (all when `None`).
-    pub async fn flush_change_classifications(&self, id: SchedulerId, up_to: Option<ChangeId>) -> Result<(), DbError> {
-        let mut d = scheduler_changes::Entity::delete_many().filter(scheduler_changes::Column::Schedulerid.eq(id.0));
+    pub async fn flush_change_classifications(
+        &self,
+        id: SchedulerId,
+        up_to: Option<ChangeId>,
+    ) -> Result<(), DbError> {
+        let mut d = scheduler_changes::Entity::delete_many()
+            .filter(scheduler_changes::Column::Schedulerid.eq(id.0));
         if let Some(c) = up_to {
             d = d.filter(scheduler_changes::Column::Changeid.lte(c.0));
         }
-        d.exec(&self.conn).await.ctx("flushing change classifications")?;
+        d.exec(&self.conn)
+            .await
+            .ctx("flushing change classifications")?;
         Ok(())
     }
 }

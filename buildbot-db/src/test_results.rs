@@ -55,7 +55,11 @@ pub struct NewTestResult {
 impl NewTestResult {
     /// A named result.
     pub fn named(name: &str, value: &str) -> NewTestResult {
-        NewTestResult { test_name: Some(name.to_owned()), value: value.to_owned(), ..Default::default() }
+        NewTestResult {
+            test_name: Some(name.to_owned()),
+            value: value.to_owned(),
+            ..Default::default()
+        }
     }
 }
 
@@ -137,8 +141,14 @@ impl Db {
         const OP: &str = "completing a test result set";
         let n = test_result_sets::Entity::update_many()
             .col_expr(test_result_sets::Column::Complete, Expr::value(1i16))
-            .col_expr(test_result_sets::Column::TestsPassed, Expr::value(tests_passed))
-            .col_expr(test_result_sets::Column::TestsFailed, Expr::value(tests_failed))
+            .col_expr(
+                test_result_sets::Column::TestsPassed,
+                Expr::value(tests_passed),
+            )
+            .col_expr(
+                test_result_sets::Column::TestsFailed,
+                Expr::value(tests_failed),
+            )
             .filter(test_result_sets::Column::Id.eq(id.0))
             .filter(test_result_sets::Column::Complete.eq(0))
             .exec(&self.conn)
@@ -146,13 +156,19 @@ impl Db {
             .ctx(OP)?
             .rows_affected;
         if n == 0 {
-            return Err(DbError::Conflict { op: OP, reason: format!("test result set {id} is missing or already complete") });
+            return Err(DbError::Conflict {
+                op: OP,
+                reason: format!("test result set {id} is missing or already complete"),
+            });
         }
         Ok(())
     }
 
     /// Test result sets of a build (by id).
-    pub async fn list_test_result_sets(&self, buildid: BuildId) -> Result<Vec<TestResultSetRow>, DbError> {
+    pub async fn list_test_result_sets(
+        &self,
+        buildid: BuildId,
+    ) -> Result<Vec<TestResultSetRow>, DbError> {
         Ok(test_result_sets::Entity::find()
             .filter(test_result_sets::Column::Buildid.eq(buildid.0))
             .order_by_asc(test_result_sets::Column::Id)
@@ -165,7 +181,10 @@ impl Db {
     }
 
     /// One set.
-    pub async fn get_test_result_set(&self, id: TestResultSetId) -> Result<Option<TestResultSetRow>, DbError> {
+    pub async fn get_test_result_set(
+        &self,
+        id: TestResultSetId,
+    ) -> Result<Option<TestResultSetRow>, DbError> {
         Ok(test_result_sets::Entity::find_by_id(id.0)
             .one(&self.conn)
             .await
@@ -186,7 +205,10 @@ impl Db {
         let txn = self.write_txn(OP).await?;
         for r in results {
             if r.test_name.is_none() && r.test_code_path.is_none() {
-                return Err(DbError::InvalidArgument { op: OP, reason: "a test result needs a name or a code path".into() });
+                return Err(DbError::InvalidArgument {
+                    op: OP,
+                    reason: "a test result needs a name or a code path".into(),
+                });
             }
             if let Some(n) = &r.test_name
                 && !names.contains_key(n)
@@ -240,15 +262,20 @@ impl Db {
             }
         }
         for batch in results.chunks(500) {
-            test_results::Entity::insert_many(batch.iter().map(|r| test_results::ActiveModel {
-                builderid: Set(builderid.0),
-                test_result_setid: Set(setid.0),
-                test_nameid: Set(r.test_name.as_ref().and_then(|n| names.get(n).copied())),
-                test_code_pathid: Set(r.test_code_path.as_ref().and_then(|p| paths.get(p).copied())),
-                line: Set(r.line),
-                duration_ns: Set(r.duration_ns),
-                value: Set(r.value.clone()),
-                ..Default::default()
+            test_results::Entity::insert_many(batch.iter().map(|r| {
+                test_results::ActiveModel {
+                    builderid: Set(builderid.0),
+                    test_result_setid: Set(setid.0),
+                    test_nameid: Set(r.test_name.as_ref().and_then(|n| names.get(n).copied())),
+                    test_code_pathid: Set(r
+                        .test_code_path
+                        .as_ref()
+                        .and_then(|p| paths.get(p).copied())),
+                    line: Set(r.line),
+                    duration_ns: Set(r.duration_ns),
+                    value: Set(r.value.clone()),
+                    ..Default::default()
+                }
             }))
             .exec_without_returning(&*txn)
             .await
@@ -258,7 +285,10 @@ impl Db {
     }
 
     /// Results of a set, by id.
-    pub async fn list_test_results(&self, setid: TestResultSetId) -> Result<Vec<TestResultRow>, DbError> {
+    pub async fn list_test_results(
+        &self,
+        setid: TestResultSetId,
+    ) -> Result<Vec<TestResultRow>, DbError> {
         const OP: &str = "listing test results";
         let rows = test_results::Entity::find()
             .filter(test_results::Column::TestResultSetid.eq(setid.0))
@@ -270,7 +300,12 @@ impl Db {
         let path_ids: Vec<i64> = rows.iter().filter_map(|r| r.test_code_pathid).collect();
         let mut names = BTreeMap::new();
         for c in name_ids.chunks(crate::common::BATCH) {
-            for n in test_names::Entity::find().filter(test_names::Column::Id.is_in(c.to_vec())).all(&self.conn).await.ctx(OP)? {
+            for n in test_names::Entity::find()
+                .filter(test_names::Column::Id.is_in(c.to_vec()))
+                .all(&self.conn)
+                .await
+                .ctx(OP)?
+            {
                 names.insert(n.id, n.name);
             }
         }

@@ -117,7 +117,9 @@ impl Results {
     /// The result for a stored integer; `None` for anything that is not a result code
     /// (including the `-1` "pending" marker of buildsets and build requests).
     pub fn from_code(code: i64) -> Option<Results> {
-        Results::ALL.into_iter().find(|r| i64::from(r.code()) == code)
+        Results::ALL
+            .into_iter()
+            .find(|r| i64::from(r.code()) == code)
     }
 
     /// Lower-case name as Buildbot prints it (`success`, `warnings`, ...).
@@ -149,7 +151,11 @@ impl Results {
 
     /// The worse of two results (Buildbot's `worst_status`).
     pub fn worst(self, other: Results) -> Results {
-        if other.badness() > self.badness() { other } else { self }
+        if other.badness() > self.badness() {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -177,6 +183,9 @@ mod tests {
         assert_eq!(Results::Success.worst(Results::Skipped), Results::Success);
         assert_eq!(Results::Warnings.worst(Results::Failure), Results::Failure);
         assert_eq!(Results::Cancelled.worst(Results::Retry), Results::Cancelled);
-        assert_eq!(Results::Exception.worst(Results::Failure), Results::Exception);
+        assert_eq!(
+            Results::Exception.worst(Results::Failure),
+            Results::Exception
+        );
     }
 }

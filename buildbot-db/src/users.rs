@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::common::{find_or_create, py_json};
 use crate::entities::{object_state, objects, users, users_info};
-use crate::error::{is_unique_violation, Ctx};
+use crate::error::{Ctx, is_unique_violation};
 use crate::hash::{increment_identifier, shorten};
 use crate::{Db, DbError, ObjectId, UserId};
 
@@ -31,7 +31,12 @@ pub struct UserRow {
 impl Db {
     /// Python's `findUserByAttr`: the user having `attr_type = attr_data`, else a new user
     /// with `identifier` (made unique with `_2`, `_3` ...) and that attribute.
-    pub async fn find_user_by_attr(&self, identifier: &str, attr_type: &str, attr_data: &str) -> Result<UserId, DbError> {
+    pub async fn find_user_by_attr(
+        &self,
+        identifier: &str,
+        attr_type: &str,
+        attr_data: &str,
+    ) -> Result<UserId, DbError> {
         const OP: &str = "finding or creating a user";
         for _ in 0..10 {
             if let Some(r) = users_info::Entity::find()
@@ -47,19 +52,29 @@ impl Db {
             let mut ident = identifier.to_owned();
             let mut uid = None;
             for _ in 0..1000 {
-                let taken = users::Entity::find().filter(users::Column::Identifier.eq(ident.clone())).one(&*txn).await.ctx(OP)?;
+                let taken = users::Entity::find()
+                    .filter(users::Column::Identifier.eq(ident.clone()))
+                    .one(&*txn)
+                    .await
+                    .ctx(OP)?;
                 if taken.is_none() {
-                    let r = users::Entity::insert(users::ActiveModel { identifier: Set(ident.clone()), ..Default::default() })
-                        .exec(&*txn)
-                        .await
-                        .ctx(OP)?;
+                    let r = users::Entity::insert(users::ActiveModel {
+                        identifier: Set(ident.clone()),
+                        ..Default::default()
+                    })
+                    .exec(&*txn)
+                    .await
+                    .ctx(OP)?;
                     uid = Some(r.last_insert_id);
                     break;
                 }
                 ident = increment_identifier(&ident, 255);
             }
             let Some(uid) = uid else {
-                return Err(DbError::Conflict { op: OP, reason: format!("no free identifier for '{identifier}'") });
+                return Err(DbError::Conflict {
+                    op: OP,
+                    reason: format!("no free identifier for '{identifier}'"),
+                });
             };
             let r = users_info::Entity::insert(users_info::ActiveModel {
                 uid: Set(uid),
@@ -80,13 +95,22 @@ impl Db {
                 Err(source) => return Err(DbError::Query { op: OP, source }),
             }
         }
-        Err(DbError::Conflict { op: OP, reason: "kept conflicting".into() })
+        Err(DbError::Conflict {
+            op: OP,
+            reason: "kept conflicting".into(),
+        })
     }
 
     /// One user.
     pub async fn get_user(&self, uid: UserId) -> Result<Option<UserRow>, DbError> {
         const OP: &str = "reading a user";
-        let Some(u) = users::Entity::find_by_id(uid.0).one(&self.conn).await.ctx(OP)? else { return Ok(None) };
+        let Some(u) = users::Entity::find_by_id(uid.0)
+            .one(&self.conn)
+            .await
+            .ctx(OP)?
+        else {
+            return Ok(None);
+        };
         let attributes = users_info::Entity::find()
             .filter(users_info::Column::Uid.eq(uid.0))
             .all(&self.conn)
@@ -147,7 +171,9 @@ impl Db {
     ) -> Result<(), DbError> {
         const OP: &str = "updating a user";
         let txn = self.write_txn(OP).await?;
-        let mut am = users::ActiveModel { ..Default::default() };
+        let mut am = users::ActiveModel {
+            ..Default::default()
+        };
         let mut any = false;
         if let Some(i) = identifier {
             am.identifier = Set(i.to_owned());
@@ -162,7 +188,12 @@ impl Db {
             any = true;
         }
         if any {
-            users::Entity::update_many().set(am).filter(users::Column::Uid.eq(uid.0)).exec(&*txn).await.ctx(OP)?;
+            users::Entity::update_many()
+                .set(am)
+                .filter(users::Column::Uid.eq(uid.0))
+                .exec(&*txn)
+                .await
+                .ctx(OP)?;
         }
         if let Some((t, d)) = attr {
             let n = users_info::Entity::update_many()
@@ -191,13 +222,20 @@ impl Db {
     pub async fn remove_user(&self, uid: UserId) -> Result<(), DbError> {
         const OP: &str = "removing a user";
         let txn = self.write_txn(OP).await?;
-        users_info::Entity::delete_many().filter(users_info::Column::Uid.eq(uid.0)).exec(&*txn).await.ctx(OP)?;
+        users_info::Entity::delete_many()
+            .filter(users_info::Column::Uid.eq(uid.0))
+            .exec(&*txn)
+            .await
+            .ctx(OP)?;
         crate::entities::change_users::Entity::delete_many()
             .filter(crate::entities::change_users::Column::Uid.eq(uid.0))
             .exec(&*txn)
             .await
             .ctx(OP)?;
-        users::Entity::delete_by_id(uid.0).exec(&*txn).await.ctx(OP)?;
+        users::Entity::delete_by_id(uid.0)
+            .exec(&*txn)
+            .await
+            .ctx(OP)?;
         txn.commit().await.ctx(OP)
     }
 
@@ -206,19 +244,29 @@ impl Db {
     pub async fn get_object_id(&self, name: &str, class_name: &str) -> Result<ObjectId, DbError> {
         let name = shorten(name, 128, 64);
         let class_name = shorten(class_name, 128, 64);
-        let am = objects::ActiveModel { name: Set(name.clone()), class_name: Set(class_name.clone()), ..Default::default() };
+        let am = objects::ActiveModel {
+            name: Set(name.clone()),
+            class_name: Set(class_name.clone()),
+            ..Default::default()
+        };
         Ok(ObjectId(find_or_create!(
             &self.conn,
             "finding or creating a state object",
             objects::Entity,
-            objects::Column::Name.eq(name).and(objects::Column::ClassName.eq(class_name)),
+            objects::Column::Name
+                .eq(name)
+                .and(objects::Column::ClassName.eq(class_name)),
             am,
             id
         )))
     }
 
     /// A stored state value, JSON-decoded.
-    pub async fn get_state(&self, objectid: ObjectId, name: &str) -> Result<Option<serde_json::Value>, DbError> {
+    pub async fn get_state(
+        &self,
+        objectid: ObjectId,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, DbError> {
         let name = shorten(name, 255, 127);
         let r = object_state::Entity::find()
             .filter(object_state::Column::Objectid.eq(objectid.0))
@@ -226,12 +274,22 @@ impl Db {
             .one(&self.conn)
             .await
             .ctx("reading state")?;
-        r.map(|r| serde_json::from_str(&r.value_json).map_err(|source| DbError::Json { column: "object_state.value_json", source }))
-            .transpose()
+        r.map(|r| {
+            serde_json::from_str(&r.value_json).map_err(|source| DbError::Json {
+                column: "object_state.value_json",
+                source,
+            })
+        })
+        .transpose()
     }
 
     /// Store a state value (update, else insert; on an insert race the other writer wins).
-    pub async fn set_state(&self, objectid: ObjectId, name: &str, value: &serde_json::Value) -> Result<(), DbError> {
+    pub async fn set_state(
+        &self,
+        objectid: ObjectId,
+        name: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), DbError> {
         const OP: &str = "storing state";
         let name = shorten(name, 255, 127);
         let json = py_json(value);
@@ -280,8 +338,14 @@ impl Db {
         .await;
         match r {
             Ok(_) => Ok(value.clone()),
-            Err(e) if is_unique_violation(&e) => Ok(self.get_state(objectid, name).await?.unwrap_or_else(|| value.clone())),
-            Err(source) => Err(DbError::Query { op: "creating state", source }),
+            Err(e) if is_unique_violation(&e) => Ok(self
+                .get_state(objectid, name)
+                .await?
+                .unwrap_or_else(|| value.clone())),
+            Err(source) => Err(DbError::Query {
+                op: "creating state",
+                source,
+            }),
         }
     }
 }

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use crate::common::{find_or_create, flag};
 use crate::entities::{builder_masters, configured_workers, connected_workers, workers};
 use crate::error::Ctx;
-use crate::query::{apply, col, Field, Query, Ty};
+use crate::query::{Field, Query, Ty, apply, col};
 use crate::{BuilderId, Db, DbError, MasterId, WorkerId};
 
 /// A worker with its connections and configuration.
@@ -81,8 +81,11 @@ impl Db {
             .all(&*txn)
             .await
             .ctx(OP)?;
-        let wanted: Vec<i64> =
-            bms.iter().filter(|b| builderids.iter().any(|x| x.0 == b.builderid)).map(|b| b.id).collect();
+        let wanted: Vec<i64> = bms
+            .iter()
+            .filter(|b| builderids.iter().any(|x| x.0 == b.builderid))
+            .map(|b| b.id)
+            .collect();
         let all: Vec<i64> = bms.iter().map(|b| b.id).collect();
         let existing: Vec<i64> = configured_workers::Entity::find()
             .filter(configured_workers::Column::Workerid.eq(workerid.0))
@@ -93,7 +96,11 @@ impl Db {
             .into_iter()
             .map(|c| c.buildermasterid)
             .collect();
-        let remove: Vec<i64> = existing.iter().filter(|e| !wanted.contains(e)).copied().collect();
+        let remove: Vec<i64> = existing
+            .iter()
+            .filter(|e| !wanted.contains(e))
+            .copied()
+            .collect();
         if !remove.is_empty() {
             configured_workers::Entity::delete_many()
                 .filter(configured_workers::Column::Workerid.eq(workerid.0))
@@ -116,7 +123,10 @@ impl Db {
     }
 
     /// Remove every `configured_workers` row of a master.
-    pub async fn deconfigure_all_workers_for_master(&self, masterid: MasterId) -> Result<(), DbError> {
+    pub async fn deconfigure_all_workers_for_master(
+        &self,
+        masterid: MasterId,
+    ) -> Result<(), DbError> {
         const OP: &str = "deconfiguring workers";
         let bms: Vec<i64> = builder_masters::Entity::find()
             .filter(builder_masters::Column::Masterid.eq(masterid.0))
@@ -174,7 +184,11 @@ impl Db {
     }
 
     /// A worker detached from `masterid`.
-    pub async fn worker_disconnected(&self, workerid: WorkerId, masterid: MasterId) -> Result<(), DbError> {
+    pub async fn worker_disconnected(
+        &self,
+        workerid: WorkerId,
+        masterid: MasterId,
+    ) -> Result<(), DbError> {
         connected_workers::Entity::delete_many()
             .filter(connected_workers::Column::Workerid.eq(workerid.0))
             .filter(connected_workers::Column::Masterid.eq(masterid.0))
@@ -195,7 +209,14 @@ impl Db {
         workers::Entity::update_many()
             .col_expr(workers::Column::Paused, Expr::value(i16::from(paused)))
             .col_expr(workers::Column::Graceful, Expr::value(i16::from(graceful)))
-            .col_expr(workers::Column::PauseReason, Expr::value(if paused { pause_reason.map(str::to_owned) } else { None }))
+            .col_expr(
+                workers::Column::PauseReason,
+                Expr::value(if paused {
+                    pause_reason.map(str::to_owned)
+                } else {
+                    None
+                }),
+            )
             .filter(workers::Column::Id.eq(workerid.0))
             .exec(&self.conn)
             .await
@@ -205,12 +226,20 @@ impl Db {
 
     /// One worker.
     pub async fn get_worker(&self, workerid: WorkerId) -> Result<Option<WorkerRow>, DbError> {
-        Ok(self.list_workers(&Query::new().eq("workerid", workerid.0), None, None).await?.into_iter().next())
+        Ok(self
+            .list_workers(&Query::new().eq("workerid", workerid.0), None, None)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Worker by name.
     pub async fn get_worker_by_name(&self, name: &str) -> Result<Option<WorkerRow>, DbError> {
-        Ok(self.list_workers(&Query::new().eq("name", name), None, None).await?.into_iter().next())
+        Ok(self
+            .list_workers(&Query::new().eq("name", name), None, None)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// Workers, optionally only those configured for `builderid` and/or on `masterid`
@@ -222,13 +251,26 @@ impl Db {
         masterid: Option<MasterId>,
     ) -> Result<Vec<WorkerRow>, DbError> {
         const OP: &str = "listing workers";
-        let rows = apply(workers::Entity::find(), q, "workers", worker_field, col(workers::Entity, workers::Column::Id))?
+        let rows = apply(
+            workers::Entity::find(),
+            q,
+            "workers",
+            worker_field,
+            col(workers::Entity, workers::Column::Id),
+        )?
+        .all(&self.conn)
+        .await
+        .ctx(OP)?;
+        let mut conn_to: BTreeMap<i64, Vec<MasterId>> = BTreeMap::new();
+        for c in connected_workers::Entity::find()
             .all(&self.conn)
             .await
-            .ctx(OP)?;
-        let mut conn_to: BTreeMap<i64, Vec<MasterId>> = BTreeMap::new();
-        for c in connected_workers::Entity::find().all(&self.conn).await.ctx(OP)? {
-            conn_to.entry(c.workerid).or_default().push(MasterId(c.masterid));
+            .ctx(OP)?
+        {
+            conn_to
+                .entry(c.workerid)
+                .or_default()
+                .push(MasterId(c.masterid));
         }
         let bms: BTreeMap<i64, (i64, i64)> = builder_masters::Entity::find()
             .all(&self.conn)
@@ -238,9 +280,15 @@ impl Db {
             .map(|b| (b.id, (b.masterid, b.builderid)))
             .collect();
         let mut conf: BTreeMap<i64, Vec<(MasterId, BuilderId)>> = BTreeMap::new();
-        for c in configured_workers::Entity::find().all(&self.conn).await.ctx(OP)? {
+        for c in configured_workers::Entity::find()
+            .all(&self.conn)
+            .await
+            .ctx(OP)?
+        {
             if let Some((m, b)) = bms.get(&c.buildermasterid) {
-                conf.entry(c.workerid).or_default().push((MasterId(*m), BuilderId(*b)));
+                conf.entry(c.workerid)
+                    .or_default()
+                    .push((MasterId(*m), BuilderId(*b)));
             }
         }
         let mut out = Vec::new();
@@ -248,7 +296,9 @@ impl Db {
             let connected_to = conn_to.remove(&w.id).unwrap_or_default();
             let configured_on = conf.remove(&w.id).unwrap_or_default();
             if let Some(b) = builderid
-                && !configured_on.iter().any(|(m, x)| *x == b && masterid.is_none_or(|mm| mm == *m))
+                && !configured_on
+                    .iter()
+                    .any(|(m, x)| *x == b && masterid.is_none_or(|mm| mm == *m))
             {
                 continue;
             }
@@ -259,11 +309,16 @@ impl Db {
             {
                 continue;
             }
-            let workerinfo = serde_json::from_str(&w.info).unwrap_or_else(|_| serde_json::json!({}));
+            let workerinfo =
+                serde_json::from_str(&w.info).unwrap_or_else(|_| serde_json::json!({}));
             out.push(WorkerRow {
                 workerid: WorkerId(w.id),
                 name: w.name,
-                workerinfo: if workerinfo.is_null() { serde_json::json!({}) } else { workerinfo },
+                workerinfo: if workerinfo.is_null() {
+                    serde_json::json!({})
+                } else {
+                    workerinfo
+                },
                 paused: flag(w.paused),
                 pause_reason: w.pause_reason,
                 graceful: flag(w.graceful),

@@ -277,6 +277,9 @@ fn sql(url: &str, stmt: &str) -> String {
         c.output()
     }
     .expect("run the database client");
+    if !out.status.success() {
+        eprintln!("{stmt}: {}", String::from_utf8_lossy(&out.stderr));
+    }
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

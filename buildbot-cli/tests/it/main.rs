@@ -5,4 +5,5 @@ mod checkconfig;
 mod create;
 mod harness;
 mod run;
+mod sendchange;
 mod upgrade;

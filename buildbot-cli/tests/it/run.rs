@@ -137,7 +137,10 @@ fn unreachable_database_at_start() {
     let tac = b.join("buildbot.tac");
     std::fs::write(
         &tac,
-        read(&tac).replace("sqlite:///state.sqlite", "postgresql://u:secret@127.0.0.1:1/none"),
+        read(&tac).replace(
+            "sqlite:///state.sqlite",
+            "postgresql://u:secret@127.0.0.1:1/none",
+        ),
     )
     .unwrap();
     let out = run(&["start", s(&b)]);
@@ -175,6 +178,20 @@ fn port_in_use_is_reported() {
 }
 
 #[test]
+fn web_port_in_use_is_reported() {
+    let sc = Scratch::new();
+    let b = sc.dir("m");
+    run(&["create-master", "-q", "-r", s(&b)]).ok();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let w = busy.local_addr().unwrap().port();
+    std::fs::write(b.join("master.cfg"), f1(free_port(), w, "b1")).unwrap();
+    let out = run(&["start", s(&b)]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains(&format!(":{w}")), "{out:#?}");
+    assert!(!b.join("twistd.pid").exists());
+}
+
+#[test]
 fn stale_pid_and_quiet_start() {
     let sc = Scratch::new();
     let (b, _) = mkm(&sc, "m");
@@ -188,6 +205,13 @@ fn stale_pid_and_quiet_start() {
     assert_ne!(pid, 999_999);
     run(&["stop", "-q", s(&b)]).ok();
     assert!(!alive(pid));
+    // a live process that is not this master (pid reuse): stale too
+    std::fs::write(b.join("twistd.pid"), format!("{}\n", std::process::id())).unwrap();
+    let home = sc.path().to_str().unwrap();
+    let out = run_env(&["start", "~/m"], &[("HOME", home)]);
+    out.ok();
+    assert!(out.stdout.contains("removing stale pid file"), "{out:#?}");
+    run_env(&["stop", "-q", "~/m"], &[("HOME", home)]).ok();
     // stale pid file on stop
     std::fs::write(b.join("twistd.pid"), "999999\n").unwrap();
     let out = run(&["stop", s(&b)]);

@@ -903,7 +903,9 @@ fn encode_update(
                 c.text.len() + 9 * (c.newline_offsets.len() + c.line_times.len())
             }
             UpdateEntry::Log { chunk, name } => {
-                name.len() + chunk.text.len() + 9 * (chunk.newline_offsets.len() + chunk.line_times.len())
+                name.len()
+                    + chunk.text.len()
+                    + 9 * (chunk.newline_offsets.len() + chunk.line_times.len())
             }
             _ => 16,
         })

@@ -332,10 +332,7 @@ impl LineSplitter {
         chunk.text.reserve(lines.len());
         chunk.newline_offsets.reserve(estimate);
         chunk.line_times.reserve(estimate);
-        let mut base = chunk
-            .newline_offsets
-            .last()
-            .map_or(0, |&o| o as usize + 1);
+        let mut base = chunk.newline_offsets.last().map_or(0, |&o| o as usize + 1);
         let mut copied = 0; // bytes of `lines` already appended to the chunk
         let mut start = 0;
         let mut t = first_time;
@@ -365,10 +362,7 @@ impl LineSplitter {
                         push_line(chunk, &rest[..cut], t);
                         rest = &rest[cut..];
                     }
-                    base = chunk
-                        .newline_offsets
-                        .last()
-                        .map_or(0, |&o| o as usize + 1);
+                    base = chunk.newline_offsets.last().map_or(0, |&o| o as usize + 1);
                     copied = end + 1;
                 }
             }
@@ -516,8 +510,7 @@ impl CommandIo {
         let index = match st.splitters.iter().position(|(s, _)| *s == stream) {
             Some(i) => i,
             None => {
-                st.splitters
-                    .push((stream.clone(), LineSplitter::new(max)));
+                st.splitters.push((stream.clone(), LineSplitter::new(max)));
                 st.splitters.len() - 1
             }
         };
@@ -671,7 +664,10 @@ fn split_entry(entry: UpdateEntry, limit: usize) -> Vec<UpdateEntry> {
         other => return vec![other],
     };
     if !whole_lines(&chunk) {
-        return split_lines_slow(&chunk, limit).into_iter().map(make).collect();
+        return split_lines_slow(&chunk, limit)
+            .into_iter()
+            .map(make)
+            .collect();
     }
     let text = chunk.text.as_str();
     let offsets = &chunk.newline_offsets;
@@ -842,7 +838,9 @@ mod reference {
                             Err(e) => {
                                 let valid = e.valid_up_to();
                                 // SAFETY-free: the prefix is valid UTF-8 by construction.
-                                out.push_str(std::str::from_utf8(&rest[..valid]).unwrap_or_default());
+                                out.push_str(
+                                    std::str::from_utf8(&rest[..valid]).unwrap_or_default(),
+                                );
                                 match e.error_len() {
                                     Some(n) => {
                                         out.push('\u{fffd}');
@@ -1082,7 +1080,6 @@ mod reference {
         }
         out
     }
-
 }
 
 #[cfg(test)]
@@ -1104,9 +1101,29 @@ mod differential {
     }
 
     const PIECES: &[&str] = &[
-        "a", "bc", "0123456789", "\n", "\r", "\r\n", "\u{8}", "\u{8}\u{8}", "\u{1b}", "\u{1b}[",
-        "\u{1b}[u", "\u{1b}[2J", "\u{1b}[12;3H", "\u{1b}[1;f", "\u{1b}[;3H", "2", ";", "H", "é",
-        "€", "😀", " ", "\n\n",
+        "a",
+        "bc",
+        "0123456789",
+        "\n",
+        "\r",
+        "\r\n",
+        "\u{8}",
+        "\u{8}\u{8}",
+        "\u{1b}",
+        "\u{1b}[",
+        "\u{1b}[u",
+        "\u{1b}[2J",
+        "\u{1b}[12;3H",
+        "\u{1b}[1;f",
+        "\u{1b}[;3H",
+        "2",
+        ";",
+        "H",
+        "é",
+        "€",
+        "😀",
+        " ",
+        "\n\n",
     ];
 
     fn random_text(rng: &mut Rng, max_pieces: usize) -> String {
@@ -1128,7 +1145,11 @@ mod differential {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
             let s = random_text(&mut rng, 30);
-            assert_eq!(replace_newlines(&s), reference::replace_newlines(&s), "{s:?}");
+            assert_eq!(
+                replace_newlines(&s),
+                reference::replace_newlines(&s),
+                "{s:?}"
+            );
         }
         let long = "abc\u{1b}[1;2H".repeat(200) + &"z".repeat(1000) + "\r";
         assert_eq!(replace_newlines(&long), reference::replace_newlines(&long));

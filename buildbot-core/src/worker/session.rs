@@ -8,7 +8,7 @@ use async_std::channel::Receiver;
 use async_std::net::TcpStream;
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message as WsMessage;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use rmpv::Value;
 
 use super::{Ev, Shared, WorkerExit, commands, info};
@@ -133,17 +133,7 @@ pub(crate) async fn run(
         let shared = shared.clone();
         async_std::task::spawn(async move {
             while let Ok(frame) = out_rx.recv().await {
-                // queue what is waiting, then flush once (not once per message)
-                let mut sent = sink.feed(WsMessage::binary(frame)).await;
-                while sent.is_ok()
-                    && let Ok(frame) = out_rx.try_recv()
-                {
-                    sent = sink.feed(WsMessage::binary(frame)).await;
-                }
-                if sent.is_ok() {
-                    sent = sink.flush().await;
-                }
-                if let Err(e) = sent {
+                if let Err(e) = sink.send(WsMessage::binary(frame)).await {
                     shared.send_ev(Ev::SessionEnded {
                         generation,
                         reason: format!("write failed: {e}"),

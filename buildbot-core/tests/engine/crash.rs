@@ -15,13 +15,19 @@ const CHILD_DIR: &str = "BB_ENGINE_CRASH_CHILD_DIR";
 const CHILD_PORT: &str = "BB_ENGINE_CRASH_CHILD_PORT";
 
 fn cfg(step: &[&str]) -> MasterConfig {
-    config(vec![builder("b", vec![StepConfig::shell_argv(step).name("work")])]).build().unwrap()
+    config(vec![builder(
+        "b",
+        vec![StepConfig::shell_argv(step).name("work")],
+    )])
+    .build()
+    .unwrap()
 }
 
 /// Runs as the child process when the environment says so; otherwise does nothing.
 #[async_std::test]
 async fn crash_child_master() {
-    let (Some(dir), Some(port)) = (std::env::var_os(CHILD_DIR), std::env::var_os(CHILD_PORT)) else {
+    let (Some(dir), Some(port)) = (std::env::var_os(CHILD_DIR), std::env::var_os(CHILD_PORT))
+    else {
         return;
     };
     init_log();
@@ -32,9 +38,12 @@ async fn crash_child_master() {
         &format!("127.0.0.1:{port}"),
     )
     .await;
-    m.force("force", buildbot_core::master::engine::ForceRequest::new("me", "crash").builders(["b"]))
-        .await
-        .unwrap();
+    m.force(
+        "force",
+        buildbot_core::master::engine::ForceRequest::new("me", "crash").builders(["b"]),
+    )
+    .await
+    .unwrap();
     async_std::task::sleep(Duration::from_secs(120)).await;
 }
 
@@ -50,15 +59,26 @@ impl Drop for Kill {
 async fn master_killed_mid_build_recovers() {
     init_log();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     // create the schema first so that parent and child agree
     {
-        let db = Db::connect("sqlite:///state.sqlite", dir.path()).await.unwrap();
+        let db = Db::connect("sqlite:///state.sqlite", dir.path())
+            .await
+            .unwrap();
         db.upgrade().await.unwrap();
     }
     let mut child = Kill(
         Command::new(std::env::current_exe().unwrap())
-            .args(["crash::crash_child_master", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash::crash_child_master",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_DIR, dir.path())
             .env(CHILD_PORT, port.to_string())
             .stdin(Stdio::null())
@@ -68,17 +88,34 @@ async fn master_killed_mid_build_recovers() {
             .unwrap(),
     );
     let _w = OwnWorker::start(port, W1);
-    let db = Db::connect("sqlite:///state.sqlite", dir.path()).await.unwrap();
+    let db = Db::connect("sqlite:///state.sqlite", dir.path())
+        .await
+        .unwrap();
     // wait until the build streamed its first lines into the database (live, not at the end)
     let deadline = Instant::now() + Duration::from_secs(60);
     let (build, lines) = loop {
-        assert!(Instant::now() < deadline, "the child master did not start the build");
-        if let Some(b) = db.list_builds(&Query::new()).await.unwrap().into_iter().next() {
-            let steps = db.list_steps(&Query::new().eq("buildid", b.buildid.0)).await.unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "the child master did not start the build"
+        );
+        if let Some(b) = db
+            .list_builds(&Query::new())
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+        {
+            let steps = db
+                .list_steps(&Query::new().eq("buildid", b.buildid.0))
+                .await
+                .unwrap();
             if let Some(s) = steps.iter().find(|s| s.name == "work")
                 && let Some(log) = db.get_log_by_slug(s.stepid, "stdio").await.unwrap()
             {
-                let text = db.get_log_lines(log.logid, 0, log.num_lines - 1).await.unwrap_or_default();
+                let text = db
+                    .get_log_lines(log.logid, 0, log.num_lines - 1)
+                    .await
+                    .unwrap_or_default();
                 if text.contains("otwo\n") {
                     break (b, text);
                 }
@@ -91,25 +128,58 @@ async fn master_killed_mid_build_recovers() {
     let _ = child.0.wait();
 
     // a new master on the same basedir and database
-    let m2 = TestMaster::start_in(cfg(&["echo", "second run"]), dir.path(), &format!("127.0.0.1:{port}")).await;
+    let m2 = TestMaster::start_in(
+        cfg(&["echo", "second run"]),
+        dir.path(),
+        &format!("127.0.0.1:{port}"),
+    )
+    .await;
     let old = db.get_build(build.buildid).await.unwrap().unwrap();
     assert_eq!(old.results, Some(5), "{old:?}");
     assert!(old.complete_at.is_some());
-    let steps = db.list_steps(&Query::new().eq("buildid", old.buildid.0)).await.unwrap();
+    let steps = db
+        .list_steps(&Query::new().eq("buildid", old.buildid.0))
+        .await
+        .unwrap();
     assert!(steps.iter().all(|s| s.complete_at.is_some()));
-    let log = db.get_log_by_slug(steps[1].stepid, "stdio").await.unwrap().unwrap();
+    let log = db
+        .get_log_by_slug(steps[1].stepid, "stdio")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(log.complete);
-    let text = db.get_log_lines(log.logid, 0, log.num_lines - 1).await.unwrap();
-    assert!(text.starts_with(&lines), "lines lost: {lines:?} vs {text:?}");
+    let text = db
+        .get_log_lines(log.logid, 0, log.num_lines - 1)
+        .await
+        .unwrap();
+    assert!(
+        text.starts_with(&lines),
+        "lines lost: {lines:?} vs {text:?}"
+    );
     // the request is claimable again and gets rebuilt once the worker reconnects
-    let br = m2.wait_for_request(old.buildrequestid, Duration::from_secs(60)).await.unwrap();
+    let br = m2
+        .wait_for_request(old.buildrequestid, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(br.results, 0);
     let builds = m2.builds_of_request(old.buildrequestid).await.unwrap();
     assert_eq!(builds.len(), 2);
     assert_eq!(builds[1].number, 2);
-    let steps = db.list_steps(&Query::new().eq("buildid", builds[1].buildid.0)).await.unwrap();
-    let log = db.get_log_by_slug(steps[1].stepid, "stdio").await.unwrap().unwrap();
-    assert!(db.get_log_lines(log.logid, 0, log.num_lines - 1).await.unwrap().contains("osecond run\n"));
+    let steps = db
+        .list_steps(&Query::new().eq("buildid", builds[1].buildid.0))
+        .await
+        .unwrap();
+    let log = db
+        .get_log_by_slug(steps[1].stepid, "stdio")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        db.get_log_lines(log.logid, 0, log.num_lines - 1)
+            .await
+            .unwrap()
+            .contains("osecond run\n")
+    );
     m2.stop().await.unwrap();
     let master = db.list_masters(&Query::new()).await.unwrap();
     assert_eq!(master.len(), 1);

@@ -45,7 +45,8 @@ pub fn config(builders: Vec<BuilderConfig>) -> MasterConfigBuilder {
 
 pub struct TestMaster {
     pub master: MasterHandle,
-    pub dir: tempfile::TempDir,
+    /// Keeps the base directory alive.
+    pub _dir: tempfile::TempDir,
 }
 
 impl TestMaster {
@@ -53,7 +54,7 @@ impl TestMaster {
         init_log();
         let dir = tempfile::tempdir().unwrap();
         let master = Self::start_in(cfg, dir.path(), "127.0.0.1:0").await;
-        TestMaster { master, dir }
+        TestMaster { master, _dir: dir }
     }
 
     pub async fn start_in(cfg: MasterConfig, dir: &Path, bind: &str) -> MasterHandle {
@@ -72,7 +73,10 @@ impl TestMaster {
     pub async fn force(&self, builder: &str) -> BuildRequestId {
         let (_, reqs) = self
             .master
-            .force("force", ForceRequest::new("tester <t@example.com>", "spec good").builders([builder]))
+            .force(
+                "force",
+                ForceRequest::new("tester <t@example.com>", "spec good").builders([builder]),
+            )
             .await
             .expect("force");
         reqs[0].1
@@ -85,7 +89,12 @@ impl TestMaster {
             .wait_for_request(brid, Duration::from_secs(60))
             .await
             .expect("request completes");
-        self.master.builds_of_request(brid).await.unwrap().pop().expect("a build")
+        self.master
+            .builds_of_request(brid)
+            .await
+            .unwrap()
+            .pop()
+            .expect("a build")
     }
 
     pub async fn wait_worker(&self, name: &str) {
@@ -109,21 +118,33 @@ impl TestMaster {
 
 pub async fn steps(m: &MasterHandle, build: &BuildRow) -> Vec<StepRow> {
     m.db()
-        .list_steps(&Query::new().eq("buildid", build.buildid.0).order("number", false))
+        .list_steps(
+            &Query::new()
+                .eq("buildid", build.buildid.0)
+                .order("number", false),
+        )
         .await
         .unwrap()
 }
 
 pub async fn stdio(m: &MasterHandle, step: &StepRow) -> String {
-    let log = m.db().get_log_by_slug(step.stepid, "stdio").await.unwrap().expect("stdio log");
+    let log = m
+        .db()
+        .get_log_by_slug(step.stepid, "stdio")
+        .await
+        .unwrap()
+        .expect("stdio log");
     assert_eq!(log.kind(), Some(LogType::Stdio));
-    m.db().get_log_lines(log.logid, 0, log.num_lines - 1).await.unwrap()
+    m.db()
+        .get_log_lines(log.logid, 0, log.num_lines - 1)
+        .await
+        .unwrap()
 }
 
 /// Our worker, in-process; stopped on drop.
 pub struct OwnWorker {
     pub handle: WorkerHandle,
-    pub dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 impl OwnWorker {
@@ -132,7 +153,8 @@ impl OwnWorker {
         std::fs::create_dir_all(dir.path().join("info")).unwrap();
         std::fs::write(dir.path().join("info/admin"), "Rusty <r@example.invalid>\n").unwrap();
         std::fs::write(dir.path().join("info/host"), "test host\n").unwrap();
-        let mut config = buildbot_core::WorkerConfig::new("127.0.0.1", port, name, PASS, dir.path());
+        let mut config =
+            buildbot_core::WorkerConfig::new("127.0.0.1", port, name, PASS, dir.path());
         config.maxdelay = 1;
         let worker = Worker::new(config);
         let handle = worker.handle();
@@ -140,11 +162,7 @@ impl OwnWorker {
             let r = worker.run().await;
             log::info!("test worker exited: {r:?}");
         });
-        OwnWorker { handle, dir }
-    }
-
-    pub fn basedir(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
+        OwnWorker { handle, _dir: dir }
     }
 }
 
@@ -167,27 +185,35 @@ pub fn python_venv() -> Option<PathBuf> {
 /// A real `buildbot-worker` 4.3 process, killed on drop.
 pub struct PyWorker {
     pub child: Option<Child>,
-    pub dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 impl PyWorker {
-    pub fn basedir(&self) -> PathBuf {
-        self.dir.path().join("worker")
-    }
-
     pub fn start(venv: &Path, port: u16, name: &str) -> PyWorker {
         let dir = tempfile::tempdir().unwrap();
         let basedir = dir.path().join("worker");
         let bin = venv.join("bin/buildbot-worker");
         let out = Command::new(&bin)
-            .args(["create-worker", "--protocol", "msgpack_experimental_v7", "--umask", "0o22", "--maxdelay", "1"])
+            .args([
+                "create-worker",
+                "--protocol",
+                "msgpack_experimental_v7",
+                "--umask",
+                "0o22",
+                "--maxdelay",
+                "1",
+            ])
             .arg(&basedir)
             .arg(format!("127.0.0.1:{port}"))
             .args([name, PASS])
             .output()
             .expect("run buildbot-worker create-worker");
         assert!(out.status.success(), "create-worker failed: {out:?}");
-        std::fs::write(basedir.join("info/admin"), "Jane Doe <jane@example.invalid>\n").unwrap();
+        std::fs::write(
+            basedir.join("info/admin"),
+            "Jane Doe <jane@example.invalid>\n",
+        )
+        .unwrap();
         let child = Command::new(&bin)
             .args(["start", "--nodaemon"])
             .arg(&basedir)
@@ -196,7 +222,10 @@ impl PyWorker {
             .stderr(Stdio::null())
             .spawn()
             .expect("start buildbot-worker");
-        PyWorker { child: Some(child), dir }
+        PyWorker {
+            child: Some(child),
+            _dir: dir,
+        }
     }
 }
 

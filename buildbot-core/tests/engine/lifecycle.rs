@@ -9,11 +9,22 @@ use buildbot_db::{BuildRequestId, NewBuildset, Query, Results, SourceStampSpec};
 use crate::harness::*;
 
 fn sleepy(name: &str, secs: u32) -> BuilderConfig {
-    builder(name, vec![StepConfig::shell_argv(&["sh", "-c", &format!("sleep {secs}")])])
+    builder(
+        name,
+        vec![StepConfig::shell_argv(&[
+            "sh",
+            "-c",
+            &format!("sleep {secs}"),
+        ])],
+    )
 }
 
 async fn wait_started(tm: &TestMaster, brid: BuildRequestId) -> buildbot_db::BuildRow {
-    let b = tm.master.wait_for_build_of(brid, Duration::from_secs(30)).await.unwrap();
+    let b = tm
+        .master
+        .wait_for_build_of(brid, Duration::from_secs(30))
+        .await
+        .unwrap();
     for _ in 0..200 {
         let steps = tm.steps(&b).await;
         if steps.len() == 2 && steps[1].started_at.is_some() {
@@ -33,13 +44,21 @@ async fn lost_worker_build_retries_and_runs_again() {
     let brid = tm.force("b").await;
     let first = within(30, "start", wait_started(&tm, brid)).await;
     tm.master.kill_worker(W1).await.unwrap();
-    let done = tm.master.wait_for_build(first.buildid, Duration::from_secs(30)).await.unwrap();
+    let done = tm
+        .master
+        .wait_for_build(first.buildid, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(done.results, Some(Results::Retry.code() as i64));
     assert_eq!(done.state_string, "retry lost connection");
     let steps = tm.steps(&done).await;
     assert_eq!(steps[1].results, Some(5));
     // the worker reconnects by itself (maxdelay 1) and the request runs again
-    let br = tm.master.wait_for_request(brid, Duration::from_secs(60)).await.unwrap();
+    let br = tm
+        .master
+        .wait_for_request(brid, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(br.results, 0);
     let builds = tm.master.builds_of_request(brid).await.unwrap();
     assert_eq!(builds.len(), 2);
@@ -51,19 +70,41 @@ async fn lost_worker_build_retries_and_runs_again() {
 
 #[async_std::test]
 async fn cancel_pending_request_and_rebuild() {
-    let tm = TestMaster::start(config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])]).build().unwrap()).await;
+    let tm = TestMaster::start(
+        config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])])
+            .build()
+            .unwrap(),
+    )
+    .await;
     // no worker yet: the request stays pending
     let brid = tm.force("b").await;
     let mut sub = tm.master.events().subscribe_path("buildrequests/*/cancel");
     tm.master.cancel_request(brid, "not needed").await.unwrap();
-    let br = tm.master.db().get_buildrequest(brid).await.unwrap().unwrap();
+    let br = tm
+        .master
+        .db()
+        .get_buildrequest(brid)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(br.complete && br.claimed);
     assert_eq!(br.results, 6);
-    let bs = tm.master.db().get_buildset(br.buildsetid).await.unwrap().unwrap();
+    let bs = tm
+        .master
+        .db()
+        .get_buildset(br.buildsetid)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(bs.complete);
     assert_eq!(bs.results, Some(6));
-    let ev = within(5, "cancel event", futures::StreamExt::next(&mut sub)).await.unwrap();
-    assert_eq!(ev.key.parts(), ["buildrequests", &brid.0.to_string(), "cancel"]);
+    let ev = within(5, "cancel event", futures::StreamExt::next(&mut sub))
+        .await
+        .unwrap();
+    assert_eq!(
+        ev.key.parts(),
+        ["buildrequests", &brid.0.to_string(), "cancel"]
+    );
     assert!(ev.message.is_null());
 
     let _w = OwnWorker::start(tm.port(), W1);
@@ -75,9 +116,19 @@ async fn cancel_pending_request_and_rebuild() {
     assert_eq!(bs.rebuilt_buildid, Some(b.buildid));
     let props = tm.master.db().get_buildset_properties(bsid).await.unwrap();
     assert_eq!(props["owner"].0, "tester <t@example.com>");
-    let br = tm.master.wait_for_request(reqs[0].1, Duration::from_secs(30)).await.unwrap();
+    let br = tm
+        .master
+        .wait_for_request(reqs[0].1, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(br.results, 0);
-    let rb = tm.master.builds_of_request(reqs[0].1).await.unwrap().pop().unwrap();
+    let rb = tm
+        .master
+        .builds_of_request(reqs[0].1)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(rb.number, b.number + 1);
     tm.master.stop().await.unwrap();
 }
@@ -96,7 +147,13 @@ async fn collapse_requests_on_and_off() {
         }
         let mut skipped = 0;
         for brid in &brids {
-            let r = tm.master.db().get_buildrequest(*brid).await.unwrap().unwrap();
+            let r = tm
+                .master
+                .db()
+                .get_buildrequest(*brid)
+                .await
+                .unwrap()
+                .unwrap();
             if r.complete {
                 assert_eq!(r.results, Results::Skipped.code() as i64);
                 skipped += 1;
@@ -105,7 +162,10 @@ async fn collapse_requests_on_and_off() {
         assert_eq!(skipped, expect_skipped, "collapse={collapse}");
         let _w = OwnWorker::start(tm.port(), W1);
         for brid in &brids {
-            tm.master.wait_for_request(*brid, Duration::from_secs(30)).await.unwrap();
+            tm.master
+                .wait_for_request(*brid, Duration::from_secs(30))
+                .await
+                .unwrap();
         }
         let builds = tm.master.db().list_builds(&Query::new()).await.unwrap();
         assert_eq!(builds.len(), 3 - expect_skipped);
@@ -115,10 +175,19 @@ async fn collapse_requests_on_and_off() {
 
 #[async_std::test]
 async fn priority_then_age() {
-    let tm = TestMaster::start(config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])]).collapse_requests(false).build().unwrap()).await;
+    let tm = TestMaster::start(
+        config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])])
+            .collapse_requests(false)
+            .build()
+            .unwrap(),
+    )
+    .await;
     let db = tm.master.db();
     let builderid = db.builder_id_by_name("b").await.unwrap().unwrap();
-    let ssid = db.find_or_create_sourcestamp(&SourceStampSpec::new(Some("main"), None, "repo")).await.unwrap();
+    let ssid = db
+        .find_or_create_sourcestamp(&SourceStampSpec::new(Some("main"), None, "repo"))
+        .await
+        .unwrap();
     let mut order = Vec::new();
     for prio in [0, 5, 1, 5] {
         let mut bs = NewBuildset::new(&format!("p{prio}"), vec![ssid], vec![builderid]);
@@ -128,16 +197,30 @@ async fn priority_then_age() {
     }
     let _w = OwnWorker::start(tm.port(), W1);
     for (_, brid) in &order {
-        tm.master.wait_for_request(*brid, Duration::from_secs(30)).await.unwrap();
+        tm.master
+            .wait_for_request(*brid, Duration::from_secs(30))
+            .await
+            .unwrap();
     }
     let mut by_number = Vec::new();
     for (prio, brid) in &order {
-        let b = tm.master.builds_of_request(*brid).await.unwrap().pop().unwrap();
+        let b = tm
+            .master
+            .builds_of_request(*brid)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
         by_number.push((b.number, *prio, brid.0));
     }
     by_number.sort();
     let got: Vec<(i64, i64)> = by_number.iter().map(|(_, p, id)| (*p, *id)).collect();
-    let want = vec![(5, order[1].1.0), (5, order[3].1.0), (1, order[2].1.0), (0, order[0].1.0)];
+    let want = vec![
+        (5, order[1].1.0),
+        (5, order[3].1.0),
+        (1, order[2].1.0),
+        (0, order[0].1.0),
+    ];
     assert_eq!(got, want);
     tm.master.stop().await.unwrap();
 }
@@ -176,29 +259,57 @@ async fn max_builds_limits_concurrency() {
 
 #[async_std::test]
 async fn paused_worker_gets_no_builds() {
-    let tm = TestMaster::start(config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])]).build().unwrap()).await;
+    let tm = TestMaster::start(
+        config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])])
+            .build()
+            .unwrap(),
+    )
+    .await;
     let _w = OwnWorker::start(tm.port(), W1);
     tm.wait_worker(W1).await;
-    tm.master.pause_worker(W1, Some("maintenance")).await.unwrap();
+    tm.master
+        .pause_worker(W1, Some("maintenance"))
+        .await
+        .unwrap();
     let brid = tm.force("b").await;
     async_std::task::sleep(Duration::from_millis(700)).await;
     assert!(tm.master.builds_of_request(brid).await.unwrap().is_empty());
-    let w = tm.master.db().get_worker_by_name(W1).await.unwrap().unwrap();
+    let w = tm
+        .master
+        .db()
+        .get_worker_by_name(W1)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(w.paused);
     assert_eq!(w.pause_reason.as_deref(), Some("maintenance"));
     tm.master.unpause_worker(W1).await.unwrap();
-    let br = tm.master.wait_for_request(brid, Duration::from_secs(30)).await.unwrap();
+    let br = tm
+        .master
+        .wait_for_request(brid, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(br.results, 0);
     tm.master.stop().await.unwrap();
 }
 
 #[async_std::test]
 async fn reconfig_adds_builder_and_refuses_bad_configs() {
-    let tm = TestMaster::start(config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])]).build().unwrap()).await;
+    let tm = TestMaster::start(
+        config(vec![builder("b", vec![StepConfig::shell_argv(&["true"])])])
+            .build()
+            .unwrap(),
+    )
+    .await;
     let _w = OwnWorker::start(tm.port(), W1);
     tm.wait_worker(W1).await;
     // a long build on b survives the reconfig
-    let old = config(vec![builder("b", vec![StepConfig::shell_argv(&["sh", "-c", "sleep 1"])])]).build().unwrap();
+    let old = config(vec![builder(
+        "b",
+        vec![StepConfig::shell_argv(&["sh", "-c", "sleep 1"])],
+    )])
+    .build()
+    .unwrap();
     tm.master.reconfig(old).await.unwrap();
     let long = tm.force("b").await;
     // restart-required change: refused, nothing changes
@@ -227,9 +338,16 @@ async fn reconfig_adds_builder_and_refuses_bad_configs() {
     tm.master.reconfig(good).await.unwrap();
     let b = tm.run("c").await;
     assert_eq!(b.results, Some(0));
-    let br = tm.master.wait_for_request(long, Duration::from_secs(30)).await.unwrap();
+    let br = tm
+        .master
+        .wait_for_request(long, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(br.results, 0);
-    let r = tm.master.force("force", ForceRequest::new("x", "y").builders(["nope"])).await;
+    let r = tm
+        .master
+        .force("force", ForceRequest::new("x", "y").builders(["nope"]))
+        .await;
     assert!(matches!(r, Err(MasterError::UnknownBuilder { .. })));
     tm.master.stop().await.unwrap();
 }
@@ -260,26 +378,63 @@ type = "IntParameter"
 name = "jobs"
 default = 1
 "#;
-    let cfg = parse_config(text, "master.cfg", &Registry::new()).unwrap().config;
+    let cfg = parse_config(text, "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
     let tm = TestMaster::start(cfg).await;
     let r = tm
         .master
-        .force("force", ForceRequest::new("me", "r").property("flavour", "fast".into()))
+        .force(
+            "force",
+            ForceRequest::new("me", "r").property("flavour", "fast".into()),
+        )
         .await;
-    assert!(matches!(r, Err(MasterError::InvalidParameter { .. })), "{r:?}");
-    let r = tm.master.force("force", ForceRequest::new("me", "r").property("jobs", "many".into())).await;
-    assert!(matches!(r, Err(MasterError::InvalidParameter { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(MasterError::InvalidParameter { .. })),
+        "{r:?}"
+    );
+    let r = tm
+        .master
+        .force(
+            "force",
+            ForceRequest::new("me", "r").property("jobs", "many".into()),
+        )
+        .await;
+    assert!(
+        matches!(r, Err(MasterError::InvalidParameter { .. })),
+        "{r:?}"
+    );
     let (bsid, reqs) = tm
         .master
-        .force("force", ForceRequest::new("me", "r").property("flavour", "release".into()).property("jobs", "4".into()))
+        .force(
+            "force",
+            ForceRequest::new("me", "r")
+                .property("flavour", "release".into())
+                .property("jobs", "4".into()),
+        )
         .await
         .unwrap();
     let props = tm.master.db().get_buildset_properties(bsid).await.unwrap();
-    assert_eq!(props["flavour"], (serde_json::json!("release"), "Force Build Form".into()));
-    assert_eq!(props["jobs"], (serde_json::json!(4), "Force Build Form".into()));
+    assert_eq!(
+        props["flavour"],
+        (serde_json::json!("release"), "Force Build Form".into())
+    );
+    assert_eq!(
+        props["jobs"],
+        (serde_json::json!(4), "Force Build Form".into())
+    );
     let _w = OwnWorker::start(tm.port(), W1);
-    tm.master.wait_for_request(reqs[0].1, Duration::from_secs(30)).await.unwrap();
-    let b = tm.master.builds_of_request(reqs[0].1).await.unwrap().pop().unwrap();
+    tm.master
+        .wait_for_request(reqs[0].1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let b = tm
+        .master
+        .builds_of_request(reqs[0].1)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     let steps = tm.steps(&b).await;
     assert!(tm.stdio(&steps[1]).await.contains("orelease 4\n"));
     tm.master.stop().await.unwrap();
@@ -287,7 +442,15 @@ default = 1
 
 #[async_std::test]
 async fn events_follow_buildbot_order() {
-    let tm = TestMaster::start(config(vec![builder("b", vec![StepConfig::shell_argv(&["echo", "hi"]).name("hello")])]).build().unwrap()).await;
+    let tm = TestMaster::start(
+        config(vec![builder(
+            "b",
+            vec![StepConfig::shell_argv(&["echo", "hi"]).name("hello")],
+        )])
+        .build()
+        .unwrap(),
+    )
+    .await;
     let _w = OwnWorker::start(tm.port(), W1);
     tm.wait_worker(W1).await;
     let sub2 = tm.master.events().subscribe(&[None, None, None]);
@@ -307,7 +470,11 @@ async fn events_follow_buildbot_order() {
         }
     }
     let bid = b.buildid.0;
-    let pos = |k: &str| keys.iter().position(|x| x == k).unwrap_or_else(|| panic!("no {k} in {keys:?}"));
+    let pos = |k: &str| {
+        keys.iter()
+            .position(|x| x == k)
+            .unwrap_or_else(|| panic!("no {k} in {keys:?}"))
+    };
     assert!(pos("buildsets/1/new") > pos("buildrequests/1/new"));
     assert!(pos("buildrequests/1/claimed") < pos(&format!("builds/{bid}/new")));
     assert!(pos("steps/1/new") < pos(&format!("builds/{bid}/new")));

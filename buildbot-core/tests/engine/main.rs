@@ -4,8 +4,8 @@
 // Test helpers outside #[test] functions may unwrap and print SKIP lines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod crash;
 mod harness;
+mod lifecycle;
 mod own;
 mod python;
-mod lifecycle;
-mod crash;

@@ -14,10 +14,21 @@ async fn py_master() -> Option<(TestMaster, PyWorker)> {
 
 #[async_std::test]
 async fn python_worker_scenarios() {
-    let Some((tm, _w)) = py_master().await else { return };
+    let Some((tm, _w)) = py_master().await else {
+        return;
+    };
     within(60, "good", check_good(&tm)).await;
-    let wrow = tm.master.db().get_worker_by_name(W1).await.unwrap().unwrap();
-    assert_eq!(wrow.workerinfo["admin"], "Jane Doe <jane@example.invalid>\n");
+    let wrow = tm
+        .master
+        .db()
+        .get_worker_by_name(W1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        wrow.workerinfo["admin"],
+        "Jane Doe <jane@example.invalid>\n"
+    );
     assert_eq!(wrow.workerinfo["version"], "4.3.0");
     within(60, "bad", check_bad(&tm)).await;
     within(60, "timeout", check_timeout(&tm)).await;

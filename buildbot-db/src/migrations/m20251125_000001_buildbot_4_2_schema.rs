@@ -25,7 +25,12 @@ impl MigrationTrait for Migration {
             // A schema made by Python Buildbot: accept 066/067, nothing to create.
             let rev = alembic_revision(c).await?;
             return match rev.as_deref() {
-                Some("066") | Some("067") => Ok(()),
+                Some("066") | Some("067") => {
+                    if manager.get_database_backend() == DbBackend::Postgres {
+                        super::widen_pg_integers(c).await?;
+                    }
+                    Ok(())
+                }
                 other => Err(DbErr::Migration(format!(
                     "existing Buildbot schema at revision {other:?} is not supported (expected 066 or 067)"
                 ))),
@@ -41,6 +46,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("downgrading the Buildbot schema is not supported".into()))
+        Err(DbErr::Migration(
+            "downgrading the Buildbot schema is not supported".into(),
+        ))
     }
 }

@@ -4,7 +4,7 @@
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
-use super::{list_tables, run_script, set_alembic, ALEMBIC_HEAD};
+use super::{ALEMBIC_HEAD, list_tables, run_script, set_alembic};
 
 pub(super) const NAME: &str = "m20251125_000002_codebases";
 
@@ -33,6 +33,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("downgrading the Buildbot schema is not supported".into()))
+        Err(DbErr::Migration(
+            "downgrading the Buildbot schema is not supported".into(),
+        ))
     }
 }

@@ -35,13 +35,18 @@ impl MigrationTrait for Migration {
                 "CREATE INDEX `buildrequests_pending` ON `buildrequests` (`builderid`, `complete`, `priority` DESC, `id`)",
             ),
         };
-        if c.query_all_raw(Statement::from_string(b, check)).await?.is_empty() {
+        if c.query_all_raw(Statement::from_string(b, check))
+            .await?
+            .is_empty()
+        {
             c.execute_unprepared(create).await?;
         }
         Ok(())
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("downgrading the Buildbot schema is not supported".into()))
+        Err(DbErr::Migration(
+            "downgrading the Buildbot schema is not supported".into(),
+        ))
     }
 }

@@ -9,14 +9,13 @@
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use sea_orm_migration::prelude::*;
 
+use crate::DbError;
 use crate::db::Db;
 use crate::error::Ctx;
-use crate::DbError;
 
 mod m20251125_000001_buildbot_4_2_schema;
 mod m20251125_000002_codebases;
 mod m20251125_000003_pending_requests_index;
-
 
 /// The ordered list of migrations.
 pub(crate) struct Migrator;
@@ -69,10 +68,16 @@ pub(crate) async fn list_tables<C: ConnectionTrait>(c: &C) -> Result<Vec<String>
         DbBackend::Postgres => {
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()"
         }
-        _ => "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
+        _ => {
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()"
+        }
     };
-    let rows = c.query_all_raw(Statement::from_string(c.get_database_backend(), sql)).await?;
-    rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect()
+    let rows = c
+        .query_all_raw(Statement::from_string(c.get_database_backend(), sql))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0))
+        .collect()
 }
 
 pub(crate) async fn alembic_revision<C: ConnectionTrait>(c: &C) -> Result<Option<String>, DbErr> {
@@ -82,7 +87,61 @@ pub(crate) async fn alembic_revision<C: ConnectionTrait>(c: &C) -> Result<Option
             "SELECT version_num FROM alembic_version",
         ))
         .await?;
-    rows.first().map(|r| r.try_get_by_index::<String>(0)).transpose()
+    rows.first()
+        .map(|r| r.try_get_by_index::<String>(0))
+        .transpose()
+}
+
+/// Integer columns that stay 32-bit (flags and result codes read as `i32`).
+const INT32_COLUMNS: [(&str, &str); 5] = [
+    ("masters", "active"),
+    ("buildrequests", "complete"),
+    ("builds", "results"),
+    ("steps", "results"),
+    ("scheduler_changes", "important"),
+];
+
+/// PostgreSQL databases created by Python Buildbot use 32-bit `INTEGER` ids, counters and
+/// timestamps; this code reads them as 64-bit. Widen them (`ALTER ... TYPE BIGINT`; Python
+/// reads BIGINT the same). Returns the number of columns changed.
+pub(crate) async fn widen_pg_integers<C: ConnectionTrait>(c: &C) -> Result<usize, DbErr> {
+    let rows = c
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND data_type = 'integer' \
+             AND table_name <> 'seaql_migrations'",
+        ))
+        .await?;
+    let mut n = 0;
+    for r in rows {
+        let t: String = r.try_get_by_index(0)?;
+        let col: String = r.try_get_by_index(1)?;
+        if INT32_COLUMNS.iter().any(|(a, b)| *a == t && *b == col) {
+            continue;
+        }
+        c.execute_unprepared(&format!(
+            "ALTER TABLE \"{t}\" ALTER COLUMN \"{col}\" TYPE BIGINT"
+        ))
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Does a PostgreSQL database still have Python's 32-bit id columns?
+async fn pg_needs_widening<C: ConnectionTrait>(c: &C) -> Result<bool, DbErr> {
+    let r = c
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT data_type::text FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = 'builds' AND column_name = 'id'",
+        ))
+        .await?;
+    Ok(match r {
+        Some(r) => r.try_get_by_index::<String>(0)? == "integer",
+        None => false,
+    })
 }
 
 /// Run a file of `;`-terminated statements.
@@ -95,7 +154,8 @@ pub(crate) async fn run_script<C: ConnectionTrait>(c: &C, script: &str) -> Resul
 
 pub(crate) async fn set_alembic<C: ConnectionTrait>(c: &C, rev: &str) -> Result<(), DbErr> {
     let b = c.get_database_backend();
-    c.execute_raw(Statement::from_string(b, "DELETE FROM alembic_version")).await?;
+    c.execute_raw(Statement::from_string(b, "DELETE FROM alembic_version"))
+        .await?;
     c.execute_raw(Statement::from_sql_and_values(
         b,
         match b {
@@ -126,14 +186,24 @@ impl Db {
                 ))
                 .await
                 .ctx(OP)?;
-            rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<_, _>>().ctx(OP)?
+            rows.iter()
+                .map(|r| r.try_get_by_index::<String>(0))
+                .collect::<Result<_, _>>()
+                .ctx(OP)?
         } else {
             Vec::new()
         };
-        let alembic = if has("alembic_version") { alembic_revision(&self.conn).await.ctx(OP)? } else { None };
+        let alembic = if has("alembic_version") {
+            alembic_revision(&self.conn).await.ctx(OP)?
+        } else {
+            None
+        };
         let known: Vec<&str> = ALEMBIC.iter().map(|(n, _)| *n).collect();
-        let mut unknown: Vec<String> =
-            recorded.iter().filter(|r| !known.contains(&r.as_str())).cloned().collect();
+        let mut unknown: Vec<String> = recorded
+            .iter()
+            .filter(|r| !known.contains(&r.as_str()))
+            .cloned()
+            .collect();
         if let Some(rev) = &alembic
             && rev.as_str() > ALEMBIC_HEAD
         {
@@ -143,18 +213,25 @@ impl Db {
             return Ok(SchemaStatus::TooNew { unknown });
         }
         if recorded.is_empty() && !has("masters") && !has("builds") && alembic.is_none() {
-            if tables.iter().any(|t| t == "version" || t == "migrate_version") {
+            if tables
+                .iter()
+                .any(|t| t == "version" || t == "migrate_version")
+            {
                 return Err(DbError::UnsupportedSchema {
                     reason: "this is a pre-3.0 Buildbot database; upgrade it with Python Buildbot 4.3 first".into(),
                 });
             }
             return Ok(SchemaStatus::Empty);
         }
-        let implied: Vec<&str> = if recorded.is_empty() {
+        let widen = self.db_backend() == DbBackend::Postgres
+            && pg_needs_widening(&self.conn).await.ctx(OP)?;
+        let implied: Vec<&str> = if recorded.is_empty() && !widen {
             match alembic.as_deref() {
-                Some(rev) if ALEMBIC.iter().any(|(_, r)| *r == rev) => {
-                    ALEMBIC.iter().filter(|(_, r)| *r <= rev).map(|(n, _)| *n).collect()
-                }
+                Some(rev) if ALEMBIC.iter().any(|(_, r)| *r == rev) => ALEMBIC
+                    .iter()
+                    .filter(|(_, r)| *r <= rev)
+                    .map(|(n, _)| *n)
+                    .collect(),
                 Some(rev) => {
                     return Err(DbError::UnsupportedSchema {
                         reason: format!(
@@ -165,7 +242,9 @@ impl Db {
                 }
                 None => {
                     return Err(DbError::UnsupportedSchema {
-                        reason: "Buildbot tables exist but there is no schema version (alembic_version)".into(),
+                        reason:
+                            "Buildbot tables exist but there is no schema version (alembic_version)"
+                                .into(),
                     });
                 }
             }
@@ -177,7 +256,11 @@ impl Db {
             .filter(|k| !recorded.iter().any(|r| r == *k) && !implied.contains(k))
             .map(|k| (*k).to_owned())
             .collect();
-        Ok(if pending.is_empty() { SchemaStatus::UpToDate } else { SchemaStatus::NeedsUpgrade { pending } })
+        Ok(if pending.is_empty() {
+            SchemaStatus::UpToDate
+        } else {
+            SchemaStatus::NeedsUpgrade { pending }
+        })
     }
 
     /// Error unless the schema is up to date (what a starting master calls).
@@ -200,8 +283,12 @@ impl Db {
         if let SchemaStatus::TooNew { unknown } = self.schema_status().await? {
             return Err(DbError::SchemaTooNew { unknown });
         }
-        let before: Vec<String> =
-            Migrator::get_applied_migrations(&self.conn).await.ctx(OP)?.iter().map(|m| m.name().to_owned()).collect();
+        let before: Vec<String> = Migrator::get_applied_migrations(&self.conn)
+            .await
+            .ctx(OP)?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
         // Also records migrations implied by a Python-made schema.
         Migrator::up(&self.conn, None).await.ctx(OP)?;
         let applied: Vec<String> = Migrator::get_applied_migrations(&self.conn)

@@ -6,17 +6,24 @@ use buildbot_db::*;
 use serde_json::json;
 
 use crate::db_tests;
-use crate::harness::{world, Ctx};
+use crate::harness::{Ctx, world};
 
 #[test]
 fn malformed_url_is_a_clear_error() {
     async_std::task::block_on(async {
-        let e = Db::connect("postgresql://bb:s3cret@db.example", Path::new("/tmp")).await.expect_err("bad");
+        let e = Db::connect("postgresql://bb:s3cret@db.example", Path::new("/tmp"))
+            .await
+            .expect_err("bad");
         let msg = e.to_string();
-        assert!(msg.starts_with("could not parse database URL 'postgresql://bb:****@db.example'"), "{msg}");
+        assert!(
+            msg.starts_with("could not parse database URL 'postgresql://bb:****@db.example'"),
+            "{msg}"
+        );
         assert!(!msg.contains("s3cret"));
         assert!(matches!(e, DbError::BadUrl { .. }));
-        let e = Db::connect("mysql://u@h/db?storage_engine=MyISAM", Path::new("/tmp")).await.expect_err("engine");
+        let e = Db::connect("mysql://u@h/db?storage_engine=MyISAM", Path::new("/tmp"))
+            .await
+            .expect_err("engine");
         assert!(e.to_string().contains("InnoDB"), "{e}");
     });
 }
@@ -24,8 +31,13 @@ fn malformed_url_is_a_clear_error() {
 #[test]
 fn unreachable_server_names_host_and_masks_password() {
     async_std::task::block_on(async {
-        for url in ["postgresql://bb:s3cret@127.0.0.1:1/bbdb", "mysql://bb:s3cret@127.0.0.1:1/bbdb"] {
-            let e = Db::connect(url, Path::new("/tmp")).await.expect_err("unreachable");
+        for url in [
+            "postgresql://bb:s3cret@127.0.0.1:1/bbdb",
+            "mysql://bb:s3cret@127.0.0.1:1/bbdb",
+        ] {
+            let e = Db::connect(url, Path::new("/tmp"))
+                .await
+                .expect_err("unreachable");
             let msg = e.to_string();
             assert!(matches!(e, DbError::Connect { .. }), "{msg}");
             assert!(msg.contains("127.0.0.1:1/bbdb"), "{msg}");
@@ -38,16 +50,22 @@ fn unreachable_server_names_host_and_masks_password() {
 fn sqlite_bad_locations_name_the_file() {
     async_std::task::block_on(async {
         let dir = tempfile::tempdir().expect("tmp");
-        let e = Db::connect("sqlite:///nodir/state.sqlite", dir.path()).await.expect_err("no dir");
+        let e = Db::connect("sqlite:///nodir/state.sqlite", dir.path())
+            .await
+            .expect_err("no dir");
         assert!(e.to_string().contains("nodir/state.sqlite"), "{e}");
         assert!(!dir.path().join("nodir").exists());
         // A file on a read-only file system.
-        let e = Db::connect("sqlite:////proc/state.sqlite", dir.path()).await.expect_err("ro fs");
+        let e = Db::connect("sqlite:////proc/state.sqlite", dir.path())
+            .await
+            .expect_err("ro fs");
         assert!(e.to_string().contains("/proc/state.sqlite"), "{e}");
         // A read-only file (permissions do not stop root).
         let f = dir.path().join("ro.sqlite");
         {
-            let db = Db::connect("sqlite:///ro.sqlite", dir.path()).await.expect("create");
+            let db = Db::connect("sqlite:///ro.sqlite", dir.path())
+                .await
+                .expect("create");
             db.upgrade().await.expect("upgrade");
             db.close().await.expect("close");
         }
@@ -59,7 +77,9 @@ fn sqlite_bad_locations_name_the_file() {
         if unsafe_is_root() {
             eprintln!("SKIP: running as root, file permissions do not apply");
         } else {
-            let e = Db::connect("sqlite:///ro.sqlite", dir.path()).await.expect_err("ro file");
+            let e = Db::connect("sqlite:///ro.sqlite", dir.path())
+                .await
+                .expect_err("ro file");
             assert!(e.to_string().contains("ro.sqlite"), "{e}");
         }
         // Memory databases work for tests.
@@ -72,7 +92,10 @@ fn sqlite_bad_locations_name_the_file() {
 
 fn unsafe_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -80,7 +103,9 @@ fn unsafe_is_root() -> bool {
 fn sqlite_schema_is_byte_identical_to_python() {
     async_std::task::block_on(async {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = Db::connect("sqlite:///state.sqlite", dir.path()).await.expect("c");
+        let db = Db::connect("sqlite:///state.sqlite", dir.path())
+            .await
+            .expect("c");
         db.upgrade().await.expect("u");
         db.close().await.expect("close");
         let url = format!("sqlite://{}", dir.path().join("state.sqlite").display());
@@ -93,10 +118,16 @@ fn sqlite_schema_is_byte_identical_to_python() {
             ))
             .await
             .expect("q");
-        let mut ours: Vec<String> = rows.iter().map(|r| r.try_get_by_index::<String>(0).expect("s")).collect();
+        let mut ours: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(0).expect("s"))
+            .collect();
         let fixture = include_str!("../../../../shared/spec/fixtures/schema-sqlite.sql");
-        let mut theirs: Vec<String> =
-            fixture.split(";\n").map(|s| s.trim().trim_end_matches(';').to_owned()).filter(|s| !s.is_empty()).collect();
+        let mut theirs: Vec<String> = fixture
+            .split(";\n")
+            .map(|s| s.trim().trim_end_matches(';').to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
         ours.sort();
         theirs.sort();
         assert_eq!(ours.len(), 43 + 66);
@@ -106,6 +137,8 @@ fn sqlite_schema_is_byte_identical_to_python() {
 
 async fn masters_lifecycle(ctx: Ctx) {
     let db = &ctx.db;
+    assert!(!db.engine_version().await.expect("version").is_empty());
+    db.vacuum().await.expect("vacuum on an empty database");
     let m = db.find_or_create_master("h:/a").await.expect("m");
     assert_eq!(db.find_or_create_master("h:/a").await.expect("again"), m);
     let row = db.get_master(m).await.expect("g").expect("row");
@@ -120,7 +153,10 @@ async fn masters_lifecycle(ctx: Ctx) {
     let flipped = db.expire_masters(-10).await.expect("expire");
     assert_eq!(flipped.len(), 1);
     assert!(!flipped[0].active);
-    let active = db.list_masters(&Query::new().eq("active", true)).await.expect("list");
+    let active = db
+        .list_masters(&Query::new().eq("active", true))
+        .await
+        .expect("list");
     assert!(active.is_empty());
     assert_eq!(db.list_masters(&Query::new()).await.expect("all").len(), 1);
 }
@@ -129,23 +165,52 @@ async fn dead_master_housekeeping(ctx: Ctx) {
     let db = &ctx.db;
     let w = world(db).await;
     let other = db.find_or_create_master("h:/other").await.expect("other");
-    let bm = db.add_builder_master(w.builder, w.master).await.expect("bm");
-    assert_eq!(db.add_builder_master(w.builder, w.master).await.expect("bm2"), bm);
-    db.worker_configured(w.worker, w.master, &[w.builder]).await.expect("conf");
+    let bm = db
+        .add_builder_master(w.builder, w.master)
+        .await
+        .expect("bm");
+    assert_eq!(
+        db.add_builder_master(w.builder, w.master)
+            .await
+            .expect("bm2"),
+        bm
+    );
+    db.worker_configured(w.worker, w.master, &[w.builder])
+        .await
+        .expect("conf");
     let sch = db.find_or_create_scheduler("force").await.expect("sch");
-    assert_eq!(db.claim_scheduler(sch, w.master).await.expect("claim"), ServiceClaim::Owned);
-    let cs = db.find_or_create_changesource("PBChangeSource:None").await.expect("cs");
+    assert_eq!(
+        db.claim_scheduler(sch, w.master).await.expect("claim"),
+        ServiceClaim::Owned
+    );
+    let cs = db
+        .find_or_create_changesource("PBChangeSource:None")
+        .await
+        .expect("cs");
     db.claim_changesource(cs, w.master).await.expect("cs claim");
     db.start_step(w.step, true).await.expect("start");
-    let log = db.add_log(w.step, "stdio", LogType::Stdio).await.expect("log");
+    let log = db
+        .add_log(w.step, "stdio", LogType::Stdio)
+        .await
+        .expect("log");
     db.append_log(log, "ohello\n").await.expect("append");
     // A second pending request claimed by the dead master, plus one claimed by another master.
-    let (_, brids) = db.add_buildset(&NewBuildset::new("x", vec![], vec![w.builder])).await.expect("bs2");
+    let (_, brids) = db
+        .add_buildset(&NewBuildset::new("x", vec![], vec![w.builder]))
+        .await
+        .expect("bs2");
     let br2 = brids[&w.builder];
-    db.claim_buildrequests(&[br2], w.master, None).await.expect("c2");
-    let (_, brids) = db.add_buildset(&NewBuildset::new("y", vec![], vec![w.builder])).await.expect("bs3");
+    db.claim_buildrequests(&[br2], w.master, None)
+        .await
+        .expect("c2");
+    let (_, brids) = db
+        .add_buildset(&NewBuildset::new("y", vec![], vec![w.builder]))
+        .await
+        .expect("bs3");
     let br3 = brids[&w.builder];
-    db.claim_buildrequests(&[br3], other, None).await.expect("c3");
+    db.claim_buildrequests(&[br3], other, None)
+        .await
+        .expect("c3");
 
     let hk = db.master_housekeeping(w.master).await.expect("hk");
     assert_eq!(hk.builders_stopped, vec![w.builder]);
@@ -159,13 +224,46 @@ async fn dead_master_housekeeping(ctx: Ctx) {
     assert_eq!(b.results, Some(i64::from(Results::Retry.code())));
     assert!(b.complete());
     assert!(db.get_log(log).await.expect("l").expect("row").complete);
-    let pending: Vec<_> = db.pending_buildrequests(Some(w.builder), None).await.expect("p").into_iter().map(|r| r.buildrequestid).collect();
-    assert_eq!(pending, vec![w.brid, br2], "the dead master's requests are claimable again");
-    assert!(db.get_buildrequest(br3).await.expect("r3").expect("row").claimed, "other claims untouched");
-    assert!(db.list_builders(&Query::new(), Some(w.master)).await.expect("lb").is_empty());
+    let pending: Vec<_> = db
+        .pending_buildrequests(Some(w.builder), None)
+        .await
+        .expect("p")
+        .into_iter()
+        .map(|r| r.buildrequestid)
+        .collect();
+    assert_eq!(
+        pending,
+        vec![w.brid, br2],
+        "the dead master's requests are claimable again"
+    );
+    assert!(
+        db.get_buildrequest(br3)
+            .await
+            .expect("r3")
+            .expect("row")
+            .claimed,
+        "other claims untouched"
+    );
+    assert!(
+        db.list_builders(&Query::new(), Some(w.master))
+            .await
+            .expect("lb")
+            .is_empty()
+    );
     assert!(db.list_schedulers().await.expect("s")[0].masterid.is_none());
-    assert!(db.list_changesources().await.expect("cs")[0].masterid.is_none());
-    assert!(db.get_worker(w.worker).await.expect("w").expect("row").configured_on.is_empty());
+    assert!(
+        db.list_changesources().await.expect("cs")[0]
+            .masterid
+            .is_none()
+    );
+    assert!(
+        db.get_worker(w.worker)
+            .await
+            .expect("w")
+            .expect("row")
+            .configured_on
+            .is_empty()
+    );
 }
 
 async fn builders_and_projects(ctx: Ctx) {
@@ -186,11 +284,23 @@ async fn builders_and_projects(ctx: Ctx) {
     assert_eq!(row.projectid, Some(p));
     assert_eq!(db.builder_id_by_name("good").await.expect("n"), Some(b));
     db.remove_builder_master(b, m).await.expect("rm");
-    assert!(db.get_builder(b).await.expect("g").expect("row").masterids.is_empty());
-    db.update_project_info(p, "proj-slug", Some("d"), None, None).await.expect("pi");
+    assert!(
+        db.get_builder(b)
+            .await
+            .expect("g")
+            .expect("row")
+            .masterids
+            .is_empty()
+    );
+    db.update_project_info(p, "proj-slug", Some("d"), None, None)
+        .await
+        .expect("pi");
     assert_eq!(db.list_projects().await.expect("lp")[0].slug, "proj-slug");
     let cb = db.find_or_create_codebase(p, "main").await.expect("cb");
-    assert_eq!(db.find_or_create_codebase(p, "main").await.expect("cb2"), cb);
+    assert_eq!(
+        db.find_or_create_codebase(p, "main").await.expect("cb2"),
+        cb
+    );
 }
 
 async fn workers_lifecycle(ctx: Ctx) {
@@ -204,8 +314,11 @@ async fn workers_lifecycle(ctx: Ctx) {
     assert_eq!(db.find_or_create_worker("w1").await.expect("w"), w);
     db.worker_configured(w, m, &[b1, b2]).await.expect("conf");
     db.worker_configured(w, m, &[b2]).await.expect("conf diff");
-    let info = json!({"admin": "Admin <a@b>\n", "host": "box\n", "access_uri": null, "version": "4.3.0"});
-    db.set_worker_state(w, false, true, None).await.expect("graceful");
+    let info =
+        json!({"admin": "Admin <a@b>\n", "host": "box\n", "access_uri": null, "version": "4.3.0"});
+    db.set_worker_state(w, false, true, None)
+        .await
+        .expect("graceful");
     db.worker_connected(w, m, &info).await.expect("conn");
     db.worker_connected(w, m, &info).await.expect("conn twice");
     let row = db.get_worker(w).await.expect("g").expect("row");
@@ -213,15 +326,36 @@ async fn workers_lifecycle(ctx: Ctx) {
     assert_eq!(row.connected_to, vec![m]);
     assert_eq!(row.workerinfo, info);
     assert!(!row.graceful, "attach resets graceful");
-    db.set_worker_state(w, true, false, Some("maintenance")).await.expect("pause");
+    db.set_worker_state(w, true, false, Some("maintenance"))
+        .await
+        .expect("pause");
     let row = db.get_worker_by_name("w1").await.expect("g").expect("row");
     assert!(row.paused);
     assert_eq!(row.pause_reason.as_deref(), Some("maintenance"));
-    assert_eq!(db.list_workers(&Query::new(), Some(b2), None).await.expect("l").len(), 1);
-    assert!(db.list_workers(&Query::new(), Some(b1), None).await.expect("l").is_empty());
-    assert_eq!(db.list_workers(&Query::new().eq("paused", true), None, Some(m)).await.expect("l").len(), 1);
+    assert_eq!(
+        db.list_workers(&Query::new(), Some(b2), None)
+            .await
+            .expect("l")
+            .len(),
+        1
+    );
+    assert!(
+        db.list_workers(&Query::new(), Some(b1), None)
+            .await
+            .expect("l")
+            .is_empty()
+    );
+    assert_eq!(
+        db.list_workers(&Query::new().eq("paused", true), None, Some(m))
+            .await
+            .expect("l")
+            .len(),
+        1
+    );
     db.worker_disconnected(w, m).await.expect("disc");
-    db.deconfigure_all_workers_for_master(m).await.expect("deconf");
+    db.deconfigure_all_workers_for_master(m)
+        .await
+        .expect("deconf");
     let row = db.get_worker(w).await.expect("g").expect("row");
     assert!(row.connected_to.is_empty() && row.configured_on.is_empty());
 }
@@ -231,63 +365,160 @@ async fn services_and_classifications(ctx: Ctx) {
     let m1 = db.find_or_create_master("h:/1").await.expect("m1");
     let m2 = db.find_or_create_master("h:/2").await.expect("m2");
     let s = db.find_or_create_scheduler("sbs").await.expect("s");
-    assert_eq!(db.claim_scheduler(s, m1).await.expect("c1"), ServiceClaim::Owned);
-    assert_eq!(db.claim_scheduler(s, m1).await.expect("c1 again"), ServiceClaim::Owned);
-    assert_eq!(db.claim_scheduler(s, m2).await.expect("c2"), ServiceClaim::OwnedBy(m1));
+    assert_eq!(
+        db.claim_scheduler(s, m1).await.expect("c1"),
+        ServiceClaim::Owned
+    );
+    assert_eq!(
+        db.claim_scheduler(s, m1).await.expect("c1 again"),
+        ServiceClaim::Owned
+    );
+    assert_eq!(
+        db.claim_scheduler(s, m2).await.expect("c2"),
+        ServiceClaim::OwnedBy(m1)
+    );
     db.unclaim_scheduler(s, m2).await.expect("not mine");
     assert_eq!(db.list_schedulers().await.expect("l")[0].masterid, Some(m1));
     db.unclaim_scheduler(s, m1).await.expect("mine");
-    assert_eq!(db.claim_scheduler(s, m2).await.expect("c2"), ServiceClaim::Owned);
+    assert_eq!(
+        db.claim_scheduler(s, m2).await.expect("c2"),
+        ServiceClaim::Owned
+    );
     db.set_scheduler_enabled(s, false).await.expect("disable");
     assert!(!db.list_schedulers().await.expect("l")[0].enabled);
     let cs = db.find_or_create_changesource("poller").await.expect("cs");
-    assert_eq!(db.claim_changesource(cs, m1).await.expect("c"), ServiceClaim::Owned);
-    assert_eq!(db.claim_changesource(cs, m2).await.expect("c"), ServiceClaim::OwnedBy(m1));
+    assert_eq!(
+        db.claim_changesource(cs, m1).await.expect("c"),
+        ServiceClaim::Owned
+    );
+    assert_eq!(
+        db.claim_changesource(cs, m2).await.expect("c"),
+        ServiceClaim::OwnedBy(m1)
+    );
     db.unclaim_changesource(cs, m1).await.expect("u");
-    let c1 = db.add_change(&NewChange::new("a", "one")).await.expect("c1");
-    let c2 = db.add_change(&NewChange::new("a", "two")).await.expect("c2");
-    db.classify_changes(s, &[(c1, true), (c2, false)]).await.expect("classify");
-    db.classify_changes(s, &[(c2, true)]).await.expect("reclassify");
-    assert_eq!(db.get_change_classifications(s).await.expect("g"), vec![(c1, true), (c2, true)]);
-    db.flush_change_classifications(s, Some(c1)).await.expect("flush");
-    assert_eq!(db.get_change_classifications(s).await.expect("g"), vec![(c2, true)]);
-    db.flush_change_classifications(s, None).await.expect("flush all");
-    assert!(db.get_change_classifications(s).await.expect("g").is_empty());
+    let c1 = db
+        .add_change(&NewChange::new("a", "one"))
+        .await
+        .expect("c1");
+    let c2 = db
+        .add_change(&NewChange::new("a", "two"))
+        .await
+        .expect("c2");
+    db.classify_changes(s, &[(c1, true), (c2, false)])
+        .await
+        .expect("classify");
+    db.classify_changes(s, &[(c2, true)])
+        .await
+        .expect("reclassify");
+    assert_eq!(
+        db.get_change_classifications(s).await.expect("g"),
+        vec![(c1, true), (c2, true)]
+    );
+    db.flush_change_classifications(s, Some(c1))
+        .await
+        .expect("flush");
+    assert_eq!(
+        db.get_change_classifications(s).await.expect("g"),
+        vec![(c2, true)]
+    );
+    db.flush_change_classifications(s, None)
+        .await
+        .expect("flush all");
+    assert!(
+        db.get_change_classifications(s)
+            .await
+            .expect("g")
+            .is_empty()
+    );
 }
 
 async fn state_store(ctx: Ctx) {
     let db = &ctx.db;
-    let o = db.get_object_id("www", "buildbot.www.service.WWWService").await.expect("o");
-    assert_eq!(db.get_object_id("www", "buildbot.www.service.WWWService").await.expect("o2"), o);
+    let o = db
+        .get_object_id("www", "buildbot.www.service.WWWService")
+        .await
+        .expect("o");
+    assert_eq!(
+        db.get_object_id("www", "buildbot.www.service.WWWService")
+            .await
+            .expect("o2"),
+        o
+    );
     assert_eq!(db.get_state(o, "session_secret").await.expect("g"), None);
-    let v = db.atomic_create_state(o, "session_secret", &json!("abc")).await.expect("create");
+    let v = db
+        .atomic_create_state(o, "session_secret", &json!("abc"))
+        .await
+        .expect("create");
     assert_eq!(v, json!("abc"));
-    let v = db.atomic_create_state(o, "session_secret", &json!("other")).await.expect("create again");
+    let v = db
+        .atomic_create_state(o, "session_secret", &json!("other"))
+        .await
+        .expect("create again");
     assert_eq!(v, json!("abc"));
-    db.set_state(o, "lastRev", &json!({"main": "deadbeef"})).await.expect("set");
-    db.set_state(o, "lastRev", &json!({"main": "cafe"})).await.expect("update");
-    assert_eq!(db.get_state(o, "lastRev").await.expect("g"), Some(json!({"main": "cafe"})));
+    db.set_state(o, "lastRev", &json!({"main": "deadbeef"}))
+        .await
+        .expect("set");
+    db.set_state(o, "lastRev", &json!({"main": "cafe"}))
+        .await
+        .expect("update");
+    assert_eq!(
+        db.get_state(o, "lastRev").await.expect("g"),
+        Some(json!({"main": "cafe"}))
+    );
     let long = "k".repeat(300);
     db.set_state(o, &long, &json!(1)).await.expect("long key");
     assert_eq!(db.get_state(o, &long).await.expect("g"), Some(json!(1)));
-    let long_obj = db.get_object_id(&"n".repeat(200), "C").await.expect("long object");
+    let long_obj = db
+        .get_object_id(&"n".repeat(200), "C")
+        .await
+        .expect("long object");
     assert_ne!(long_obj, o);
 }
 
 async fn users_crud(ctx: Ctx) {
     let db = &ctx.db;
-    let u = db.find_user_by_attr("Octo Cat <octo@example.com>", "git", "Octo Cat <octo@example.com>").await.expect("u");
-    assert_eq!(db.find_user_by_attr("x", "git", "Octo Cat <octo@example.com>").await.expect("same"), u);
+    let u = db
+        .find_user_by_attr(
+            "Octo Cat <octo@example.com>",
+            "git",
+            "Octo Cat <octo@example.com>",
+        )
+        .await
+        .expect("u");
+    assert_eq!(
+        db.find_user_by_attr("x", "git", "Octo Cat <octo@example.com>")
+            .await
+            .expect("same"),
+        u
+    );
     // Identifier collision → _2.
-    let u2 = db.find_user_by_attr("Octo Cat <octo@example.com>", "svn", "octo").await.expect("u2");
+    let u2 = db
+        .find_user_by_attr("Octo Cat <octo@example.com>", "svn", "octo")
+        .await
+        .expect("u2");
     assert_ne!(u, u2);
     let row = db.get_user(u2).await.expect("g").expect("row");
     assert!(row.identifier.ends_with("_2"), "{}", row.identifier);
-    db.update_user(u, None, Some("octo"), Some("hash"), Some(("email", "octo@example.com"))).await.expect("upd");
-    let row = db.get_user_by_username("octo").await.expect("g").expect("row");
+    db.update_user(
+        u,
+        None,
+        Some("octo"),
+        Some("hash"),
+        Some(("email", "octo@example.com")),
+    )
+    .await
+    .expect("upd");
+    let row = db
+        .get_user_by_username("octo")
+        .await
+        .expect("g")
+        .expect("row");
     assert_eq!(row.uid, u);
     assert_eq!(row.bb_password.as_deref(), Some("hash"));
-    assert_eq!(row.attributes.get("email").map(String::as_str), Some("octo@example.com"));
+    assert_eq!(
+        row.attributes.get("email").map(String::as_str),
+        Some("octo@example.com")
+    );
     assert_eq!(db.list_users().await.expect("l").len(), 2);
     db.remove_user(u2).await.expect("rm");
     assert!(db.get_user(u2).await.expect("g").is_none());
@@ -296,16 +527,41 @@ async fn users_crud(ctx: Ctx) {
 async fn test_results_roundtrip(ctx: Ctx) {
     let db = &ctx.db;
     let w = world(db).await;
-    let set = db.add_test_result_set(w.builder, w.build, w.step, Some("unit"), "pass_fail", "boolean").await.expect("set");
+    let set = db
+        .add_test_result_set(
+            w.builder,
+            w.build,
+            w.step,
+            Some("unit"),
+            "pass_fail",
+            "boolean",
+        )
+        .await
+        .expect("set");
     let mut r3 = NewTestResult::named("t3", "1");
     r3.test_code_path = Some("src/a.rs".into());
     r3.line = Some(10);
     r3.duration_ns = Some(1500);
-    db.add_test_results(w.builder, set, &[NewTestResult::named("t1", "1"), NewTestResult::named("t2", "0"), r3])
+    db.add_test_results(
+        w.builder,
+        set,
+        &[
+            NewTestResult::named("t1", "1"),
+            NewTestResult::named("t2", "0"),
+            r3,
+        ],
+    )
+    .await
+    .expect("results");
+    db.complete_test_result_set(set, Some(2), Some(1))
         .await
-        .expect("results");
-    db.complete_test_result_set(set, Some(2), Some(1)).await.expect("complete");
-    assert!(db.complete_test_result_set(set, Some(2), Some(1)).await.is_err(), "twice is an error");
+        .expect("complete");
+    assert!(
+        db.complete_test_result_set(set, Some(2), Some(1))
+            .await
+            .is_err(),
+        "twice is an error"
+    );
     let s = db.get_test_result_set(set).await.expect("g").expect("row");
     assert!(s.complete && s.tests_passed == Some(2));
     assert_eq!(db.list_test_result_sets(w.build).await.expect("l").len(), 1);
@@ -313,7 +569,11 @@ async fn test_results_roundtrip(ctx: Ctx) {
     assert_eq!(rs.len(), 3);
     assert_eq!(rs[2].test_code_path.as_deref(), Some("src/a.rs"));
     assert_eq!(rs[1].test_name.as_deref(), Some("t2"));
-    assert!(db.add_test_results(w.builder, set, &[NewTestResult::default()]).await.is_err());
+    assert!(
+        db.add_test_results(w.builder, set, &[NewTestResult::default()])
+            .await
+            .is_err()
+    );
 }
 
 db_tests! {

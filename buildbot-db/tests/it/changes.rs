@@ -8,9 +8,18 @@ use crate::harness::Ctx;
 
 async fn sourcestamps_dedup(ctx: Ctx) {
     let db = &ctx.db;
-    let a = db.find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), "")).await.expect("a");
-    let b = db.find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), "")).await.expect("b");
-    let c = db.find_or_create_sourcestamp(&SourceStampSpec::new(None, None, "")).await.expect("c");
+    let a = db
+        .find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), ""))
+        .await
+        .expect("a");
+    let b = db
+        .find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), ""))
+        .await
+        .expect("b");
+    let c = db
+        .find_or_create_sourcestamp(&SourceStampSpec::new(None, None, ""))
+        .await
+        .expect("c");
     assert_eq!(a, b);
     assert_ne!(a, c, "'' and NULL differ");
     let mut p = SourceStampSpec::new(Some("main"), Some("abc"), "r");
@@ -23,7 +32,15 @@ async fn sourcestamps_dedup(ctx: Ctx) {
     assert_eq!(patch.body, b"--- a\n+++ b\n");
     assert_eq!(patch.level, 1);
     assert_eq!(db.list_sourcestamps(None, None).await.expect("l").len(), 4);
-    assert_eq!(db.get_sourcestamps(&[c, a]).await.expect("g").iter().map(|s| s.ssid).collect::<Vec<_>>(), vec![c, a]);
+    assert_eq!(
+        db.get_sourcestamps(&[c, a])
+            .await
+            .expect("g")
+            .iter()
+            .map(|s| s.ssid)
+            .collect::<Vec<_>>(),
+        vec![c, a]
+    );
 }
 
 async fn change_lifecycle(ctx: Ctx) {
@@ -51,9 +68,16 @@ async fn change_lifecycle(ctx: Ctx) {
     assert_eq!(r2.parent_changeids, vec![c1]);
     assert!(r3.parent_changeids.is_empty(), "different branch (NULL)");
     assert_eq!(r1.files, vec!["a.txt".to_owned(), "dir/b.rs".to_owned()]);
-    assert_eq!(r1.properties["ticket"], (json!("JIRA-1"), "Change".to_owned()));
+    assert_eq!(
+        r1.properties["ticket"],
+        (json!("JIRA-1"), "Change".to_owned())
+    );
     assert_eq!(r1.when_timestamp, 1_700_000_000);
-    let ss = db.get_sourcestamp(r1.sourcestampid).await.expect("ss").expect("row");
+    let ss = db
+        .get_sourcestamp(r1.sourcestampid)
+        .await
+        .expect("ss")
+        .expect("row");
     assert_eq!(ss.branch.as_deref(), Some("main"));
     assert_eq!(ss.revision.as_deref(), Some("abc123"));
     assert_eq!(ss.project, "demo");
@@ -62,16 +86,37 @@ async fn change_lifecycle(ctx: Ctx) {
     assert_eq!(u.len(), 1);
     assert_eq!(db.change_users(c2).await.expect("cu"), u);
     let user = db.get_user(u[0]).await.expect("u").expect("row");
-    assert_eq!(user.attributes.get("git").map(String::as_str), Some("Octo Cat <octo@example.com>"));
+    assert_eq!(
+        user.attributes.get("git").map(String::as_str),
+        Some("Octo Cat <octo@example.com>")
+    );
     // No src → no change users.
-    let c4 = db.add_change(&NewChange::new("someone", "x")).await.expect("c4");
+    let c4 = db
+        .add_change(&NewChange::new("someone", "x"))
+        .await
+        .expect("c4");
     assert!(db.change_users(c4).await.expect("cu").is_empty());
     assert_eq!(db.latest_change_id().await.expect("l"), Some(c4));
-    let main = db.list_changes(&Query::new().eq("branch", "main")).await.expect("l");
+    let main = db
+        .list_changes(&Query::new().eq("branch", "main"))
+        .await
+        .expect("l");
     assert_eq!(main.len(), 2);
-    assert_eq!(db.changes_for_sourcestamp(r1.sourcestampid).await.expect("s").len(), 1);
+    assert_eq!(
+        db.changes_for_sourcestamp(r1.sourcestampid)
+            .await
+            .expect("s")
+            .len(),
+        1
+    );
     assert_eq!(db.prune_changes(2).await.expect("prune"), 2);
-    let left: Vec<_> = db.list_changes(&Query::new()).await.expect("l").into_iter().map(|c| c.changeid).collect();
+    let left: Vec<_> = db
+        .list_changes(&Query::new())
+        .await
+        .expect("l")
+        .into_iter()
+        .map(|c| c.changeid)
+        .collect();
     assert_eq!(left, vec![c3, c4]);
 }
 

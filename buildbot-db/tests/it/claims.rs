@@ -10,13 +10,24 @@ use crate::harness::Ctx;
 async fn race(db: Db, master: MasterId, builder: BuilderId) -> Vec<BuildRequestId> {
     let mut won = Vec::new();
     for _ in 0..10_000 {
-        let pending = db.pending_buildrequests(Some(builder), Some(3)).await.expect("pending");
+        let pending = db
+            .pending_buildrequests(Some(builder), Some(3))
+            .await
+            .expect("pending");
         if pending.is_empty() {
             break;
         }
         // Take one or two at a time, like a distributor merging requests.
-        let want: Vec<_> = pending.iter().take(1 + (won.len() % 2)).map(|r| r.buildrequestid).collect();
-        match db.claim_buildrequests(&want, master, None).await.expect("claim") {
+        let want: Vec<_> = pending
+            .iter()
+            .take(1 + (won.len() % 2))
+            .map(|r| r.buildrequestid)
+            .collect();
+        match db
+            .claim_buildrequests(&want, master, None)
+            .await
+            .expect("claim")
+        {
             ClaimOutcome::Claimed => won.extend(want),
             _ => async_std::task::yield_now().await,
         }
@@ -48,10 +59,21 @@ async fn two_masters_claim_each_request_once(ctx: Ctx) {
         assert!(seen.insert(*id), "request {id} claimed twice");
     }
     assert_eq!(seen, all, "every request claimed exactly once");
-    assert!(!w1.is_empty() && !w2.is_empty(), "both masters won some ({} / {})", w1.len(), w2.len());
-    let rows = db.list_buildrequests(&Query::new().eq("claimed", true)).await.expect("l");
+    assert!(
+        !w1.is_empty() && !w2.is_empty(),
+        "both masters won some ({} / {})",
+        w1.len(),
+        w2.len()
+    );
+    let rows = db
+        .list_buildrequests(&Query::new().eq("claimed", true))
+        .await
+        .expect("l");
     assert_eq!(rows.len(), 1000);
-    let by_m1 = db.list_buildrequests(&Query::new().eq("claimed_by_masterid", m1)).await.expect("l");
+    let by_m1 = db
+        .list_buildrequests(&Query::new().eq("claimed_by_masterid", m1))
+        .await
+        .expect("l");
     assert_eq!(by_m1.len(), w1.len());
 }
 
@@ -63,7 +85,9 @@ db_tests! {
 #[test]
 fn sqlite_concurrent_writers_never_locked() {
     async_std::task::block_on(async {
-        let (ctx, _g) = crate::harness::fresh(crate::harness::Kind::Sqlite).await.expect("sqlite");
+        let (ctx, _g) = crate::harness::fresh(crate::harness::Kind::Sqlite)
+            .await
+            .expect("sqlite");
         let w = crate::harness::world(&ctx.db).await;
         let mut tasks = Vec::new();
         for p in 0..4 {
@@ -72,21 +96,38 @@ fn sqlite_concurrent_writers_never_locked() {
             let builder = w.builder;
             let master = w.master;
             tasks.push(async_std::task::spawn(async move {
-                let log = db.add_log(step, &format!("log{p}"), LogType::Text).await.expect("log");
+                let log = db
+                    .add_log(step, &format!("log{p}"), LogType::Text)
+                    .await
+                    .expect("log");
                 for i in 0..200 {
-                    db.append_log(log, &format!("pool {p} line {i}\n")).await.expect("append");
-                    let (_, brids) = db.add_buildset(&NewBuildset::new("r", vec![], vec![builder])).await.expect("bs");
-                    db.claim_buildrequests(&[brids[&builder]], master, None).await.expect("claim");
-                    db.set_state(db.get_object_id("o", "C").await.expect("o"), &format!("k{p}"), &serde_json::json!(i))
+                    db.append_log(log, &format!("pool {p} line {i}\n"))
                         .await
-                        .expect("state");
+                        .expect("append");
+                    let (_, brids) = db
+                        .add_buildset(&NewBuildset::new("r", vec![], vec![builder]))
+                        .await
+                        .expect("bs");
+                    db.claim_buildrequests(&[brids[&builder]], master, None)
+                        .await
+                        .expect("claim");
+                    db.set_state(
+                        db.get_object_id("o", "C").await.expect("o"),
+                        &format!("k{p}"),
+                        &serde_json::json!(i),
+                    )
+                    .await
+                    .expect("state");
                 }
                 (log, db)
             }));
         }
         for t in tasks {
             let (log, db) = t.await;
-            assert_eq!(db.get_log(log).await.expect("g").expect("row").num_lines, 200);
+            assert_eq!(
+                db.get_log(log).await.expect("g").expect("row").num_lines,
+                200
+            );
         }
     });
 }

@@ -24,7 +24,9 @@ pub enum Kind {
 impl Ctx {
     /// Another, independent connection pool on the same database (as a second master).
     pub async fn connect_again(&self) -> Db {
-        Db::connect(&self.url, &self.basedir).await.expect("second connect")
+        Db::connect(&self.url, &self.basedir)
+            .await
+            .expect("second connect")
     }
 }
 
@@ -89,19 +91,35 @@ pub async fn fresh_empty(kind: Kind) -> Option<(Ctx, Guard)> {
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::SeqCst)
             );
-            let admin = Database::connect(admin_url(&server, kind).as_str()).await.expect("admin connect");
+            let admin = Database::connect(admin_url(&server, kind).as_str())
+                .await
+                .expect("admin connect");
             let create = match kind {
                 Kind::Postgres => format!("CREATE DATABASE {name}"),
                 _ => format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
             };
-            admin.execute_unprepared(&create).await.expect("create database");
+            admin
+                .execute_unprepared(&create)
+                .await
+                .expect("create database");
             admin.close().await.expect("close admin");
-            (format!("{}/{name}", server.trim_end_matches('/')), Some((server, name, kind)))
+            (
+                format!("{}/{name}", server.trim_end_matches('/')),
+                Some((server, name, kind)),
+            )
         }
     };
     let guard = Guard { server, _dir: dir };
     let db = Db::connect(&url, &basedir).await.expect("connect");
-    Some((Ctx { db, url, basedir, kind }, guard))
+    Some((
+        Ctx {
+            db,
+            url,
+            basedir,
+            kind,
+        },
+        guard,
+    ))
 }
 
 /// A fresh database with the schema created.
@@ -153,6 +171,7 @@ pub struct World {
     pub master: buildbot_db::MasterId,
     pub builder: buildbot_db::BuilderId,
     pub worker: buildbot_db::WorkerId,
+    #[allow(dead_code)]
     pub bsid: buildbot_db::BuildsetId,
     pub brid: buildbot_db::BuildRequestId,
     pub build: buildbot_db::BuildId,
@@ -161,19 +180,41 @@ pub struct World {
 
 pub async fn world(db: &Db) -> World {
     use buildbot_db::*;
-    let master = db.find_or_create_master("host:/master").await.expect("master");
+    let master = db
+        .find_or_create_master("host:/master")
+        .await
+        .expect("master");
     let builder = db.find_or_create_builder("b").await.expect("builder");
     let worker = db.find_or_create_worker("w1").await.expect("worker");
     let ss = db
         .find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), ""))
         .await
         .expect("ss");
-    let (bsid, brids) = db.add_buildset(&NewBuildset::new("force", vec![ss], vec![builder])).await.expect("bs");
+    let (bsid, brids) = db
+        .add_buildset(&NewBuildset::new("force", vec![ss], vec![builder]))
+        .await
+        .expect("bs");
     let brid = brids[&builder];
-    assert_eq!(db.claim_buildrequests(&[brid], master, None).await.expect("claim"), ClaimOutcome::Claimed);
-    let (build, _) = db.add_build(builder, brid, Some(worker), master, "created").await.expect("build");
+    assert_eq!(
+        db.claim_buildrequests(&[brid], master, None)
+            .await
+            .expect("claim"),
+        ClaimOutcome::Claimed
+    );
+    let (build, _) = db
+        .add_build(builder, brid, Some(worker), master, "created")
+        .await
+        .expect("build");
     let (step, _, _) = db.add_step(build, "shell", "pending").await.expect("step");
-    World { master, builder, worker, bsid, brid, build, step }
+    World {
+        master,
+        builder,
+        worker,
+        bsid,
+        brid,
+        build,
+        step,
+    }
 }
 
 /// W3 byte stream lines `from..to` (100 bytes each).

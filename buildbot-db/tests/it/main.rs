@@ -3,6 +3,7 @@
 //! Every test in [`db_tests!`] runs three times: on a fresh SQLite file, on a fresh PostgreSQL
 //! database (`BUILDBOT_TEST_PG_URL`, else SKIP) and on a fresh MariaDB database
 //! (`BUILDBOT_TEST_MYSQL_URL`, else SKIP); server databases are dropped afterwards.
+#![allow(clippy::print_stderr)]
 
 mod harness;
 

@@ -180,7 +180,13 @@ pub(crate) struct NewBuild {
 pub(crate) async fn create_build(nb: NewBuild) -> Result<Arc<BuildShared>, DbError> {
     let (buildid, number) = nb
         .db
-        .add_build(nb.builderid, nb.brids[0], Some(nb.workerid), nb.masterid, "created")
+        .add_build(
+            nb.builderid,
+            nb.brids[0],
+            Some(nb.workerid),
+            nb.masterid,
+            "created",
+        )
         .await?;
     let mut props = nb.properties;
     props.set("buildnumber", Value::from(number), "Build");
@@ -212,7 +218,13 @@ struct PrepStep {
     started: i64,
 }
 
-async fn prep_step_event(b: &BuildShared, p: &PrepStep, event: &str, state: &str, done: Option<(i64, Results)>) {
+async fn prep_step_event(
+    b: &BuildShared,
+    p: &PrepStep,
+    event: &str,
+    state: &str,
+    done: Option<(i64, Results)>,
+) {
     b.events.publish_step(b.buildid, p.stepid, event, || {
         json::step(&json::StepJson {
             stepid: p.stepid,
@@ -232,9 +244,14 @@ async fn prep_step_event(b: &BuildShared, p: &PrepStep, event: &str, state: &str
 
 /// Runs the build to its end and returns its result (the build row is finished; requests
 /// are the caller's business).
-pub(crate) async fn run_build(b: Arc<BuildShared>, steps: Vec<StepConfig>) -> Result<Results, DbError> {
+pub(crate) async fn run_build(
+    b: Arc<BuildShared>,
+    steps: Vec<StepConfig>,
+) -> Result<Results, DbError> {
     // worker_preparation (announced before builds/<id>/new, as Buildbot does)
-    let (prep_id, _, _) = b.db.add_step(b.buildid, "worker_preparation", "pending").await?;
+    let (prep_id, _, _) =
+        b.db.add_step(b.buildid, "worker_preparation", "pending")
+            .await?;
     let prep = PrepStep {
         stepid: prep_id,
         started: now(),
@@ -258,7 +275,11 @@ pub(crate) async fn run_build(b: Arc<BuildShared>, steps: Vec<StepConfig>) -> Re
         let st = "error while pinging worker";
         b.db.set_step_state_string(prep_id, st).await?;
         prep_step_event(&b, &prep, "updated", st, None).await;
-        let r = if b.stop_reason().is_some() { Results::Cancelled } else { Results::Retry };
+        let r = if b.stop_reason().is_some() {
+            Results::Cancelled
+        } else {
+            Results::Retry
+        };
         b.db.finish_step(prep_id, r, false).await?;
         prep_step_event(&b, &prep, "finished", st, Some((now(), r))).await;
         return finish(&b, r, text.to_owned()).await;
@@ -267,7 +288,14 @@ pub(crate) async fn run_build(b: Arc<BuildShared>, steps: Vec<StepConfig>) -> Re
     b.db.set_step_state_string(prep_id, &ready).await?;
     prep_step_event(&b, &prep, "updated", &ready, None).await;
     b.db.finish_step(prep_id, Results::Success, false).await?;
-    prep_step_event(&b, &prep, "finished", &ready, Some((now(), Results::Success))).await;
+    prep_step_event(
+        &b,
+        &prep,
+        "finished",
+        &ready,
+        Some((now(), Results::Success)),
+    )
+    .await;
     b.set_state("building").await?;
 
     let mut results = Results::Success;
@@ -293,10 +321,16 @@ pub(crate) async fn run_build(b: Arc<BuildShared>, steps: Vec<StepConfig>) -> Re
     }
     let stop = lock(&b.stop).clone();
     let (final_result, text) = if lost {
-        (Results::Retry, build_final_text(Results::Retry, None, &["lost connection".to_owned()]))
+        (
+            Results::Retry,
+            build_final_text(Results::Retry, None, &["lost connection".to_owned()]),
+        )
     } else if let Some(stop) = stop {
         let r = results.worst(stop.results);
-        (stop.results, build_final_text(r, Some(&stop.reason), &texts))
+        (
+            stop.results,
+            build_final_text(r, Some(&stop.reason), &texts),
+        )
     } else {
         (results, build_final_text(results, None, &texts))
     };
@@ -311,7 +345,10 @@ async fn finish(b: &BuildShared, results: Results, text: String) -> Result<Resul
 }
 
 /// Runs one configured step: `(result, summary, lost connection)`.
-async fn run_one_step(b: &Arc<BuildShared>, sc: &StepConfig) -> Result<(Results, String, bool), DbError> {
+async fn run_one_step(
+    b: &Arc<BuildShared>,
+    sc: &StepConfig,
+) -> Result<(Results, String, bool), DbError> {
     let (stepid, number, name) = b.db.add_step(b.buildid, &sc.common.name, "pending").await?;
     let started = now();
     let mut ctx = StepContext::new(b.clone(), stepid, number, name, started);
@@ -392,4 +429,3 @@ async fn run_one_step(b: &Arc<BuildShared>, sc: &StepConfig) -> Result<(Results,
     ctx.publish_step("finished", Some((now(), results)), Some(hidden));
     Ok((results, summary, lost))
 }
-

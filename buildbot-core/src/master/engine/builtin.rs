@@ -32,7 +32,7 @@ pub(crate) fn make_step(sc: &StepConfig) -> Option<Arc<dyn BuildStep>> {
         StepKind::Compile(w) | StepKind::Test(w) => Arc::new(Shell {
             common,
             shell: w.shell.clone(),
-            extra: ShellExtra::Warnings(w.clone()),
+            extra: ShellExtra::Warnings(Box::new(w.clone())),
         }),
         StepKind::SetPropertyFromCommand {
             shell,
@@ -89,7 +89,7 @@ fn map_worker_err(e: WorkerManagerError) -> StepError {
 
 enum ShellExtra {
     None,
-    Warnings(WarningCountingConfig),
+    Warnings(Box<WarningCountingConfig>),
     SetProperty { property: Renderable, strip: bool },
 }
 
@@ -120,11 +120,26 @@ impl Shell {
             .with("env", to_rmpv(&Value::Object(env)))
             .with("want_stdout", s.want_stdout)
             .with("want_stderr", s.want_stderr)
-            .with("logfiles", to_rmpv(&Value::Object(s.logfiles.clone().into_iter().collect())))
-            .with("timeout", s.timeout.map_or(rmpv::Value::Nil, rmpv::Value::from))
-            .with("maxTime", s.max_time.map_or(rmpv::Value::Nil, rmpv::Value::from))
-            .with("max_lines", s.max_lines.map_or(rmpv::Value::Nil, rmpv::Value::from))
-            .with("sigtermTime", s.sigterm_time.map_or(rmpv::Value::Nil, rmpv::Value::from))
+            .with(
+                "logfiles",
+                to_rmpv(&Value::Object(s.logfiles.clone().into_iter().collect())),
+            )
+            .with(
+                "timeout",
+                s.timeout.map_or(rmpv::Value::Nil, rmpv::Value::from),
+            )
+            .with(
+                "maxTime",
+                s.max_time.map_or(rmpv::Value::Nil, rmpv::Value::from),
+            )
+            .with(
+                "max_lines",
+                s.max_lines.map_or(rmpv::Value::Nil, rmpv::Value::from),
+            )
+            .with(
+                "sigtermTime",
+                s.sigterm_time.map_or(rmpv::Value::Nil, rmpv::Value::from),
+            )
             .with("usePTY", s.use_pty.unwrap_or(false))
             .with("logEnviron", s.log_environ)
             .with("interruptSignal", s.interrupt_signal.as_str());
@@ -160,11 +175,17 @@ impl Shell {
                     let n = warnings.len();
                     ctx.add_complete_log(&format!("warnings ({n})"), &(warnings.join("\n") + "\n"))
                         .await?;
-                    ctx.set_property("warnings-count", Value::from(n), "WarningCountingShellCommand");
+                    ctx.set_property(
+                        "warnings-count",
+                        Value::from(n),
+                        "WarningCountingShellCommand",
+                    );
                     if results == Results::Success {
                         results = Results::Warnings;
                     }
-                    if w.max_warn_count.is_some_and(|m| n as u64 > m) && results.worst(Results::Failure) == Results::Failure {
+                    if w.max_warn_count.is_some_and(|m| n as u64 > m)
+                        && results.worst(Results::Failure) == Results::Failure
+                    {
                         results = Results::Failure;
                     }
                 }
@@ -176,7 +197,11 @@ impl Shell {
                     if *strip {
                         out = out.trim().to_owned();
                     }
-                    ctx.set_property(&name, Value::from(out.clone()), "SetPropertyFromCommand Step");
+                    ctx.set_property(
+                        &name,
+                        Value::from(out.clone()),
+                        "SetPropertyFromCommand Step",
+                    );
                     ctx.add_complete_log("property changes", &format!("{name}: {}", py_repr(&out)))
                         .await?;
                     summary = Some(format!("property '{name}' set"));
@@ -233,7 +258,11 @@ impl BuildStep for Shell {
 
 fn master_path(ctx: &StepContext, p: &str) -> PathBuf {
     let p = PathBuf::from(p);
-    if p.is_absolute() { p } else { ctx.master_basedir().join(p) }
+    if p.is_absolute() {
+        p
+    } else {
+        ctx.master_basedir().join(p)
+    }
 }
 
 fn transfer_results(res: &crate::master::workers::CommandResult) -> Results {
@@ -296,7 +325,9 @@ impl BuildStep for DirectoryUpload {
                 Some("bz2") => Compression::Bz2,
                 _ => Compression::None,
             };
-            let mut opts = TransferOptions::new().blocksize(c.blocksize).compress(compress);
+            let mut opts = TransferOptions::new()
+                .blocksize(c.blocksize)
+                .compress(compress);
             if let Some(m) = c.maxsize {
                 opts = opts.maxsize(m);
             }
@@ -356,11 +387,23 @@ impl BuildStep for FileDownload {
             let c = &self.1;
             let src = master_path(ctx, &ctx.render_string("mastersrc", &c.mastersrc)?);
             if !src.is_file() {
-                ctx.add_complete_log("stderr", &format!("File '{}' not available at master", src.display()))
-                    .await?;
+                ctx.add_complete_log(
+                    "stderr",
+                    &format!("File '{}' not available at master", src.display()),
+                )
+                .await?;
                 return Ok(StepDone::new(Results::Failure));
             }
-            download(ctx, &self.0, &c.workerdest, DownloadSource::File(src), c.mode, c.maxsize, c.blocksize).await
+            download(
+                ctx,
+                &self.0,
+                &c.workerdest,
+                DownloadSource::File(src),
+                c.mode,
+                c.maxsize,
+                c.blocksize,
+            )
+            .await
         })
     }
 }
@@ -396,14 +439,17 @@ impl BuildStep for FsStep {
     fn run<'a>(&'a self, ctx: &'a mut StepContext) -> BoxFuture<'a, Result<StepDone, StepError>> {
         Box::pin(async move {
             let dir = ctx.render_string("dir", &self.dir)?;
-            let args = CommandArgs::new().with("dir", dir.as_str()).with("logEnviron", true);
+            let args = CommandArgs::new()
+                .with("dir", dir.as_str())
+                .with("logEnviron", true);
             let worker = ctx.worker().clone();
             let cmd = worker
                 .start_command(ctx.builder_name(), self.command, args)
                 .await
                 .map_err(map_worker_err)?;
             let res = ctx.follow_command(cmd, self.stdio).await?;
-            let r = StepContext::command_results(&res, &BTreeMap::from([(0, Results::Success)]), false);
+            let r =
+                StepContext::command_results(&res, &BTreeMap::from([(0, Results::Success)]), false);
             Ok(StepDone::new(r))
         })
     }
@@ -430,7 +476,11 @@ impl BuildStep for MasterShell {
                     c.args(&words[1..]);
                     c
                 }
-                _ => return Err(StepError::Failed("MasterShellCommand: empty command".into())),
+                _ => {
+                    return Err(StepError::Failed(
+                        "MasterShellCommand: empty command".into(),
+                    ));
+                }
             };
             for (k, v) in &self.env {
                 cmd.env(k, ctx.render_string("env", v)?);
@@ -442,8 +492,14 @@ impl BuildStep for MasterShell {
                 Value::String(s) => s.clone(),
                 other => python_str(other),
             };
-            ctx.append_log(logid, &format!("hrunning '{shown}' in '{}'\n", ctx.master_basedir().display()))
-                .await?;
+            ctx.append_log(
+                logid,
+                &format!(
+                    "hrunning '{shown}' in '{}'\n",
+                    ctx.master_basedir().display()
+                ),
+            )
+            .await?;
             let out = cmd
                 .output()
                 .await
@@ -489,4 +545,3 @@ impl BuildStep for SetProperty {
         })
     }
 }
-

@@ -107,6 +107,31 @@ pub(crate) fn buildrequest(r: &BuildRequestRow) -> Value {
     })
 }
 
+pub(crate) fn buildrequest_new(
+    brid: BuildRequestId,
+    bsid: BuildsetId,
+    builderid: BuilderId,
+    priority: i64,
+    submitted_at: i64,
+    waited_for: bool,
+) -> Value {
+    json!({
+        "buildrequestid": brid.0,
+        "buildsetid": bsid.0,
+        "builderid": builderid.0,
+        "priority": priority,
+        "claimed": false,
+        "claimed_at": null,
+        "claimed_by_masterid": null,
+        "complete": false,
+        "results": -1,
+        "submitted_at": submitted_at,
+        "complete_at": null,
+        "waited_for": waited_for,
+        "properties": null,
+    })
+}
+
 pub(crate) fn buildset_new(
     bsid: BuildsetId,
     reason: &str,

@@ -303,6 +303,8 @@ struct Inner {
     basedir: PathBuf,
     config: RwLock<Arc<MasterConfig>>,
     state: Mutex<State>,
+    /// Inputs of buildsets submitted here and not complete yet.
+    buildsets: Mutex<HashMap<BuildsetId, Arc<BuildsetInputs>>>,
     wake: Sender<Wake>,
     manager: WorkerManager,
     /// No new builds are started.
@@ -358,7 +360,10 @@ impl Master {
     /// [`MasterOptions::upgrade_db`]), cleans up after a previous crash of this master and
     /// after dead masters, registers builders/workers/schedulers, listens for workers, and
     /// starts distributing build requests.
-    pub async fn start(config: MasterConfig, opts: MasterOptions) -> Result<MasterHandle, MasterError> {
+    pub async fn start(
+        config: MasterConfig,
+        opts: MasterOptions,
+    ) -> Result<MasterHandle, MasterError> {
         config.validate()?;
         std::fs::create_dir_all(&opts.basedir).map_err(|source| MasterError::Basedir {
             path: opts.basedir.clone(),
@@ -425,11 +430,15 @@ impl Master {
                 db.master_housekeeping(m.masterid).await?;
             }
         }
-        let bind = opts.worker_bind.clone().unwrap_or_else(|| match &config.protocols.msgpack {
-            Some(p) => format!("{}:{}", p.interface.as_deref().unwrap_or("0.0.0.0"), p.port),
-            None => "0.0.0.0:9989".into(),
-        });
-        let manager = WorkerManager::start(WorkerManagerConfig::new(bind), registrations(&config)).await?;
+        let bind = opts
+            .worker_bind
+            .clone()
+            .unwrap_or_else(|| match &config.protocols.msgpack {
+                Some(p) => format!("{}:{}", p.interface.as_deref().unwrap_or("0.0.0.0"), p.port),
+                None => "0.0.0.0:9989".into(),
+            });
+        let manager =
+            WorkerManager::start(WorkerManagerConfig::new(bind), registrations(&config)).await?;
         let (wake_tx, wake_rx) = unbounded();
         let inner = Arc::new(Inner {
             db,
@@ -439,6 +448,7 @@ impl Master {
             basedir,
             config: RwLock::new(Arc::new(config.clone())),
             state: Mutex::new(State::default()),
+            buildsets: Mutex::new(HashMap::new()),
             wake: wake_tx,
             manager,
             draining: AtomicBool::new(false),
@@ -473,12 +483,19 @@ impl Master {
 
 impl Inner {
     fn config(&self) -> Arc<MasterConfig> {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Registers builders, workers and schedulers (§7.1 step 4); `old` is the previous
     /// config on reconfig.
-    async fn apply_config(&self, cfg: &MasterConfig, old: Option<&MasterConfig>) -> Result<(), MasterError> {
+    async fn apply_config(
+        &self,
+        cfg: &MasterConfig,
+        old: Option<&MasterConfig>,
+    ) -> Result<(), MasterError> {
         let db = &self.db;
         let mut builders: BTreeMap<String, BuilderEntry> = BTreeMap::new();
         for b in &cfg.builders {
@@ -493,9 +510,11 @@ impl Inner {
             db.add_builder_master(id, self.masterid).await?;
             if !known {
                 let (mid, n) = (self.masterid, b.name.clone());
-                self.events.publish_builder(id, "started", || {
-                    serde_json::json!({"builderid": id.0, "masterid": mid.0, "name": n})
-                });
+                self.events.publish_builder(
+                    id,
+                    "started",
+                    || serde_json::json!({"builderid": id.0, "masterid": mid.0, "name": n}),
+                );
             }
             builders.insert(
                 b.name.clone(),
@@ -506,13 +525,19 @@ impl Inner {
             );
         }
         if let Some(old) = old {
-            for b in old.builders.iter().filter(|b| cfg.builder_named(&b.name).is_none()) {
+            for b in old
+                .builders
+                .iter()
+                .filter(|b| cfg.builder_named(&b.name).is_none())
+            {
                 if let Some(id) = db.builder_id_by_name(&b.name).await? {
                     db.remove_builder_master(id, self.masterid).await?;
                     let (mid, n) = (self.masterid, b.name.clone());
-                    self.events.publish_builder(id, "stopped", || {
-                        serde_json::json!({"builderid": id.0, "masterid": mid.0, "name": n})
-                    });
+                    self.events.publish_builder(
+                        id,
+                        "stopped",
+                        || serde_json::json!({"builderid": id.0, "masterid": mid.0, "name": n}),
+                    );
                 }
             }
         }
@@ -586,7 +611,9 @@ impl Inner {
             "access_uri": info.access_uri,
             "version": info.version,
         });
-        self.db.worker_connected(id, self.masterid, &info_json).await?;
+        self.db
+            .worker_connected(id, self.masterid, &info_json)
+            .await?;
         let wake = {
             let mut st = lock(&self.state);
             if let Some(w) = st.workers.get_mut(&name) {
@@ -621,9 +648,11 @@ impl Inner {
         log::info!("worker {name} detached: {reason}");
         self.db.worker_disconnected(id, self.masterid).await?;
         let n = name.to_owned();
-        self.events.publish_worker(id, "disconnected", || {
-            serde_json::json!({"workerid": id.0, "name": n})
-        });
+        self.events.publish_worker(
+            id,
+            "disconnected",
+            || serde_json::json!({"workerid": id.0, "name": n}),
+        );
         Ok(())
     }
 }
@@ -686,14 +715,17 @@ async fn heartbeat_loop(inner: Arc<Inner>, every: Duration) {
         match inner.db.expire_masters(MASTER_TIMEOUT_S).await {
             Ok(dead) => {
                 for m in dead {
-                    log::warn!("master {} stopped heartbeating: reclaiming its work", m.name);
+                    log::warn!(
+                        "master {} stopped heartbeating: reclaiming its work",
+                        m.name
+                    );
                     if let Err(e) = inner.db.master_housekeeping(m.masterid).await {
                         log::error!("housekeeping for master {}: {e}", m.name);
                     }
                     let n = m.name.clone();
-                    inner
-                        .events
-                        .publish_master(m.masterid, "stopped", || json::master(m.masterid, &n, false));
+                    inner.events.publish_master(m.masterid, "stopped", || {
+                        json::master(m.masterid, &n, false)
+                    });
                 }
             }
             Err(e) => log::error!("expiring masters: {e}"),
@@ -731,7 +763,11 @@ async fn distributor_loop(inner: Arc<Inner>, wake: Receiver<Wake>) {
     }
 }
 
-fn pick_worker(inner: &Inner, st: &State, builder: &BuilderEntry) -> Option<(String, WorkerConnection)> {
+fn pick_worker(
+    inner: &Inner,
+    st: &State,
+    builder: &BuilderEntry,
+) -> Option<(String, WorkerConnection)> {
     let candidates: Vec<(String, WorkerConnection)> = builder
         .config
         .workernames
@@ -774,7 +810,12 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
             }
             b
         };
-        if let Some(r) = inner.db.pending_buildrequests(Some(id), Some(1)).await?.pop() {
+        if let Some(r) = inner
+            .db
+            .pending_buildrequests(Some(id), Some(1))
+            .await?
+            .pop()
+        {
             todo.push((entry, r));
         }
     }
@@ -834,7 +875,15 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
                     other?;
                 }
             }
-            match inner.db.pending_buildrequests(Some(builder.id), Some(1)).await?.pop() {
+            if pick_worker(inner, &lock(&inner.state), &builder).is_none() {
+                break;
+            }
+            match inner
+                .db
+                .pending_buildrequests(Some(builder.id), Some(1))
+                .await?
+                .pop()
+            {
                 Some(r) => req = r,
                 None => break,
             }
@@ -867,6 +916,38 @@ fn release_slot(inner: &Arc<Inner>, worker: &str, builder: &str, wake: bool) {
     }
 }
 
+/// What builds need of a buildset (kept in memory from submission to completion, read
+/// from the database for buildsets submitted elsewhere).
+struct BuildsetInputs {
+    properties: buildbot_db::Properties,
+    sourcestamps: Vec<buildbot_db::SourceStampRow>,
+}
+
+async fn load_buildset_inputs(db: &Db, bsid: BuildsetId) -> Result<BuildsetInputs, DbError> {
+    let properties = db.get_buildset_properties(bsid).await?;
+    let ssids = db
+        .get_buildset(bsid)
+        .await?
+        .map(|b| b.sourcestamps)
+        .unwrap_or_default();
+    let sourcestamps = db.get_sourcestamps(&ssids).await?;
+    Ok(BuildsetInputs {
+        properties,
+        sourcestamps,
+    })
+}
+
+fn ss_map(ss: &buildbot_db::SourceStampRow) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("ssid".into(), Value::from(ss.ssid.0));
+    m.insert("branch".into(), Value::from(ss.branch.clone()));
+    m.insert("revision".into(), Value::from(ss.revision.clone()));
+    m.insert("repository".into(), Value::from(ss.repository.clone()));
+    m.insert("project".into(), Value::from(ss.project.clone()));
+    m.insert("codebase".into(), Value::from(ss.codebase.clone()));
+    m
+}
+
 /// Properties and source stamps of a build from its request's buildset.
 async fn build_inputs(
     inner: &Inner,
@@ -880,19 +961,17 @@ async fn build_inputs(
     for (k, v, s) in cfg.properties.iter() {
         props.set(k, v.clone(), s);
     }
-    for (k, (v, s)) in inner.db.get_buildset_properties(req.buildsetid).await? {
-        props.set(k, v, s);
+    let cached = lock(&inner.buildsets).get(&req.buildsetid).cloned();
+    let bs = match cached {
+        Some(c) => c,
+        None => Arc::new(load_buildset_inputs(&inner.db, req.buildsetid).await?),
+    };
+    for (k, (v, s)) in &bs.properties {
+        props.set(k, v.clone(), s);
     }
-    let bs = inner.db.get_buildset(req.buildsetid).await?;
-    let ssids = bs.map(|b| b.sourcestamps).unwrap_or_default();
     let mut sourcestamps = BTreeMap::new();
-    for ss in inner.db.get_sourcestamps(&ssids).await? {
-        let mut m = serde_json::Map::new();
-        m.insert("branch".into(), Value::from(ss.branch.clone()));
-        m.insert("revision".into(), Value::from(ss.revision.clone()));
-        m.insert("repository".into(), Value::from(ss.repository.clone()));
-        m.insert("project".into(), Value::from(ss.project.clone()));
-        m.insert("codebase".into(), Value::from(ss.codebase.clone()));
+    for ss in &bs.sourcestamps {
+        let m = ss_map(ss);
         if sourcestamps.is_empty() || ss.codebase.is_empty() {
             for k in ["branch", "revision", "repository", "project", "codebase"] {
                 let v = m.get(k).cloned().unwrap_or(Value::Null);
@@ -997,7 +1076,13 @@ async fn build_task(
     release_slot(&inner, &wname, &name, true);
 }
 
-fn publish_req(inner: &Inner, r: &BuildRequestRow, event: &str, complete: bool, results: Option<Results>) {
+fn publish_req(
+    inner: &Inner,
+    r: &BuildRequestRow,
+    event: &str,
+    complete: bool,
+    results: Option<Results>,
+) {
     let mut row = r.clone();
     if event == "unclaimed" {
         row.claimed = false;
@@ -1009,21 +1094,25 @@ fn publish_req(inner: &Inner, r: &BuildRequestRow, event: &str, complete: bool, 
         row.complete_at = Some(now());
         row.results = results.map_or(-1, |r| i64::from(r.code()));
     }
-    inner
-        .events
-        .publish_buildrequest(row.buildsetid, row.builderid, row.buildrequestid, event, || {
-            json::buildrequest(&row)
-        });
+    inner.events.publish_buildrequest(
+        row.buildsetid,
+        row.builderid,
+        row.buildrequestid,
+        event,
+        || json::buildrequest(&row),
+    );
 }
 
 async fn publish_buildset_complete(inner: &Inner, bsid: BuildsetId) -> Result<(), DbError> {
+    lock(&inner.buildsets).remove(&bsid);
     if inner
         .events
         .is_wanted(&["buildsets".into(), bsid.0.into(), "complete".into()])
+        && let Some(bs) = inner.db.get_buildset(bsid).await?
     {
-        if let Some(bs) = inner.db.get_buildset(bsid).await? {
-            inner.events.publish_buildset(bsid, "complete", || buildset_json(&bs));
-        }
+        inner
+            .events
+            .publish_buildset(bsid, "complete", || buildset_json(&bs));
     }
     Ok(())
 }
@@ -1046,16 +1135,27 @@ fn buildset_json(bs: &BuildsetRow) -> Value {
 
 /// §6.4: requests of a finished build completed (or unclaimed on RETRY), buildsets
 /// completed when their last request is.
-async fn finish_requests(inner: &Inner, reqs: &[BuildRequestRow], results: Results) -> Result<(), DbError> {
+async fn finish_requests(
+    inner: &Inner,
+    reqs: &[BuildRequestRow],
+    results: Results,
+) -> Result<(), DbError> {
     let brids: Vec<BuildRequestId> = reqs.iter().map(|r| r.buildrequestid).collect();
     if results == Results::Retry {
-        inner.db.unclaim_buildrequests(&brids, inner.masterid).await?;
+        inner
+            .db
+            .unclaim_buildrequests(&brids, inner.masterid)
+            .await?;
         for r in reqs {
             publish_req(inner, r, "unclaimed", false, None);
         }
         return Ok(());
     }
-    if !inner.db.complete_buildrequests(&brids, results, None).await? {
+    if !inner
+        .db
+        .complete_buildrequests(&brids, results, None)
+        .await?
+    {
         return Ok(());
     }
     for r in reqs {
@@ -1144,28 +1244,38 @@ impl MasterHandle {
         for (builderid, brid) in &reqs {
             self.collapse(*builderid, *brid, bsid).await?;
         }
+        let ss_rows = inner.db.get_sourcestamps(&bs.sourcestamps).await?;
         if inner.events.subscriber_count() > 0 {
-            for (_, brid) in &reqs {
-                if let Some(r) = inner.db.get_buildrequest(*brid).await? {
-                    publish_req(inner, &r, "new", false, None);
-                }
+            let submitted = bs.submitted_at.unwrap_or_else(now);
+            for (builderid, brid) in &reqs {
+                inner
+                    .events
+                    .publish_buildrequest(bsid, *builderid, *brid, "new", || {
+                        json::buildrequest_new(*brid, bsid, *builderid, bs.priority, submitted, bs.waited_for)
+                    });
             }
-            let sourcestamps: Vec<Value> = inner
-                .db
-                .get_sourcestamps(&bs.sourcestamps)
-                .await?
-                .into_iter()
-                .map(|s| {
-                    serde_json::json!({
-                        "ssid": s.ssid.0, "branch": s.branch, "revision": s.revision,
-                        "repository": s.repository, "project": s.project, "codebase": s.codebase,
-                    })
-                })
-                .collect();
+            let sourcestamps: Vec<Value> =
+                ss_rows.iter().map(|s| Value::Object(ss_map(s))).collect();
             let submitted = bs.submitted_at.unwrap_or_else(now);
             inner.events.publish_buildset(bsid, "new", || {
-                json::buildset_new(bsid, &bs.reason, submitted, scheduler, bs.rebuilt_buildid, Value::Array(sourcestamps))
+                json::buildset_new(
+                    bsid,
+                    &bs.reason,
+                    submitted,
+                    scheduler,
+                    bs.rebuilt_buildid,
+                    Value::Array(sourcestamps),
+                )
             });
+        }
+        if !reqs.is_empty() {
+            lock(&inner.buildsets).insert(
+                bsid,
+                Arc::new(BuildsetInputs {
+                    properties: bs.properties.clone(),
+                    sourcestamps: ss_rows,
+                }),
+            );
         }
         if reqs.is_empty() {
             inner.db.complete_buildset(bsid, Results::Success).await?;
@@ -1176,7 +1286,12 @@ impl MasterHandle {
     }
 
     /// §6.6: older compatible pending requests of the builder are completed SKIPPED.
-    async fn collapse(&self, builderid: BuilderId, brid: BuildRequestId, bsid: BuildsetId) -> Result<(), DbError> {
+    async fn collapse(
+        &self,
+        builderid: BuilderId,
+        brid: BuildRequestId,
+        bsid: BuildsetId,
+    ) -> Result<(), DbError> {
         let inner = &self.inner;
         let cfg = inner.config();
         let enabled = {
@@ -1190,7 +1305,10 @@ impl MasterHandle {
         if !enabled {
             return Ok(());
         }
-        let pending = inner.db.pending_buildrequests(Some(builderid), Some(100)).await?;
+        let pending = inner
+            .db
+            .pending_buildrequests(Some(builderid), Some(100))
+            .await?;
         let older: Vec<BuildRequestRow> = pending
             .into_iter()
             .filter(|r| r.buildrequestid.0 < brid.0)
@@ -1216,7 +1334,8 @@ impl MasterHandle {
                     _ => false,
                 };
                 same_ss
-                    && scheduler_props(&inner.db.get_buildset_properties(o.buildsetid).await?) == new_props
+                    && scheduler_props(&inner.db.get_buildset_properties(o.buildsetid).await?)
+                        == new_props
             };
             if !compatible {
                 continue;
@@ -1236,7 +1355,12 @@ impl MasterHandle {
                 .await?
             {
                 publish_req(inner, &o, "complete", true, Some(Results::Skipped));
-                if inner.db.maybe_complete_buildset(o.buildsetid).await?.is_some() {
+                if inner
+                    .db
+                    .maybe_complete_buildset(o.buildsetid)
+                    .await?
+                    .is_some()
+                {
                     publish_buildset_complete(inner, o.buildsetid).await?;
                 }
             }
@@ -1293,7 +1417,11 @@ impl MasterHandle {
             }
         }
         props.set("owner", Value::from(req.owner.clone()), "Force Build Form");
-        props.set("reason", Value::from(req.reason.clone()), "Force Build Form");
+        props.set(
+            "reason",
+            Value::from(req.reason.clone()),
+            "Force Build Form",
+        );
         props.set("scheduler", Value::from(scheduler), "Scheduler");
         let mut ss = SourceStampSpec::new(Some(""), Some(""), "");
         ss.project = String::new();
@@ -1320,23 +1448,36 @@ impl MasterHandle {
             }
             None => match self.inner.db.get_build(buildid).await? {
                 Some(_) => Ok(()),
-                None => Err(MasterError::NotFound { what: "build", id: buildid.0 }),
+                None => Err(MasterError::NotFound {
+                    what: "build",
+                    id: buildid.0,
+                }),
             },
         }
     }
 
     /// Cancels a request (§6.5): a pending one is completed CANCELLED; a claimed one has its
     /// builds stopped.
-    pub async fn cancel_request(&self, brid: BuildRequestId, reason: &str) -> Result<(), MasterError> {
+    pub async fn cancel_request(
+        &self,
+        brid: BuildRequestId,
+        reason: &str,
+    ) -> Result<(), MasterError> {
         let inner = &self.inner;
         let Some(row) = inner.db.get_buildrequest(brid).await? else {
-            return Err(MasterError::NotFound { what: "build request", id: brid.0 });
+            return Err(MasterError::NotFound {
+                what: "build request",
+                id: brid.0,
+            });
         };
         if row.complete {
             return Ok(());
         }
         match inner.db.cancel_buildrequest(brid, inner.masterid).await? {
-            CancelOutcome::Cancelled { bsid, buildset_results } => {
+            CancelOutcome::Cancelled {
+                bsid,
+                buildset_results,
+            } => {
                 publish_req(inner, &row, "claimed", false, None);
                 publish_req(inner, &row, "complete", true, Some(Results::Cancelled));
                 if buildset_results.is_some() {
@@ -1361,20 +1502,29 @@ impl MasterHandle {
 
     /// Rebuilds a build (§6.5): a new buildset copying the original's source stamps and
     /// properties, reason `rebuild`, one request for the same builder.
-    pub async fn rebuild(&self, buildid: BuildId) -> Result<(BuildsetId, Vec<(BuilderId, BuildRequestId)>), MasterError> {
+    pub async fn rebuild(
+        &self,
+        buildid: BuildId,
+    ) -> Result<(BuildsetId, Vec<(BuilderId, BuildRequestId)>), MasterError> {
         let db = &self.inner.db;
-        let b = db
-            .get_build(buildid)
-            .await?
-            .ok_or(MasterError::NotFound { what: "build", id: buildid.0 })?;
+        let b = db.get_build(buildid).await?.ok_or(MasterError::NotFound {
+            what: "build",
+            id: buildid.0,
+        })?;
         let br = db
             .get_buildrequest(b.buildrequestid)
             .await?
-            .ok_or(MasterError::NotFound { what: "build request", id: b.buildrequestid.0 })?;
+            .ok_or(MasterError::NotFound {
+                what: "build request",
+                id: b.buildrequestid.0,
+            })?;
         let bs = db
             .get_buildset(br.buildsetid)
             .await?
-            .ok_or(MasterError::NotFound { what: "buildset", id: br.buildsetid.0 })?;
+            .ok_or(MasterError::NotFound {
+                what: "buildset",
+                id: br.buildsetid.0,
+            })?;
         let props = db.get_buildset_properties(bs.bsid).await?;
         let mut nb = NewBuildset::new("rebuild", bs.sourcestamps.clone(), vec![b.builderid]);
         nb.properties = props;
@@ -1414,18 +1564,28 @@ impl MasterHandle {
     ) -> Result<(WorkerId, Option<WorkerConnection>, bool, bool, usize), MasterError> {
         let (id, conn, paused, graceful, running) = {
             let mut st = lock(&self.inner.state);
-            let w = st
-                .workers
-                .get_mut(name)
-                .ok_or(MasterError::NotFound { what: "worker", id: -1 })?;
+            let w = st.workers.get_mut(name).ok_or(MasterError::NotFound {
+                what: "worker",
+                id: -1,
+            })?;
             f(w);
             (w.id, w.conn.clone(), w.paused, w.graceful, w.running)
         };
         Ok((id, conn, paused, graceful, running))
     }
 
-    async fn set_worker_flags(&self, id: WorkerId, name: &str, paused: bool, graceful: bool, reason: Option<&str>) -> Result<(), MasterError> {
-        self.inner.db.set_worker_state(id, paused, graceful, reason).await?;
+    async fn set_worker_flags(
+        &self,
+        id: WorkerId,
+        name: &str,
+        paused: bool,
+        graceful: bool,
+        reason: Option<&str>,
+    ) -> Result<(), MasterError> {
+        self.inner
+            .db
+            .set_worker_state(id, paused, graceful, reason)
+            .await?;
         let (n, r) = (name.to_owned(), reason.map(str::to_owned));
         self.inner.events.publish_worker(id, "state_updated", || {
             serde_json::json!({"workerid": id.0, "name": n, "paused": paused, "pause_reason": r, "graceful": graceful})
@@ -1436,14 +1596,18 @@ impl MasterHandle {
     /// Pauses a worker (§6.5): it gets no new builds until unpaused (persisted).
     pub async fn pause_worker(&self, name: &str, reason: Option<&str>) -> Result<(), MasterError> {
         let (id, _, _, graceful, _) = self.worker_action(name, |w| w.paused = true).await?;
-        self.set_worker_flags(id, name, true, graceful, reason).await
+        self.set_worker_flags(id, name, true, graceful, reason)
+            .await
     }
 
     /// Unpauses a worker.
     pub async fn unpause_worker(&self, name: &str) -> Result<(), MasterError> {
         let (id, _, _, graceful, _) = self.worker_action(name, |w| w.paused = false).await?;
-        self.set_worker_flags(id, name, false, graceful, None).await?;
-        let ids = self.inner.builder_ids_of_worker(&lock(&self.inner.state), name);
+        self.set_worker_flags(id, name, false, graceful, None)
+            .await?;
+        let ids = self
+            .inner
+            .builder_ids_of_worker(&lock(&self.inner.state), name);
         self.inner.wake_builders(ids);
         Ok(())
     }
@@ -1475,43 +1639,79 @@ impl MasterHandle {
     }
 
     /// Waits until a request is complete and returns it.
-    pub async fn wait_for_request(&self, brid: BuildRequestId, timeout: Duration) -> Result<BuildRequestRow, MasterError> {
-        let sub = self.inner.events.subscribe_path(&format!("buildrequests/{}/complete", brid.0));
+    pub async fn wait_for_request(
+        &self,
+        brid: BuildRequestId,
+        timeout: Duration,
+    ) -> Result<BuildRequestRow, MasterError> {
+        let sub = self
+            .inner
+            .events
+            .subscribe_path(&format!("buildrequests/{}/complete", brid.0));
         let deadline = Instant::now() + timeout;
         loop {
             match self.inner.db.get_buildrequest(brid).await? {
                 Some(r) if r.complete => return Ok(r),
                 Some(_) => {}
-                None => return Err(MasterError::NotFound { what: "build request", id: brid.0 }),
+                None => {
+                    return Err(MasterError::NotFound {
+                        what: "build request",
+                        id: brid.0,
+                    });
+                }
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(MasterError::Timeout(timeout, format!("build request {}", brid.0)));
+                return Err(MasterError::Timeout(
+                    timeout,
+                    format!("build request {}", brid.0),
+                ));
             }
-            let _ = async_std::future::timeout(left.min(Duration::from_millis(250)), sub.recv()).await;
+            let _ =
+                async_std::future::timeout(left.min(Duration::from_millis(250)), sub.recv()).await;
         }
     }
 
     /// Waits until a build is finished and returns its row.
-    pub async fn wait_for_build(&self, buildid: BuildId, timeout: Duration) -> Result<BuildRow, MasterError> {
-        let sub = self.inner.events.subscribe_path(&format!("builds/{}/finished", buildid.0));
+    pub async fn wait_for_build(
+        &self,
+        buildid: BuildId,
+        timeout: Duration,
+    ) -> Result<BuildRow, MasterError> {
+        let sub = self
+            .inner
+            .events
+            .subscribe_path(&format!("builds/{}/finished", buildid.0));
         let deadline = Instant::now() + timeout;
         loop {
             match self.inner.db.get_build(buildid).await? {
                 Some(b) if b.complete_at.is_some() => return Ok(b),
                 Some(_) => {}
-                None => return Err(MasterError::NotFound { what: "build", id: buildid.0 }),
+                None => {
+                    return Err(MasterError::NotFound {
+                        what: "build",
+                        id: buildid.0,
+                    });
+                }
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(MasterError::Timeout(timeout, format!("build {}", buildid.0)));
+                return Err(MasterError::Timeout(
+                    timeout,
+                    format!("build {}", buildid.0),
+                ));
             }
-            let _ = async_std::future::timeout(left.min(Duration::from_millis(250)), sub.recv()).await;
+            let _ =
+                async_std::future::timeout(left.min(Duration::from_millis(250)), sub.recv()).await;
         }
     }
 
     /// Waits until a request has a build (started by any master) and returns the newest.
-    pub async fn wait_for_build_of(&self, brid: BuildRequestId, timeout: Duration) -> Result<BuildRow, MasterError> {
+    pub async fn wait_for_build_of(
+        &self,
+        brid: BuildRequestId,
+        timeout: Duration,
+    ) -> Result<BuildRow, MasterError> {
         let deadline = Instant::now() + timeout;
         loop {
             let builds = self.builds_of_request(brid).await?;
@@ -1519,18 +1719,28 @@ impl MasterHandle {
                 return Ok(b);
             }
             if Instant::now() >= deadline {
-                return Err(MasterError::Timeout(timeout, format!("a build of request {}", brid.0)));
+                return Err(MasterError::Timeout(
+                    timeout,
+                    format!("a build of request {}", brid.0),
+                ));
             }
             async_std::task::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Builds of a request, oldest first.
-    pub async fn builds_of_request(&self, brid: BuildRequestId) -> Result<Vec<BuildRow>, MasterError> {
+    pub async fn builds_of_request(
+        &self,
+        brid: BuildRequestId,
+    ) -> Result<Vec<BuildRow>, MasterError> {
         Ok(self
             .inner
             .db
-            .list_builds(&Query::new().eq("buildrequestid", brid.0).order("buildid", false))
+            .list_builds(
+                &Query::new()
+                    .eq("buildrequestid", brid.0)
+                    .order("buildid", false),
+            )
             .await?)
     }
 
@@ -1554,8 +1764,11 @@ impl MasterHandle {
         }
         inner.draining.store(true, Ordering::SeqCst);
         if !clean {
-            let builds: Vec<Arc<build::BuildShared>> =
-                lock(&inner.state).builds.values().map(|b| b.shared.clone()).collect();
+            let builds: Vec<Arc<build::BuildShared>> = lock(&inner.state)
+                .builds
+                .values()
+                .map(|b| b.shared.clone())
+                .collect();
             for b in builds {
                 b.request_stop("master shutdown", Results::Retry).await;
             }
@@ -1580,11 +1793,16 @@ impl MasterHandle {
         let hk = inner.db.master_housekeeping(inner.masterid).await?;
         for b in hk.builders_stopped {
             let mid = inner.masterid;
-            inner.events.publish_builder(b, "stopped", || {
-                serde_json::json!({"builderid": b.0, "masterid": mid.0})
-            });
+            inner.events.publish_builder(
+                b,
+                "stopped",
+                || serde_json::json!({"builderid": b.0, "masterid": mid.0}),
+            );
         }
-        inner.db.deconfigure_all_workers_for_master(inner.masterid).await?;
+        inner
+            .db
+            .deconfigure_all_workers_for_master(inner.masterid)
+            .await?;
         inner.db.forget_connected_workers(inner.masterid).await?;
         let ids: Vec<_> = lock(&inner.state).workers.values().map(|w| w.id).collect();
         let _ = ids;

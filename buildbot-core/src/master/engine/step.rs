@@ -9,13 +9,13 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use crate::master::EventBus;
 use crate::master::config::{ComponentArgs, CustomComponent, Registry, StepKind};
 use crate::master::properties::{Properties, RenderContext, RenderError, Renderable};
 use crate::master::workers::{
     CommandArgs, CommandHandle, CommandOutcome, CommandResult, CommandUpdate, RemoteCommand,
     WorkerConnection, WorkerManagerError,
 };
-use crate::master::EventBus;
 
 use super::build::BuildShared;
 use super::json;
@@ -250,10 +250,11 @@ impl StepContext {
         if let Some(v) = r.as_constant() {
             return Ok(v.clone());
         }
-        r.render(&self.render_ctx()).map_err(|source| StepError::Render {
-            what: what.to_owned(),
-            source,
-        })
+        r.render(&self.render_ctx())
+            .map_err(|source| StepError::Render {
+                what: what.to_owned(),
+                source,
+            })
     }
 
     /// Renders an argument to a string.
@@ -281,7 +282,10 @@ impl StepContext {
             return Ok(());
         }
         self.state_string = text.to_owned();
-        self.shared.db.set_step_state_string(self.stepid, text).await?;
+        self.shared
+            .db
+            .set_step_state_string(self.stepid, text)
+            .await?;
         self.publish_step("updated", None, None);
         Ok(())
     }
@@ -295,7 +299,12 @@ impl StepContext {
         Ok(())
     }
 
-    pub(crate) fn publish_step(&self, event: &str, complete: Option<(i64, Results)>, hidden: Option<bool>) {
+    pub(crate) fn publish_step(
+        &self,
+        event: &str,
+        complete: Option<(i64, Results)>,
+        hidden: Option<bool>,
+    ) {
         let s = &self.shared;
         s.events.publish_step(s.buildid, self.stepid, event, || {
             json::step(&json::StepJson {
@@ -318,10 +327,10 @@ impl StepContext {
     pub async fn add_log(&mut self, name: &str, log_type: LogType) -> Result<LogId, StepError> {
         let logid = self.shared.db.add_log(self.stepid, name, log_type).await?;
         let mut slug = buildbot_db::force_identifier(name, 50);
-        if self.logs.iter().any(|l| l.slug == slug) {
-            if let Some(row) = self.shared.db.get_log(logid).await? {
-                slug = row.slug;
-            }
+        if self.logs.iter().any(|l| l.slug == slug)
+            && let Some(row) = self.shared.db.get_log(logid).await?
+        {
+            slug = row.slug;
         }
         let log = OpenLog {
             logid,
@@ -340,7 +349,15 @@ impl StepContext {
         self.shared
             .events
             .publish_log(log.logid, self.stepid, &log.slug, event, || {
-                json::log(log.logid, &log.name, &log.slug, self.stepid, complete, log.num_lines, log.log_type)
+                json::log(
+                    log.logid,
+                    &log.name,
+                    &log.slug,
+                    self.stepid,
+                    complete,
+                    log.num_lines,
+                    log.log_type,
+                )
             });
     }
 
@@ -466,9 +483,11 @@ impl StepContext {
                     CommandUpdate::Stdout(t) => push_lines(&mut buf, 'o', t),
                     CommandUpdate::Stderr(t) => push_lines(&mut buf, 'e', t),
                     CommandUpdate::Header(t) => push_lines(&mut buf, 'h', t),
-                    CommandUpdate::Rc(rc) => {
-                        push_lines(&mut buf, 'h', &format!("program finished with exit code {rc}\n"))
-                    }
+                    CommandUpdate::Rc(rc) => push_lines(
+                        &mut buf,
+                        'h',
+                        &format!("program finished with exit code {rc}\n"),
+                    ),
                     CommandUpdate::FailureReason(r) => {
                         if r.contains("max_lines") {
                             self.max_lines_reached = true;
@@ -516,7 +535,11 @@ impl StepContext {
 
     /// The result Buildbot gives a finished command: CANCELLED when interrupted,
     /// EXCEPTION when it failed, else by `rc` (`decode`: rc → result, default FAILURE).
-    pub fn command_results(res: &CommandResult, decode: &BTreeMap<i64, Results>, rc_optional: bool) -> Results {
+    pub fn command_results(
+        res: &CommandResult,
+        decode: &BTreeMap<i64, Results>,
+        rc_optional: bool,
+    ) -> Results {
         match &res.outcome {
             CommandOutcome::Interrupted { .. } => Results::Cancelled,
             CommandOutcome::Failed { .. } => Results::Exception,
