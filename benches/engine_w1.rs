@@ -5,7 +5,12 @@
 //!
 //! Run: `cargo bench --bench engine_w1`. Prints builds/s and master CPU ms per build
 //! (Python Buildbot 4.3: 3.09 builds/s, 246 ms CPU per build).
-#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::time::{Duration, Instant};
 
@@ -50,7 +55,10 @@ impl Drop for Kill {
 }
 
 fn main() {
-    if let (Ok(port), Ok(dir)) = (std::env::var("BB_W1_WORKER_PORT"), std::env::var("BB_W1_WORKER_DIR")) {
+    if let (Ok(port), Ok(dir)) = (
+        std::env::var("BB_W1_WORKER_PORT"),
+        std::env::var("BB_W1_WORKER_DIR"),
+    ) {
         run_worker(port.parse().unwrap(), &dir);
         return;
     }
@@ -77,13 +85,17 @@ type = "ForceScheduler"
 name = "force"
 builderNames = ["b0"]
 "#;
-        let cfg = parse_config(text, "master.cfg", &Registry::new()).unwrap().config;
-        let master = Master::start(
-            cfg,
-            MasterOptions::new(dir.path().join("master")).upgrade_db(true).worker_bind("127.0.0.1:0"),
-        )
-        .await
-        .expect("master");
+        let cfg = parse_config(text, "master.cfg", &Registry::new())
+            .unwrap()
+            .config;
+        // BB_W1_DB_URL=sqlite:// measures the engine without SQLite file I/O
+        let mut opts = MasterOptions::new(dir.path().join("master"))
+            .upgrade_db(true)
+            .worker_bind("127.0.0.1:0");
+        if let Ok(url) = std::env::var("BB_W1_DB_URL") {
+            opts = opts.db_url(url);
+        }
+        let master = Master::start(cfg, opts).await.expect("master");
         let wdir = dir.path().join("worker");
         std::fs::create_dir_all(&wdir).unwrap();
         let _worker = Kill(
@@ -95,7 +107,10 @@ builderNames = ["b0"]
         );
         let t = Instant::now();
         while master.connected_workers().is_empty() {
-            assert!(t.elapsed() < Duration::from_secs(30), "worker did not connect");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "worker did not connect"
+            );
             async_std::task::sleep(Duration::from_millis(20)).await;
         }
         let idle0 = cpu_seconds();
@@ -108,7 +123,10 @@ builderNames = ["b0"]
         let start = Instant::now();
         for i in 0..N {
             master
-                .force("force", ForceRequest::new("bench", format!("w1 {i}")).builders(["b0"]))
+                .force(
+                    "force",
+                    ForceRequest::new("bench", format!("w1 {i}")).builders(["b0"]),
+                )
                 .await
                 .unwrap();
         }
@@ -125,15 +143,24 @@ builderNames = ["b0"]
         }
         let wall = start.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
-        let db_size = std::fs::metadata(dir.path().join("master/state.sqlite")).map(|m| m.len()).unwrap_or(0);
-        println!("engine_w1: {N} builds in {wall:.3} s = {:.1} builds/s (Python 3.09)", N as f64 / wall);
+        let db_size = std::fs::metadata(dir.path().join("master/state.sqlite"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "engine_w1: {N} builds in {wall:.3} s = {:.1} builds/s (Python 3.09)",
+            N as f64 / wall
+        );
         println!("engine_w1: submissions took {:.3} s", submit.as_secs_f64());
         println!(
             "engine_w1: master CPU {cpu:.2} s = {:.2} ms/build (Python 246)",
             cpu * 1000.0 / N as f64
         );
         println!("engine_w1: idle master CPU {:.0} ms/s", idle * 1000.0);
-        println!("engine_w1: successful {ok}/{N}; VmRSS {} VmHWM {}; DB {db_size} bytes", vm("VmRSS:"), vm("VmHWM:"));
+        println!(
+            "engine_w1: successful {ok}/{N}; VmRSS {} VmHWM {}; DB {db_size} bytes",
+            vm("VmRSS:"),
+            vm("VmHWM:")
+        );
         master.stop().await.unwrap();
     });
 }

@@ -30,12 +30,15 @@ impl BuildStep for Greet {
         Box::pin(async move {
             // renderables (`%(prop:...)s`) are rendered with the build's properties
             let who = ctx.render_string("who", &self.who)?;
+            // we read the command's output back below
+            ctx.keep_output(true);
             let res = ctx
                 .run_command(
                     "shell",
-                    CommandArgs::new()
-                        .with("workdir", "build")
-                        .with("command", Value::Array(vec!["echo".into(), format!("hello {who}").into()])),
+                    CommandArgs::new().with("workdir", "build").with(
+                        "command",
+                        Value::Array(vec!["echo".into(), format!("hello {who}").into()]),
+                    ),
                 )
                 .await?;
             if res.rc != Some(0) {
@@ -45,7 +48,10 @@ impl BuildStep for Greet {
             ctx.set_property("greeting", greeting.clone().into(), "Greet Step");
             ctx.add_complete_log("summary", &format!("the worker said: {greeting}"))
                 .await?;
-            Ok(StepDone::with_summary(Results::Success, format!("greeted {who}")))
+            Ok(StepDone::with_summary(
+                Results::Success,
+                format!("greeted {who}"),
+            ))
         })
     }
 }
@@ -115,10 +121,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("no build")?;
     let steps = master
         .db()
-        .list_steps(&Query::new().eq("buildid", build.buildid.0).order("number", false))
+        .list_steps(
+            &Query::new()
+                .eq("buildid", build.buildid.0)
+                .order("number", false),
+        )
         .await?;
     for step in &steps {
-        println!("step {} {:<20} {}", step.number, step.name, step.state_string);
+        println!(
+            "step {} {:<20} {}",
+            step.number, step.name, step.state_string
+        );
     }
     let props = master.db().get_build_properties(build.buildid).await?;
     println!("greeting property: {:?}", props.get("greeting"));

@@ -44,7 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .worker_bind("127.0.0.1:0"),
     )
     .await?;
-    println!("master {} listening for workers on {}", master.name(), master.worker_addr());
+    println!(
+        "master {} listening for workers on {}",
+        master.name(),
+        master.worker_addr()
+    );
 
     // 3. a local slave, in-process
     let slave_dir = dir.path().join("slave");
@@ -61,7 +65,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 4. force a build and wait for it
     let (_bsid, requests) = master
-        .force("force", ForceRequest::new("example <ex@example.org>", "trying it out"))
+        .force(
+            "force",
+            ForceRequest::new("example <ex@example.org>", "trying it out"),
+        )
         .await?;
     let request = master
         .wait_for_request(requests[0].1, Duration::from_secs(60))
@@ -75,12 +82,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 5. what the database recorded
     let db = master.db();
     let steps = db
-        .list_steps(&Query::new().eq("buildid", build.buildid.0).order("number", false))
+        .list_steps(
+            &Query::new()
+                .eq("buildid", build.buildid.0)
+                .order("number", false),
+        )
         .await?;
     for step in &steps {
-        println!("step {} {:<20} {}", step.number, step.name, step.state_string);
+        println!(
+            "step {} {:<20} {}",
+            step.number, step.name, step.state_string
+        );
         if let Some(log) = db.get_log_by_slug(step.stepid, "stdio").await? {
-            print!("{}", db.get_log_lines(log.logid, 0, log.num_lines - 1).await?);
+            print!(
+                "{}",
+                db.get_log_lines(log.logid, 0, log.num_lines - 1).await?
+            );
         }
     }
     let result = buildbot::db::Results::from_code(build.results.unwrap_or(-1))

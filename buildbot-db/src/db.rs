@@ -366,7 +366,6 @@ impl Db {
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(false)
                     .pragma("checkpoint_fullfsync", "off")
-                    .pragma("mmap_size", "67108864")
                     .pragma("cache_size", "-4096")
                     .pragma("wal_autocheckpoint", "8192")
                     .disable_statement_logging()

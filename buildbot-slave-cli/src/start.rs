@@ -309,8 +309,28 @@ fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// Size of async-std's executor pool (unless the user sets `ASYNC_STD_THREAD_COUNT`, which
+/// is still honoured): the slave's tasks are I/O-bound (process output is read by plain
+/// threads), and every executor thread costs memory (stack, malloc arena) while idle. One
+/// thread also behaves like the Python worker's single reactor thread.
+const EXECUTOR_THREADS: usize = 1;
+
+/// Configures (and starts) the executor before async-std would start it with one thread per
+/// core on its first use; the first configuration wins. Unlike setting
+/// `ASYNC_STD_THREAD_COUNT`, this leaves the environment that build commands inherit alone.
+/// Starts threads: call it after daemonizing.
+fn init_executor() {
+    async_global_executor::init_with_config(
+        async_global_executor::GlobalExecutorConfig::default()
+            .with_env_var("ASYNC_STD_THREAD_COUNT")
+            .with_min_threads(EXECUTOR_THREADS)
+            .with_thread_name_fn(|| "async-std/runtime".to_owned()),
+    );
+}
+
 /// The slave process itself (daemon or foreground).
 fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow::Result<ExitCode> {
+    init_executor();
     let fail = |readiness: &mut Readiness, e: anyhow::Error| {
         readiness.failed(&format!("{e:#}"));
         Err(e)

@@ -7,6 +7,8 @@
 //! * [`Properties`], [`Renderable`], [`Interpolate`] — build properties and Buildbot's
 //!   `Interpolate`/`Property` renderables.
 //! * [`EventBus`] — in-process pub/sub with Buildbot's routing keys.
+//! * [`engine`] — the running master: [`Master::start`] → [`MasterHandle`] (workers, build
+//!   request distribution, builds and steps, force/stop/cancel/rebuild/reconfig).
 //! * [`results`] — how step results make the build result, and the summary texts.
 
 pub mod config;
@@ -16,6 +18,7 @@ mod properties;
 pub mod results;
 pub mod workers;
 
+pub use engine::{ForceRequest, Master, MasterError, MasterHandle, MasterOptions};
 pub use events::{
     BuildKeys, DEFAULT_SUBSCRIBER_BUFFER, Event, EventBus, KeyPart, RoutingKey, Subscription,
 };

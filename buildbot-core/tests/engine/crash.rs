@@ -14,13 +14,36 @@ use crate::harness::*;
 const CHILD_DIR: &str = "BB_ENGINE_CRASH_CHILD_DIR";
 const CHILD_PORT: &str = "BB_ENGINE_CRASH_CHILD_PORT";
 
+/// A worker name no other test uses (a free port picked here could be reused by another
+/// test's master; this worker must not attach there).
+const WORKER: &str = "crash-worker";
+
 fn cfg(step: &[&str]) -> MasterConfig {
-    config(vec![builder(
-        "b",
-        vec![StepConfig::shell_argv(step).name("work")],
-    )])
-    .build()
-    .unwrap()
+    MasterConfig::builder()
+        .worker_port(0)
+        .worker(WorkerConfig::new(WORKER, PASS))
+        .builder(
+            BuilderConfig::builder("b")
+                .workername(WORKER)
+                .step(StepConfig::shell_argv(step).name("work"))
+                .build()
+                .unwrap(),
+        )
+        .scheduler(SchedulerConfig::force("force", ["b"]))
+        .build()
+        .unwrap()
+}
+
+/// A free port outside the ephemeral range (where the other tests' port-0 listeners live).
+fn free_port() -> u16 {
+    let seed = std::process::id() as u16;
+    for i in 0..1000u16 {
+        let port = 20000 + (seed.wrapping_add(i.wrapping_mul(7919))) % 10000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
 }
 
 /// Runs as the child process when the environment says so; otherwise does nothing.
@@ -32,8 +55,13 @@ async fn crash_child_master() {
     };
     init_log();
     let port = port.to_string_lossy().to_string();
+    let marker = Path::new(&dir).join("running");
+    let script = format!(
+        "echo one; echo two; touch '{}'; sleep 120; echo never",
+        marker.display()
+    );
     let m = TestMaster::start_in(
-        cfg(&["sh", "-c", "echo one; echo two; sleep 120; echo never"]),
+        cfg(&["sh", "-c", &script]),
         Path::new(&dir),
         &format!("127.0.0.1:{port}"),
     )
@@ -59,18 +87,7 @@ impl Drop for Kill {
 async fn master_killed_mid_build_recovers() {
     init_log();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // create the schema first so that parent and child agree
-    {
-        let db = Db::connect("sqlite:///state.sqlite", dir.path())
-            .await
-            .unwrap();
-        db.upgrade().await.unwrap();
-    }
+    let port = free_port();
     let mut child = Kill(
         Command::new(std::env::current_exe().unwrap())
             .args([
@@ -81,13 +98,27 @@ async fn master_killed_mid_build_recovers() {
             ])
             .env(CHILD_DIR, dir.path())
             .env(CHILD_PORT, port.to_string())
+            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("child.log")).unwrap())
             .spawn()
             .unwrap(),
     );
-    let _w = OwnWorker::start(port, W1);
+    let _w = OwnWorker::start(port, WORKER);
+    // The database is only opened here once the child is idle (its command sleeping and its
+    // output delivered: workers flush buffered output after at most 5 s), so that the two
+    // processes do not write the SQLite file at the same time.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("running").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the child master did not start the build; its log:\n{}",
+            std::fs::read_to_string(dir.path().join("child.log")).unwrap_or_default()
+        );
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+    async_std::task::sleep(Duration::from_secs(6)).await;
     let db = Db::connect("sqlite:///state.sqlite", dir.path())
         .await
         .unwrap();
@@ -96,7 +127,8 @@ async fn master_killed_mid_build_recovers() {
     let (build, lines) = loop {
         assert!(
             Instant::now() < deadline,
-            "the child master did not start the build"
+            "the child master did not start the build; its log:\n{}",
+            std::fs::read_to_string(dir.path().join("child.log")).unwrap_or_default()
         );
         if let Some(b) = db
             .list_builds(&Query::new())

@@ -116,6 +116,21 @@ impl TestMaster {
     }
 }
 
+/// The buildset, once complete (it completes just after its last request).
+pub async fn complete_buildset(
+    m: &MasterHandle,
+    bsid: buildbot_db::BuildsetId,
+) -> buildbot_db::BuildsetRow {
+    for _ in 0..200 {
+        let bs = m.db().get_buildset(bsid).await.unwrap().unwrap();
+        if bs.complete {
+            return bs;
+        }
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("buildset {} did not complete", bsid.0);
+}
+
 pub async fn steps(m: &MasterHandle, build: &BuildRow) -> Vec<StepRow> {
     m.db()
         .list_steps(

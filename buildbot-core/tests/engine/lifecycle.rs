@@ -485,3 +485,283 @@ async fn events_follow_buildbot_order() {
     assert!(pos("buildrequests/1/complete") < pos("buildsets/1/complete"));
     tm.master.stop().await.unwrap();
 }
+
+#[async_std::test]
+async fn stop_retries_running_builds_and_stop_when_idle_waits() {
+    // stop(): the running build is interrupted and ends RETRY; its request is pending again
+    let tm = TestMaster::start(config(vec![sleepy("b", 30)]).build().unwrap()).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    let brid = tm.force("b").await;
+    let b = within(30, "start", wait_started(&tm, brid)).await;
+    within(30, "stop", tm.master.stop()).await.unwrap();
+    let done = tm.master.db().get_build(b.buildid).await.unwrap().unwrap();
+    assert_eq!(done.results, Some(5), "{done:?}");
+    let br = tm
+        .master
+        .db()
+        .get_buildrequest(brid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!br.complete && !br.claimed, "{br:?}");
+    let m = tm
+        .master
+        .db()
+        .get_master(tm.master.masterid())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!m.active);
+    let builders = tm
+        .master
+        .db()
+        .list_builders(&Query::new(), Some(tm.master.masterid()))
+        .await
+        .unwrap();
+    assert!(builders.is_empty(), "{builders:?}");
+    assert!(matches!(
+        tm.master.force("force", ForceRequest::new("a", "b")).await,
+        Err(MasterError::Stopping)
+    ));
+
+    // stop_when_idle(): the running build completes first
+    let tm = TestMaster::start(config(vec![sleepy("b", 1)]).build().unwrap()).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    let brid = tm.force("b").await;
+    within(30, "start", wait_started(&tm, brid)).await;
+    within(30, "stop when idle", tm.master.stop_when_idle())
+        .await
+        .unwrap();
+    let br = tm
+        .master
+        .db()
+        .get_buildrequest(brid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(br.complete);
+    assert_eq!(br.results, 0);
+}
+
+async fn wait_detached(tm: &TestMaster) {
+    for _ in 0..400 {
+        if tm.master.connected_workers().is_empty() {
+            let w = tm
+                .master
+                .db()
+                .get_worker_by_name(W1)
+                .await
+                .unwrap()
+                .unwrap();
+            if w.connected_to.is_empty() {
+                return;
+            }
+        }
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("worker still attached");
+}
+
+#[async_std::test]
+async fn worker_shutdown_request_waits_for_the_running_build() {
+    let tm = TestMaster::start(config(vec![sleepy("b", 1)]).build().unwrap()).await;
+    let w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    let brid = tm.force("b").await;
+    within(30, "start", wait_started(&tm, brid)).await;
+    w.handle.request_graceful_shutdown();
+    // the build finishes normally, then the worker is told to shut down
+    let br = tm
+        .master
+        .wait_for_request(brid, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(br.results, 0);
+    within(30, "detach", wait_detached(&tm)).await;
+    // a request submitted now waits for a worker
+    let brid = tm.force("b").await;
+    async_std::task::sleep(Duration::from_millis(300)).await;
+    assert!(tm.master.builds_of_request(brid).await.unwrap().is_empty());
+    tm.master.stop().await.unwrap();
+}
+
+#[async_std::test]
+async fn graceful_stop_from_the_master() {
+    let tm = TestMaster::start(config(vec![sleepy("b", 1)]).build().unwrap()).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    tm.master.graceful_stop_worker(W1).await.unwrap();
+    within(30, "detach", wait_detached(&tm)).await;
+    tm.master.stop().await.unwrap();
+}
+
+#[async_std::test]
+async fn step_flags_halt_always_run_do_step_if_hide_step_if() {
+    let text = r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[[schedulers]]
+type = "ForceScheduler"
+name = "force"
+builderNames = ["b"]
+[[builders]]
+name = "b"
+workernames = ["w1"]
+[[builders.steps]]
+type = "ShellCommand"
+name = "skipped"
+command = ["false"]
+doStepIf = false
+[[builders.steps]]
+type = "ShellCommand"
+name = "hidden"
+command = ["true"]
+hideStepIf = true
+[[builders.steps]]
+type = "ShellCommand"
+name = "halts"
+command = ["false"]
+haltOnFailure = true
+[[builders.steps]]
+type = "ShellCommand"
+name = "not run"
+command = ["true"]
+[[builders.steps]]
+type = "ShellCommand"
+name = "cleanup"
+command = ["true"]
+alwaysRun = true
+[[builders.steps]]
+type = "SetProperty"
+property = "x"
+value = "y"
+alwaysRun = true
+"#;
+    let cfg = parse_config(text, "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    let tm = TestMaster::start(cfg).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    let b = tm.run("b").await;
+    assert_eq!(b.results, Some(2));
+    assert_eq!(b.state_string, "failed 'false' (failure)");
+    let steps = tm.steps(&b).await;
+    let got: Vec<(&str, Option<i64>, bool)> = steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.results, s.hidden))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("worker_preparation", Some(0), false),
+            ("skipped", Some(3), false),
+            ("hidden", Some(0), true),
+            ("halts", Some(2), false),
+            ("cleanup", Some(0), false),
+            ("SetProperty", Some(0), false),
+        ]
+    );
+    assert_eq!(steps[1].state_string, "'false' (skipped)");
+    let props = tm
+        .master
+        .db()
+        .get_build_properties(b.buildid)
+        .await
+        .unwrap();
+    assert_eq!(props["x"].0, "y");
+    tm.master.stop().await.unwrap();
+}
+
+struct Probe;
+
+impl buildbot_core::master::engine::BuildStep for Probe {
+    fn run<'a>(
+        &'a self,
+        ctx: &'a mut buildbot_core::master::engine::StepContext,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<buildbot_core::master::engine::StepDone, buildbot_core::master::engine::StepError>,
+    > {
+        Box::pin(async move {
+            ctx.keep_output(true);
+            let res = ctx
+                .run_command(
+                    "shell",
+                    buildbot_core::master::workers::CommandArgs::new()
+                        .with("workdir", "build")
+                        .with("command", "echo probed"),
+                )
+                .await?;
+            ctx.set_property("probe", res.text("stdout").trim().into(), "Probe");
+            ctx.add_url("docs", "http://127.0.0.1/docs").await?;
+            ctx.set_state_string("probing done").await?;
+            Ok(buildbot_core::master::engine::StepDone::with_summary(
+                Results::Success,
+                "probed",
+            ))
+        })
+    }
+}
+
+#[async_std::test]
+async fn custom_step_and_warning_counting() {
+    let mut reg = Registry::new();
+    buildbot_core::master::engine::register_custom_step(&mut reg, "Probe", |_args| {
+        Some(std::sync::Arc::new(Probe))
+    });
+    let text = r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[[schedulers]]
+type = "ForceScheduler"
+name = "force"
+builderNames = ["b"]
+[[builders]]
+name = "b"
+workernames = ["w1"]
+[[builders.steps]]
+type = "Probe"
+[[builders.steps]]
+type = "Compile"
+command = ["sh", "-c", "echo 'a.c:1: warning: unused'; echo ok; echo 'b.c:2: warning: shadow' >&2"]
+"#;
+    let cfg = parse_config(text, "master.cfg", &reg).unwrap().config;
+    let tm = TestMaster::start(cfg).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    let b = tm.run("b").await;
+    let steps = tm.steps(&b).await;
+    assert_eq!(steps[1].name, "Probe");
+    assert_eq!(steps[1].state_string, "probed");
+    assert_eq!(
+        steps[1].urls,
+        [("docs".to_owned(), "http://127.0.0.1/docs".to_owned())]
+    );
+    assert!(tm.stdio(&steps[1]).await.contains("oprobed\n"));
+    let props = tm
+        .master
+        .db()
+        .get_build_properties(b.buildid)
+        .await
+        .unwrap();
+    assert_eq!(
+        props["probe"],
+        (serde_json::json!("probed"), "Probe".into())
+    );
+    assert_eq!(steps[2].results, Some(Results::Warnings.code() as i64));
+    let logs = tm
+        .master
+        .db()
+        .list_logs(&Query::new().eq("stepid", steps[2].stepid.0))
+        .await
+        .unwrap();
+    assert!(logs.iter().any(|l| l.name == "warnings (2)"), "{logs:?}");
+    tm.master.stop().await.unwrap();
+}

@@ -115,8 +115,9 @@ pub async fn check_good(tm: &TestMaster) {
         "{out}"
     );
     // stdout and stderr are separate pipes: their relative order may vary under load
-    assert!(out.contains("oline 1\noline 2\noline 3\n"), "{out}");
-    assert!(out.contains("eerr\n"), "{out}");
+    for line in ["oline 1\n", "oline 2\n", "oline 3\n", "eerr\n"] {
+        assert!(out.contains(line), "{out}");
+    }
     assert!(
         out.contains("hprogram finished with exit code 0\nhelapsedTime="),
         "{out}"
@@ -172,13 +173,7 @@ pub async fn check_good(tm: &TestMaster) {
         .unwrap();
     assert!(br.complete && br.claimed);
     assert_eq!(br.results, 0);
-    let bs = tm
-        .master
-        .db()
-        .get_buildset(br.buildsetid)
-        .await
-        .unwrap()
-        .unwrap();
+    let bs = complete_buildset(&tm.master, br.buildsetid).await;
     assert_eq!(
         bs.reason.as_deref(),
         Some("A build was forced by 'tester <t@example.com>': spec good")
@@ -217,13 +212,7 @@ pub async fn check_bad(tm: &TestMaster) {
         .await
         .unwrap()
         .unwrap();
-    let bs = tm
-        .master
-        .db()
-        .get_buildset(br.buildsetid)
-        .await
-        .unwrap()
-        .unwrap();
+    let bs = complete_buildset(&tm.master, br.buildsetid).await;
     assert_eq!(bs.results, Some(2));
 }
 

@@ -370,7 +370,24 @@ async fn run_one_step(
     };
     let do_step = render_bool(&sc.common.do_step_if, true);
     let outcome: Result<StepDone, StepError> = if !do_step {
-        Ok(StepDone::new(Results::Skipped))
+        // shell steps summarize with their (rendered) command even when skipped
+        let summary = sc.kind.shell().and_then(|sh| {
+            let rc = BuildRenderContext {
+                props: lock(&b.properties).clone(),
+                shared: b,
+            };
+            let cmd = sh.command.render(&rc).ok()?;
+            Some(crate::master::results::shell_result_summary(
+                &sc.common.description,
+                &cmd,
+                Results::Skipped,
+                StepEnding::default(),
+            ))
+        });
+        Ok(StepDone {
+            results: Results::Skipped,
+            summary,
+        })
     } else {
         match builtin::make_step(sc) {
             Some(step) => {

@@ -146,6 +146,8 @@ impl Shell {
         if let Some(stdin) = &s.initial_stdin {
             args.set("initial_stdin", ctx.render_string("initialStdin", stdin)?);
         }
+        // Warning counting and SetPropertyFromCommand read the output back.
+        ctx.keep_output(!matches!(self.extra, ShellExtra::None));
         let res = ctx.run_command("shell", args).await?;
         let mut results = StepContext::command_results(&res, &s.decode_rc, false);
         let mut summary = None;

@@ -139,6 +139,9 @@ pub enum MasterError {
         #[source]
         source: std::io::Error,
     },
+    /// No worker of that name is configured.
+    #[error("no worker named '{0}' is configured")]
+    UnknownWorker(String),
     /// A wait did not end in time.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, String),
@@ -305,6 +308,9 @@ struct Inner {
     state: Mutex<State>,
     /// Inputs of buildsets submitted here and not complete yet.
     buildsets: Mutex<HashMap<BuildsetId, Arc<BuildsetInputs>>>,
+    /// The source stamp of forced builds (codebase `""`, everything empty); source stamps
+    /// are never deleted, so its id stays valid.
+    force_ss: Mutex<Option<buildbot_db::SourceStampRow>>,
     wake: Sender<Wake>,
     manager: WorkerManager,
     /// No new builds are started.
@@ -449,6 +455,7 @@ impl Master {
             config: RwLock::new(Arc::new(config.clone())),
             state: Mutex::new(State::default()),
             buildsets: Mutex::new(HashMap::new()),
+            force_ss: Mutex::new(None),
             wake: wake_tx,
             manager,
             draining: AtomicBool::new(false),
@@ -624,9 +631,8 @@ impl Inner {
             self.builder_ids_of_worker(&st, &name)
         };
         log::info!("worker {name} attached");
-        let db = self.db.clone();
         self.events
-            .publish_worker(id, "connected", || worker_json(id, &name, &info_json, &db));
+            .publish_worker(id, "connected", || worker_json(id, &name, &info_json));
         self.wake_builders(wake);
         Ok(())
     }
@@ -657,7 +663,7 @@ impl Inner {
     }
 }
 
-fn worker_json(id: WorkerId, name: &str, info: &Value, _db: &Db) -> Value {
+fn worker_json(id: WorkerId, name: &str, info: &Value) -> Value {
     serde_json::json!({
         "workerid": id.0,
         "name": name,
@@ -763,11 +769,9 @@ async fn distributor_loop(inner: Arc<Inner>, wake: Receiver<Wake>) {
     }
 }
 
-fn pick_worker(
-    inner: &Inner,
-    st: &State,
-    builder: &BuilderEntry,
-) -> Option<(String, WorkerConnection)> {
+/// A free worker for `builder`: random among the available ones (Buildbot's default
+/// `nextWorker`), or the first available with a `nextWorker` strategy named `...first...`.
+fn pick_worker(st: &State, builder: &BuilderEntry) -> Option<(String, WorkerConnection)> {
     let candidates: Vec<(String, WorkerConnection)> = builder
         .config
         .workernames
@@ -779,7 +783,6 @@ fn pick_worker(
                 .map(|c| (n.clone(), c))
         })
         .collect();
-    let _ = inner;
     if candidates.is_empty() {
         return None;
     }
@@ -805,7 +808,7 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
             let Some(b) = st.builders.values().find(|b| b.id == id).cloned() else {
                 continue;
             };
-            if pick_worker(inner, &st, &b).is_none() {
+            if pick_worker(&st, &b).is_none() {
                 continue;
             }
             b
@@ -832,7 +835,7 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
             }
             let picked = {
                 let mut st = lock(&inner.state);
-                match pick_worker(inner, &st, &builder) {
+                match pick_worker(&st, &builder) {
                     Some((name, conn)) => {
                         // reserve the slot before any await
                         if let Some(w) = st.workers.get_mut(&name) {
@@ -875,7 +878,7 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
                     other?;
                 }
             }
-            if pick_worker(inner, &lock(&inner.state), &builder).is_none() {
+            if pick_worker(&lock(&inner.state), &builder).is_none() {
                 break;
             }
             match inner
@@ -1237,6 +1240,15 @@ impl MasterHandle {
         bs: NewBuildset,
         scheduler: &str,
     ) -> Result<(BuildsetId, Vec<(BuilderId, BuildRequestId)>), MasterError> {
+        self.submit(bs, scheduler, None).await
+    }
+
+    async fn submit(
+        &self,
+        bs: NewBuildset,
+        scheduler: &str,
+        ss_rows: Option<Vec<buildbot_db::SourceStampRow>>,
+    ) -> Result<(BuildsetId, Vec<(BuilderId, BuildRequestId)>), MasterError> {
         self.check_running()?;
         let inner = &self.inner;
         let (bsid, map) = inner.db.add_buildset(&bs).await?;
@@ -1244,19 +1256,28 @@ impl MasterHandle {
         for (builderid, brid) in &reqs {
             self.collapse(*builderid, *brid, bsid).await?;
         }
-        let ss_rows = inner.db.get_sourcestamps(&bs.sourcestamps).await?;
+        let ss_rows = match ss_rows {
+            Some(r) => r,
+            None => inner.db.get_sourcestamps(&bs.sourcestamps).await?,
+        };
         if inner.events.subscriber_count() > 0 {
             let submitted = bs.submitted_at.unwrap_or_else(now);
             for (builderid, brid) in &reqs {
                 inner
                     .events
                     .publish_buildrequest(bsid, *builderid, *brid, "new", || {
-                        json::buildrequest_new(*brid, bsid, *builderid, bs.priority, submitted, bs.waited_for)
+                        json::buildrequest_new(
+                            *brid,
+                            bsid,
+                            *builderid,
+                            bs.priority,
+                            submitted,
+                            bs.waited_for,
+                        )
                     });
             }
             let sourcestamps: Vec<Value> =
                 ss_rows.iter().map(|s| Value::Object(ss_map(s))).collect();
-            let submitted = bs.submitted_at.unwrap_or_else(now);
             inner.events.publish_buildset(bsid, "new", || {
                 json::buildset_new(
                     bsid,
@@ -1423,15 +1444,31 @@ impl MasterHandle {
             "Force Build Form",
         );
         props.set("scheduler", Value::from(scheduler), "Scheduler");
-        let mut ss = SourceStampSpec::new(Some(""), Some(""), "");
-        ss.project = String::new();
-        ss.codebase = String::new();
-        let ssid = self.inner.db.find_or_create_sourcestamp(&ss).await?;
+        let cached = lock(&self.inner.force_ss).clone();
+        let ss_row =
+            match cached {
+                Some(r) => r,
+                None => {
+                    let mut ss = SourceStampSpec::new(Some(""), Some(""), "");
+                    ss.project = String::new();
+                    ss.codebase = String::new();
+                    let ssid = self.inner.db.find_or_create_sourcestamp(&ss).await?;
+                    let row = self.inner.db.get_sourcestamp(ssid).await?.ok_or(
+                        MasterError::NotFound {
+                            what: "sourcestamp",
+                            id: ssid.0,
+                        },
+                    )?;
+                    *lock(&self.inner.force_ss) = Some(row.clone());
+                    row
+                }
+            };
+        let ssid = ss_row.ssid;
         let reason = format!("A build was forced by '{}': {}", req.owner, req.reason);
         let mut bs = NewBuildset::new(&reason, vec![ssid], builderids);
         bs.properties = props.as_map().clone();
         bs.priority = sched.priority;
-        self.submit_buildset(bs, scheduler).await
+        self.submit(bs, scheduler, Some(vec![ss_row])).await
     }
 
     /// Stops a running build (§6.5): its current command is interrupted and it ends
@@ -1804,8 +1841,6 @@ impl MasterHandle {
             .deconfigure_all_workers_for_master(inner.masterid)
             .await?;
         inner.db.forget_connected_workers(inner.masterid).await?;
-        let ids: Vec<_> = lock(&inner.state).workers.values().map(|w| w.id).collect();
-        let _ = ids;
         if inner.db.set_master_state(inner.masterid, false).await? {
             let n = inner.name.clone();
             let mid = inner.masterid;

@@ -152,6 +152,9 @@ pub struct StepContext {
     pub(crate) max_lines_reached: bool,
     pub(crate) state_string: String,
     pub(crate) started_at: i64,
+    /// Whether command output text is kept in [`CommandResult::updates`] (steps that parse
+    /// the output need it; others would hold a whole log in memory for nothing).
+    keep_output: bool,
 }
 
 impl std::fmt::Debug for StepContext {
@@ -182,7 +185,16 @@ impl StepContext {
             max_lines_reached: false,
             state_string: "pending".into(),
             started_at,
+            keep_output: false,
         }
+    }
+
+    /// Keeps the text of command output (stdout, stderr, header, logfiles) in the
+    /// [`CommandResult::updates`] of the commands this step runs from now on, for steps that
+    /// parse it. Off by default: the output always goes to the logs as it arrives, and a
+    /// 50 MiB log need not also sit in memory until the command ends.
+    pub fn keep_output(&mut self, keep: bool) {
+        self.keep_output = keep;
     }
 
     /// The database.
@@ -427,7 +439,8 @@ impl StepContext {
     /// Starts a remote command (`shell`, `mkdir`, `rmdir`, `stat`, ...; step-side names
     /// and relative paths) for this build's builder and runs it to its end, streaming its
     /// output into the step's `stdio` log (created on first use). An interrupt of the build
-    /// interrupts it.
+    /// interrupts it. To read the output back from the result ([`CommandResult::text`]),
+    /// call [`StepContext::keep_output`] first.
     pub async fn run_command(
         &mut self,
         command: &str,
@@ -501,7 +514,16 @@ impl StepContext {
                     },
                     _ => {}
                 }
-                updates.push(u);
+                let is_text = matches!(
+                    u,
+                    CommandUpdate::Stdout(_)
+                        | CommandUpdate::Stderr(_)
+                        | CommandUpdate::Header(_)
+                        | CommandUpdate::Log { .. }
+                );
+                if self.keep_output || !is_text {
+                    updates.push(u);
+                }
             }
             if let Some(logid) = logid
                 && !buf.is_empty()
