@@ -6,7 +6,8 @@ use buildbot_core::daemon;
 
 use crate::cli::{self, Command, WIRE_PROTOCOL};
 use crate::error::{CliError, ErrorKind};
-use crate::tac::{SLAVE_MARKER, SlaveTac, parse_octal};
+use crate::tac::{SLAVE_MARKER, SlaveTac};
+use buildbot_core::daemon::parse_octal;
 
 /// A validated command.
 #[derive(Debug)]

@@ -45,7 +45,7 @@ pub struct SlaveTac {
     pub maxretries: Option<u32>,
     #[serde(default)]
     pub usepty: bool,
-    #[serde(default, deserialize_with = "de_umask")]
+    #[serde(default, deserialize_with = "buildbot_core::daemon::deserialize_umask")]
     pub umask: Option<u32>,
     #[serde(default)]
     pub allow_shutdown: Option<String>,
@@ -76,34 +76,6 @@ fn default_keepalive() -> u64 {
 }
 fn default_maxdelay() -> u64 {
     300
-}
-
-fn de_umask<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(i64),
-        Str(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Int(i) if (0..=0o777).contains(&i) => Ok(Some(i as u32)),
-        Raw::Int(i) => Err(serde::de::Error::custom(format!(
-            "umask {i} is out of range (write it in octal: umask = 0o022)"
-        ))),
-        Raw::Str(s) if s == "None" => Ok(None),
-        Raw::Str(s) => parse_octal(&s)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("umask '{s}' is not an octal number"))),
-    }
-}
-
-/// Reads octal digits (`022`, `0o22`, `0`) as a umask.
-pub fn parse_octal(s: &str) -> Option<u32> {
-    let digits = s.strip_prefix("0o").unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        return None;
-    }
-    u32::from_str_radix(digits, 8).ok().filter(|v| *v <= 0o777)
 }
 
 fn q(s: &str) -> String {
@@ -365,15 +337,5 @@ mod tests {
         assert_eq!(back, tac);
         assert!(text.contains("umask = 0o022"));
         assert!(text.contains("# unicode_encoding ="));
-    }
-
-    #[test]
-    fn octal() {
-        assert_eq!(parse_octal("022"), Some(0o22));
-        assert_eq!(parse_octal("0o22"), Some(0o22));
-        assert_eq!(parse_octal("0"), Some(0));
-        assert_eq!(parse_octal("rw"), None);
-        assert_eq!(parse_octal("8"), None);
-        assert_eq!(parse_octal("7777"), None);
     }
 }

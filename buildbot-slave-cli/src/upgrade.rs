@@ -200,7 +200,7 @@ fn convert(
     };
     let umask = match t.vars.get("umask") {
         Some(Py::Int(i)) if (0..=0o777).contains(i) => Some(*i as u32),
-        Some(Py::Str(s)) => crate::tac::parse_octal(s),
+        Some(Py::Str(s)) => buildbot_core::daemon::parse_octal(s),
         Some(Py::None) | None => None,
         Some(other) => {
             notes.push(format!("umask {other:?} not carried over"));

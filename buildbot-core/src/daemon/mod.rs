@@ -46,6 +46,7 @@ mod paths;
 mod pidfile;
 mod signals;
 mod stop;
+mod umask;
 
 pub use detach::{
     DEFAULT_DAEMON_UMASK, DEFAULT_START_TIMEOUT, DaemonOptions, Detached, LaunchOutcome, Launcher,
@@ -60,3 +61,4 @@ pub use paths::{TacText, expand_basedir, parse_toml, read_tac};
 pub use pidfile::{PID_FILE_NAME, PidFile, PidStatus, process_exists};
 pub use signals::{Signal, Signals};
 pub use stop::{DEFAULT_STOP_WAIT, StopOutcome, send_signal, stop};
+pub use umask::{deserialize_umask, parse_octal};
