@@ -60,7 +60,7 @@ fn sqlite_bad_locations_name_the_file() {
             .await
             .expect_err("ro fs");
         assert!(e.to_string().contains("/proc/state.sqlite"), "{e}");
-        // A read-only file (permissions do not stop root).
+        // A read-only file. Permissions do not stop root, the immutable flag does.
         let f = dir.path().join("ro.sqlite");
         {
             let db = Db::connect("sqlite:///ro.sqlite", dir.path())
@@ -71,16 +71,23 @@ fn sqlite_bad_locations_name_the_file() {
         }
         let _ = std::fs::remove_file(dir.path().join("ro.sqlite-wal"));
         let _ = std::fs::remove_file(dir.path().join("ro.sqlite-shm"));
+        let before = std::fs::read(&f).expect("read");
         let mut perm = std::fs::metadata(&f).expect("meta").permissions();
         perm.set_readonly(true);
         std::fs::set_permissions(&f, perm).expect("chmod");
-        if unsafe_is_root() {
-            eprintln!("SKIP: running as root, file permissions do not apply");
+        let immutable = if unsafe_is_root() {
+            Immutable::set(&f)
+        } else {
+            Some(Immutable(None))
+        };
+        if immutable.is_none() {
+            eprintln!("SKIP: running as root and `chattr +i` is not available here");
         } else {
             let e = Db::connect("sqlite:///ro.sqlite", dir.path())
                 .await
                 .expect_err("ro file");
             assert!(e.to_string().contains("ro.sqlite"), "{e}");
+            assert_eq!(std::fs::read(&f).expect("read"), before, "nothing written");
         }
         // Memory databases work for tests.
         let db = Db::connect("sqlite://", dir.path()).await.expect("memory");
@@ -88,6 +95,32 @@ fn sqlite_bad_locations_name_the_file() {
         assert_eq!(db.schema_status().await.expect("s"), SchemaStatus::UpToDate);
         assert_eq!(db.backend(), Backend::Sqlite);
     });
+}
+
+/// `chattr +i` on a file for as long as the guard lives (root only; `None` when the file
+/// system or the tool does not support it).
+struct Immutable(Option<std::path::PathBuf>);
+
+impl Immutable {
+    fn set(path: &Path) -> Option<Immutable> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(Some(path.to_owned())))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(p)
+                .status();
+        }
+    }
 }
 
 fn unsafe_is_root() -> bool {
