@@ -1,8 +1,10 @@
 # Generates entity modules and PG/MySQL DDL from the SQLite DDL of Buildbot 4.3.
 # Run once: python3 tools/gen.py (output checked in; re-run only if the schema changes).
 import re, sys, os
-SRC = '/work/shared/spec/fixtures/schema-sqlite.sql'
-OUT = os.path.join(os.path.dirname(__file__), '..', 'src')
+HERE = os.path.dirname(__file__)
+# a copy of the real Buildbot 4.3 dump (spec/fixtures/schema-sqlite.sql)
+SRC = os.path.join(HERE, '..', 'tests', 'fixtures', 'schema-sqlite.sql')
+OUT = os.path.join(HERE, '..', 'src')
 sql = open(SRC).read()
 stmts = [s.strip() for s in sql.split(';') if s.strip()]
 tables = {}

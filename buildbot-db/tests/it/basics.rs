@@ -155,7 +155,7 @@ fn sqlite_schema_is_byte_identical_to_python() {
             .iter()
             .map(|r| r.try_get_by_index::<String>(0).expect("s"))
             .collect();
-        let fixture = include_str!("../../../../shared/spec/fixtures/schema-sqlite.sql");
+        let fixture = include_str!("../fixtures/schema-sqlite.sql");
         let mut theirs: Vec<String> = fixture
             .split(";\n")
             .map(|s| s.trim().trim_end_matches(';').to_owned())
