@@ -281,10 +281,21 @@ pub fn demo(o: &DemoOptions) -> anyhow::Result<ExitCode> {
                 format!("the demo master failed to start: {e}"),
             )
         })?;
+        let web_server =
+            match buildbot_web::serve(master.clone(), &format!("127.0.0.1:{web}")).await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    log::warn!("demo: no web server: {e}");
+                    None
+                }
+            };
         ui::say(
             false,
             &format!("master running: workers on 127.0.0.1:{wport}"),
         );
+        if let Some(w) = &web_server {
+            ui::say(false, &format!("REST API: {}api/v2/builds", w.url()));
+        }
         let slave = match Slave::start(&sdir, wport) {
             Ok(s) => s,
             Err(e) => {
@@ -304,6 +315,9 @@ pub fn demo(o: &DemoOptions) -> anyhow::Result<ExitCode> {
             let _ = signals.recv().await;
         }
         slave.stop();
+        if let Some(w) = web_server {
+            w.stop().await;
+        }
         let _ = master.stop().await;
         let result = outcome?;
         Ok(if result == Results::Success {

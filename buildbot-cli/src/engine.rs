@@ -10,6 +10,7 @@ use buildbot_core::master::engine::{Master, MasterHandle, MasterOptions};
 /// A started master.
 pub struct Engine {
     master: MasterHandle,
+    web: Option<buildbot_web::WebServer>,
 }
 
 impl Engine {
@@ -19,7 +20,25 @@ impl Engine {
         let master = Master::start(cfg.clone(), opts)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Engine { master })
+        let web = match cfg.www.port {
+            Some(port) => {
+                let host = cfg.www.listen.as_deref().unwrap_or("0.0.0.0");
+                let addr = if host.contains(':') && !host.starts_with('[') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                match buildbot_web::serve(master.clone(), &addr).await {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        let _ = master.stop().await;
+                        return Err(e.to_string());
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(Engine { master, web })
     }
 
     /// The bound worker listener.
@@ -36,14 +55,20 @@ impl Engine {
     }
 
     /// Stops everything (SIGTERM): running builds are interrupted and re-queued.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
+        if let Some(w) = self.web.take() {
+            w.stop().await;
+        }
         if let Err(e) = self.master.stop().await {
             log::error!("error while stopping: {e}");
         }
     }
 
     /// Stops once no build runs (SIGUSR1).
-    pub async fn stop_when_idle(self) {
+    pub async fn stop_when_idle(mut self) {
+        if let Some(w) = self.web.take() {
+            w.stop().await;
+        }
         if let Err(e) = self.master.stop_when_idle().await {
             log::error!("error while stopping: {e}");
         }

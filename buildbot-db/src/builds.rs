@@ -270,8 +270,22 @@ impl Db {
 
     /// Finish a build (`complete_at=now, results`).
     pub async fn finish_build(&self, buildid: BuildId, results: Results) -> Result<(), DbError> {
-        builds::Entity::update_many()
-            .col_expr(builds::Column::CompleteAt, Expr::value(now()))
+        self.finish_build_with_state(buildid, results, None).await
+    }
+
+    /// Finish a build and, when given, set its final summary text in the same statement
+    /// (the row ends up as after [`Db::set_build_state_string`] then [`Db::finish_build`]).
+    pub async fn finish_build_with_state(
+        &self,
+        buildid: BuildId,
+        results: Results,
+        state_string: Option<&str>,
+    ) -> Result<(), DbError> {
+        let mut u = builds::Entity::update_many();
+        if let Some(s) = state_string {
+            u = u.col_expr(builds::Column::StateString, Expr::value(s.to_owned()));
+        }
+        u.col_expr(builds::Column::CompleteAt, Expr::value(now()))
             .col_expr(builds::Column::Results, Expr::value(results.code()))
             .filter(builds::Column::Id.eq(buildid.0))
             .exec(&self.conn)
@@ -473,22 +487,44 @@ impl Db {
         name: &str,
         state_string: &str,
     ) -> Result<(StepId, i64, String), DbError> {
-        const OP: &str = "adding a step";
-        let max: Option<Option<i64>> = steps::Entity::find()
-            .select_only()
-            .expr(Func::max(Expr::col(steps::Column::Number)))
-            .filter(steps::Column::Buildid.eq(buildid.0))
-            .into_tuple()
-            .one(&self.conn)
+        self.add_step_numbered(buildid, name, state_string, None, None)
             .await
-            .ctx(OP)?;
-        let number = max.flatten().map_or(0, |n| n + 1);
+    }
+
+    /// [`Db::add_step`] with the step number known by the caller (`Some(n)`: the caller owns
+    /// the build and knows that `n` is `max+1`, which saves a query; `None`: `max+1` is read)
+    /// and, with `started_at`, the step already started with its locks acquired at that time
+    /// (the row [`Db::start_step`]`(id, true)` would leave, without a second statement).
+    pub async fn add_step_numbered(
+        &self,
+        buildid: BuildId,
+        name: &str,
+        state_string: &str,
+        number: Option<i64>,
+        started_at: Option<i64>,
+    ) -> Result<(StepId, i64, String), DbError> {
+        const OP: &str = "adding a step";
+        let hinted = number.is_some();
+        let number = match number {
+            Some(n) => n,
+            None => {
+                let max: Option<Option<i64>> = steps::Entity::find()
+                    .select_only()
+                    .expr(Func::max(Expr::col(steps::Column::Number)))
+                    .filter(steps::Column::Buildid.eq(buildid.0))
+                    .into_tuple()
+                    .one(&self.conn)
+                    .await
+                    .ctx(OP)?;
+                max.flatten().map_or(0, |n| n + 1)
+            }
+        };
         let row = |name: String| steps::ActiveModel {
             number: Set(number),
             name: Set(name),
             buildid: Set(buildid.0),
-            started_at: Set(None),
-            locks_acquired_at: Set(None),
+            started_at: Set(started_at),
+            locks_acquired_at: Set(started_at),
             complete_at: Set(None),
             state_string: Set(state_string.to_owned()),
             results: Set(None),
@@ -501,6 +537,17 @@ impl Db {
             .await
         {
             Ok(r) => return Ok((StepId(r.last_insert_id), number, name.to_owned())),
+            // the hint was wrong (or the name is taken): redo it the careful way
+            Err(e) if hinted && is_unique_violation(&e) => {
+                return Box::pin(self.add_step_numbered(
+                    buildid,
+                    name,
+                    state_string,
+                    None,
+                    started_at,
+                ))
+                .await;
+            }
             Err(e) if is_unique_violation(&e) => {}
             Err(source) => return Err(DbError::Query { op: OP, source }),
         }
@@ -620,8 +667,24 @@ impl Db {
         results: Results,
         hidden: bool,
     ) -> Result<(), DbError> {
-        steps::Entity::update_many()
-            .col_expr(steps::Column::CompleteAt, Expr::value(now()))
+        self.finish_step_with_state(stepid, results, hidden, None)
+            .await
+    }
+
+    /// Finish a step and, when given, set its final summary text in the same statement
+    /// (the row ends up as after [`Db::set_step_state_string`] then [`Db::finish_step`]).
+    pub async fn finish_step_with_state(
+        &self,
+        stepid: StepId,
+        results: Results,
+        hidden: bool,
+        state_string: Option<&str>,
+    ) -> Result<(), DbError> {
+        let mut u = steps::Entity::update_many();
+        if let Some(s) = state_string {
+            u = u.col_expr(steps::Column::StateString, Expr::value(s.to_owned()));
+        }
+        u.col_expr(steps::Column::CompleteAt, Expr::value(now()))
             .col_expr(steps::Column::Results, Expr::value(results.code()))
             .col_expr(steps::Column::Hidden, Expr::value(i16::from(hidden)))
             .filter(steps::Column::Id.eq(stepid.0))

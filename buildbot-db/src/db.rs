@@ -354,7 +354,13 @@ impl Db {
         opts.sqlx_logging(false)
             .test_before_acquire(false)
             .max_connections(8)
+            // long-lived connections: each SQLite connection is a worker thread plus a file
+            // open and the pragmas, not something to reopen after an idle spell. (No
+            // `min_connections`: connections opened in parallel on a new file race for the
+            // switch to WAL and fail with "database is locked".)
             .min_connections(0)
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>)
             .acquire_timeout(Duration::from_secs(60))
             .map_sqlx_sqlite_opts(move |_| {
                 use sea_orm::sqlx::ConnectOptions as _;

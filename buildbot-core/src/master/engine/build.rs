@@ -57,6 +57,9 @@ pub(crate) struct BuildShared {
     pub stop: Mutex<Option<StopRequest>>,
     pub command: Mutex<Option<CommandHandle>>,
     pub state_string: Mutex<String>,
+    /// Number of the next step (this build adds all its steps, so it is `max+1` without a
+    /// query).
+    next_step: std::sync::atomic::AtomicI64,
     flushed: Mutex<BTreeMap<String, (Value, String)>>,
 }
 
@@ -116,6 +119,36 @@ impl BuildShared {
             event,
             || self.build_json(complete),
         );
+    }
+
+    /// Adds the next step (state `pending`), started at `started` with its locks acquired
+    /// (one insert instead of `add_step` + `start_step`): `(stepid, number, name)`.
+    async fn add_started_step(
+        &self,
+        name: &str,
+        started: i64,
+    ) -> Result<(StepId, i64, String), DbError> {
+        use std::sync::atomic::Ordering;
+        let hint = self.next_step.load(Ordering::Relaxed);
+        let (stepid, number, name) = self
+            .db
+            .add_step_numbered(self.buildid, name, "pending", Some(hint), Some(started))
+            .await?;
+        self.next_step.store(number + 1, Ordering::Relaxed);
+        Ok((stepid, number, name))
+    }
+
+    /// Sets the summary in memory and announces it, without a DB write: for a state that is
+    /// replaced right away (the next [`BuildShared::set_state`] writes the latest one).
+    fn set_passing_state(&self, text: &str) {
+        {
+            let mut s = lock(&self.state_string);
+            if *s == text {
+                return;
+            }
+            *s = text.to_owned();
+        }
+        self.publish_build("update", None);
     }
 
     pub(crate) async fn set_state(&self, text: &str) -> Result<(), DbError> {
@@ -209,6 +242,7 @@ pub(crate) async fn create_build(nb: NewBuild) -> Result<Arc<BuildShared>, DbErr
         stop: Mutex::new(None),
         command: Mutex::new(None),
         state_string: Mutex::new("created".into()),
+        next_step: std::sync::atomic::AtomicI64::new(0),
         flushed: Mutex::new(BTreeMap::new()),
     }))
 }
@@ -249,20 +283,20 @@ pub(crate) async fn run_build(
     steps: Vec<StepConfig>,
 ) -> Result<Results, DbError> {
     // worker_preparation (announced before builds/<id>/new, as Buildbot does)
-    let (prep_id, _, _) =
-        b.db.add_step(b.buildid, "worker_preparation", "pending")
-            .await?;
+    let started = now();
+    let (prep_id, _, _) = b.add_started_step("worker_preparation", started).await?;
     let prep = PrepStep {
         stepid: prep_id,
-        started: now(),
+        started,
     };
     prep_step_event(&b, &prep, "new", "pending", None).await;
-    b.db.start_step(prep_id, true).await?;
     prep_step_event(&b, &prep, "started", "pending", None).await;
     b.flush_properties().await?;
-    b.set_state("starting").await?;
+    // "starting" and "preparing worker" are replaced at once: only announced, the DB row
+    // gets "pinging worker" (the row Buildbot leaves after the three updates)
+    b.set_passing_state("starting");
     b.publish_build("new", None);
-    b.set_state("preparing worker").await?;
+    b.set_passing_state("preparing worker");
     b.set_state("pinging worker").await?;
     let pinged = if b.stop_reason().is_some() {
         Err("worker cancelled")
@@ -273,21 +307,21 @@ pub(crate) async fn run_build(
     };
     if let Err(text) = pinged {
         let st = "error while pinging worker";
-        b.db.set_step_state_string(prep_id, st).await?;
-        prep_step_event(&b, &prep, "updated", st, None).await;
         let r = if b.stop_reason().is_some() {
             Results::Cancelled
         } else {
             Results::Retry
         };
-        b.db.finish_step(prep_id, r, false).await?;
+        b.db.finish_step_with_state(prep_id, r, false, Some(st))
+            .await?;
+        prep_step_event(&b, &prep, "updated", st, None).await;
         prep_step_event(&b, &prep, "finished", st, Some((now(), r))).await;
         return finish(&b, r, text.to_owned()).await;
     }
     let ready = format!("worker {} ready", b.worker.name());
-    b.db.set_step_state_string(prep_id, &ready).await?;
+    b.db.finish_step_with_state(prep_id, Results::Success, false, Some(&ready))
+        .await?;
     prep_step_event(&b, &prep, "updated", &ready, None).await;
-    b.db.finish_step(prep_id, Results::Success, false).await?;
     prep_step_event(
         &b,
         &prep,
@@ -338,8 +372,21 @@ pub(crate) async fn run_build(
 }
 
 async fn finish(b: &BuildShared, results: Results, text: String) -> Result<Results, DbError> {
-    b.set_state(&text).await?;
-    b.db.finish_build(b.buildid, results).await?;
+    let changed = {
+        let mut s = lock(&b.state_string);
+        if *s == text {
+            false
+        } else {
+            *s = text.clone();
+            true
+        }
+    };
+    // the final summary and the finish in one statement
+    b.db.finish_build_with_state(b.buildid, results, changed.then_some(text.as_str()))
+        .await?;
+    if changed {
+        b.publish_build("update", None);
+    }
     b.publish_build("finished", Some((now(), results)));
     Ok(results)
 }
@@ -349,11 +396,10 @@ async fn run_one_step(
     b: &Arc<BuildShared>,
     sc: &StepConfig,
 ) -> Result<(Results, String, bool), DbError> {
-    let (stepid, number, name) = b.db.add_step(b.buildid, &sc.common.name, "pending").await?;
     let started = now();
+    let (stepid, number, name) = b.add_started_step(&sc.common.name, started).await?;
     let mut ctx = StepContext::new(b.clone(), stepid, number, name, started);
     ctx.publish_step("new", None, None);
-    b.db.start_step(stepid, true).await?;
     ctx.publish_step("started", None, None);
 
     let render_bool = |r: &crate::master::Renderable, default: bool| -> bool {
@@ -437,12 +483,16 @@ async fn run_one_step(
         log::warn!("step {}: finishing logs: {e}", stepid.0);
     }
     let hidden = render_bool(&sc.common.hide_step_if, false);
-    if ctx.state_string != summary {
+    let changed = ctx.state_string != summary;
+    if changed {
         ctx.state_string = summary.clone();
-        b.db.set_step_state_string(stepid, &summary).await?;
+    }
+    // the final summary and the finish in one statement
+    b.db.finish_step_with_state(stepid, results, hidden, changed.then_some(summary.as_str()))
+        .await?;
+    if changed {
         ctx.publish_step("updated", None, None);
     }
-    b.db.finish_step(stepid, results, hidden).await?;
     ctx.publish_step("finished", Some((now(), results)), Some(hidden));
     Ok((results, summary, lost))
 }

@@ -1,0 +1,413 @@
+//! Entities as Buildbot's JSON, and Buildbot's two output formats.
+
+use std::io;
+
+use buildbot_db::{
+    BuildRequestRow, BuildRow, BuilderRow, BuildsetRow, ChangeRow, LogRow, MasterRow,
+    SourceStampRow, StepRow,
+};
+use serde_json::{Value, json};
+
+pub(crate) const BUILD_FIELDS: &[&str] = &[
+    "builderid",
+    "buildid",
+    "buildrequestid",
+    "complete",
+    "complete_at",
+    "locks_duration_s",
+    "masterid",
+    "number",
+    "properties",
+    "results",
+    "started_at",
+    "state_string",
+    "workerid",
+];
+
+pub(crate) fn build(b: &BuildRow) -> Value {
+    json!({
+        "builderid": b.builderid.0,
+        "buildid": b.buildid.0,
+        "buildrequestid": b.buildrequestid.0,
+        "complete": b.complete_at.is_some(),
+        "complete_at": b.complete_at,
+        "locks_duration_s": b.locks_duration_s,
+        "masterid": b.masterid.0,
+        "number": b.number,
+        "properties": {},
+        "results": b.results,
+        "started_at": b.started_at,
+        "state_string": b.state_string,
+        "workerid": b.workerid.map(|w| w.0),
+    })
+}
+
+pub(crate) const BUILDER_FIELDS: &[&str] = &[
+    "builderid",
+    "description",
+    "description_format",
+    "description_html",
+    "masterids",
+    "name",
+    "projectid",
+    "tags",
+];
+
+pub(crate) fn builder(b: &BuilderRow) -> Value {
+    json!({
+        "builderid": b.builderid.0,
+        "description": b.description,
+        "description_format": b.description_format,
+        "description_html": b.description_html,
+        "masterids": b.masterids.iter().map(|m| m.0).collect::<Vec<_>>(),
+        "name": b.name,
+        "projectid": b.projectid.map(|p| p.0),
+        "tags": b.tags,
+    })
+}
+
+pub(crate) const WORKER_FIELDS: &[&str] = &[
+    "configured_on",
+    "connected_to",
+    "graceful",
+    "name",
+    "pause_reason",
+    "paused",
+    "workerid",
+    "workerinfo",
+];
+
+/// A worker row as JSON (a macro: `WorkerRow` is not exported by buildbot-db).
+macro_rules! worker_json {
+    ($w:expr) => {{
+        let w = $w;
+        serde_json::json!({
+            "configured_on": w.configured_on.iter()
+                .map(|(m, b)| serde_json::json!({"builderid": b.0, "masterid": m.0}))
+                .collect::<Vec<_>>(),
+            "connected_to": w.connected_to.iter()
+                .map(|m| serde_json::json!({"masterid": m.0}))
+                .collect::<Vec<_>>(),
+            "graceful": w.graceful,
+            "name": w.name,
+            "pause_reason": w.pause_reason,
+            "paused": w.paused,
+            "workerid": w.workerid.0,
+            "workerinfo": w.workerinfo,
+        })
+    }};
+}
+pub(crate) use worker_json;
+
+pub(crate) const STEP_FIELDS: &[&str] = &[
+    "buildid",
+    "complete",
+    "complete_at",
+    "hidden",
+    "locks_acquired_at",
+    "name",
+    "number",
+    "results",
+    "started_at",
+    "state_string",
+    "stepid",
+    "urls",
+];
+
+pub(crate) fn step(s: &StepRow) -> Value {
+    json!({
+        "buildid": s.buildid.0,
+        "complete": s.complete_at.is_some(),
+        "complete_at": s.complete_at,
+        "hidden": s.hidden,
+        "locks_acquired_at": s.locks_acquired_at,
+        "name": s.name,
+        "number": s.number,
+        "results": s.results,
+        "started_at": s.started_at,
+        "state_string": s.state_string,
+        "stepid": s.stepid.0,
+        "urls": s.urls.iter()
+            .map(|(n, u)| json!({"name": n, "url": u}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+pub(crate) const LOG_FIELDS: &[&str] = &[
+    "complete",
+    "logid",
+    "name",
+    "num_lines",
+    "slug",
+    "stepid",
+    "type",
+];
+
+pub(crate) fn log(l: &LogRow) -> Value {
+    json!({
+        "complete": l.complete,
+        "logid": l.logid.0,
+        "name": l.name,
+        "num_lines": l.num_lines,
+        "slug": l.slug,
+        "stepid": l.stepid.0,
+        "type": l.log_type,
+    })
+}
+
+pub(crate) const BUILDREQUEST_FIELDS: &[&str] = &[
+    "builderid",
+    "buildrequestid",
+    "buildsetid",
+    "claimed",
+    "claimed_at",
+    "claimed_by_masterid",
+    "complete",
+    "complete_at",
+    "priority",
+    "properties",
+    "results",
+    "submitted_at",
+    "waited_for",
+];
+
+pub(crate) fn buildrequest(r: &BuildRequestRow) -> Value {
+    json!({
+        "builderid": r.builderid.0,
+        "buildrequestid": r.buildrequestid.0,
+        "buildsetid": r.buildsetid.0,
+        "claimed": r.claimed,
+        "claimed_at": r.claimed_at,
+        "claimed_by_masterid": r.claimed_by_masterid.map(|m| m.0),
+        "complete": r.complete,
+        "complete_at": r.complete_at,
+        "priority": r.priority,
+        "properties": null,
+        "results": r.results,
+        "submitted_at": r.submitted_at,
+        "waited_for": r.waited_for,
+    })
+}
+
+pub(crate) fn sourcestamp(s: &SourceStampRow) -> Value {
+    json!({
+        "branch": s.branch,
+        "codebase": s.codebase,
+        "created_at": s.created_at,
+        "patch": s.patch.as_ref().map(|(id, p)| json!({
+            "patchid": id.0,
+            "level": p.level,
+            "subdir": p.subdir,
+            "author": p.author,
+            "comment": p.comment,
+            "body": null,
+        })),
+        "project": s.project,
+        "repository": s.repository,
+        "revision": s.revision,
+        "ssid": s.ssid.0,
+    })
+}
+
+pub(crate) const BUILDSET_FIELDS: &[&str] = &[
+    "bsid",
+    "complete",
+    "complete_at",
+    "external_idstring",
+    "parent_buildid",
+    "parent_relationship",
+    "reason",
+    "rebuilt_buildid",
+    "results",
+    "sourcestamps",
+    "submitted_at",
+];
+
+pub(crate) fn buildset(b: &BuildsetRow, sourcestamps: &[SourceStampRow]) -> Value {
+    json!({
+        "bsid": b.bsid.0,
+        "complete": b.complete,
+        "complete_at": b.complete_at,
+        "external_idstring": b.external_idstring,
+        "parent_buildid": b.parent_buildid.map(|i| i.0),
+        "parent_relationship": b.parent_relationship,
+        "reason": b.reason,
+        "rebuilt_buildid": b.rebuilt_buildid.map(|i| i.0),
+        "results": b.results,
+        "sourcestamps": sourcestamps.iter().map(sourcestamp).collect::<Vec<_>>(),
+        "submitted_at": b.submitted_at,
+    })
+}
+
+pub(crate) const MASTER_FIELDS: &[&str] = &["active", "last_active", "masterid", "name"];
+
+pub(crate) fn master(m: &MasterRow) -> Value {
+    json!({
+        "active": m.active,
+        "last_active": m.last_active,
+        "masterid": m.masterid.0,
+        "name": m.name,
+    })
+}
+
+pub(crate) const CHANGE_FIELDS: &[&str] = &[
+    "author",
+    "branch",
+    "category",
+    "changeid",
+    "codebase",
+    "comments",
+    "committer",
+    "files",
+    "parent_changeids",
+    "project",
+    "properties",
+    "repository",
+    "revision",
+    "revlink",
+    "sourcestamp",
+    "when_timestamp",
+];
+
+pub(crate) fn change(c: &ChangeRow, ss: Option<&SourceStampRow>) -> Value {
+    json!({
+        "author": c.author,
+        "branch": c.branch,
+        "category": c.category,
+        "changeid": c.changeid.0,
+        "codebase": c.codebase,
+        "comments": c.comments,
+        "committer": c.committer,
+        "files": c.files,
+        "parent_changeids": c.parent_changeids.iter().map(|i| i.0).collect::<Vec<_>>(),
+        "project": c.project,
+        "properties": c.properties,
+        "repository": c.repository,
+        "revision": c.revision,
+        "revlink": c.revlink,
+        "sourcestamp": ss.map(sourcestamp),
+        "when_timestamp": c.when_timestamp,
+    })
+}
+
+pub(crate) const FORCESCHEDULER_FIELDS: &[&str] = &[
+    "all_fields",
+    "builder_names",
+    "button_name",
+    "enabled",
+    "label",
+    "name",
+];
+
+/// Keeps only `fields` of an entity object.
+pub(crate) fn project(v: Value, fields: Option<&[String]>) -> Value {
+    match (v, fields) {
+        (Value::Object(m), Some(f)) => {
+            Value::Object(m.into_iter().filter(|(k, _)| f.contains(k)).collect())
+        }
+        (v, _) => v,
+    }
+}
+
+/// Python's `json.dumps(v, indent=2, sort_keys=True)`: legacy `", "` item separator (a
+/// trailing space at the end of every item line) and `": "`.
+struct Py {
+    indent: usize,
+    has_value: bool,
+}
+
+impl serde_json::ser::Formatter for Py {
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent -= 1;
+        if self.has_value {
+            newline(w, self.indent)?;
+        }
+        self.has_value = true;
+        w.write_all(b"]")
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if !first {
+            w.write_all(b", ")?;
+        }
+        newline(w, self.indent)
+    }
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent -= 1;
+        if self.has_value {
+            newline(w, self.indent)?;
+        }
+        self.has_value = true;
+        w.write_all(b"}")
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if !first {
+            w.write_all(b", ")?;
+        }
+        newline(w, self.indent)
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+fn newline<W: ?Sized + io::Write>(w: &mut W, indent: usize) -> io::Result<()> {
+    w.write_all(b"\n")?;
+    for _ in 0..indent {
+        w.write_all(b"  ")?;
+    }
+    Ok(())
+}
+
+/// Python-style pretty JSON (keys sorted: `serde_json::Map` is ordered).
+pub(crate) fn pretty(v: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        Py {
+            indent: 0,
+            has_value: false,
+        },
+    );
+    let _ = serde::Serialize::serialize(v, &mut ser);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretty_matches_python() {
+        let v = json!({"b": [1, 2], "a": {}, "c": [], "d": {"x": null}});
+        assert_eq!(
+            pretty(&v),
+            "{\n  \"a\": {}, \n  \"b\": [\n    1, \n    2\n  ], \n  \"c\": [], \n  \"d\": {\n    \"x\": null\n  }\n}"
+        );
+    }
+}
