@@ -2,7 +2,7 @@
 //! `scheduler_changes` (§3.9, §3.10, §7.5).
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::common::{find_or_create, oflag};
 use crate::entities::{
@@ -11,6 +11,29 @@ use crate::entities::{
 use crate::error::{Ctx, is_unique_violation};
 use crate::hash::name_hash;
 use crate::{ChangeId, ChangeSourceId, Db, DbError, MasterId, SchedulerId};
+
+/// What inserting an ownership row (`scheduler_masters` / `changesource_masters`, whose primary
+/// key is the cluster lock) means: inserted → ours; a unique violation → whoever owns the row
+/// (ours again if it already was); anything else → an error of `op`.
+async fn claim_outcome<F, Fut>(
+    inserted: Result<(), DbErr>,
+    masterid: MasterId,
+    op: &'static str,
+    owner: F,
+) -> Result<ServiceClaim, DbError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<i64>, DbErr>>,
+{
+    match inserted {
+        Ok(()) => Ok(ServiceClaim::Owned),
+        Err(e) if is_unique_violation(&e) => Ok(match owner().await.ctx(op)? {
+            Some(o) if o != masterid.0 => ServiceClaim::OwnedBy(MasterId(o)),
+            _ => ServiceClaim::Owned,
+        }),
+        Err(source) => Err(DbError::Query { op, source }),
+    }
+}
 
 /// A scheduler and its owning master, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,28 +113,20 @@ impl Db {
         masterid: MasterId,
     ) -> Result<ServiceClaim, DbError> {
         const OP: &str = "claiming a scheduler";
-        let r = scheduler_masters::Entity::insert(scheduler_masters::ActiveModel {
+        let inserted = scheduler_masters::Entity::insert(scheduler_masters::ActiveModel {
             schedulerid: Set(id.0),
             masterid: Set(masterid.0),
         })
         .exec_without_returning(&self.conn)
-        .await;
-        match r {
-            Ok(_) => Ok(ServiceClaim::Owned),
-            Err(e) if is_unique_violation(&e) => {
-                let owner = scheduler_masters::Entity::find_by_id(id.0)
-                    .one(&self.conn)
-                    .await
-                    .ctx(OP)?;
-                Ok(match owner {
-                    Some(o) if o.masterid != masterid.0 => {
-                        ServiceClaim::OwnedBy(MasterId(o.masterid))
-                    }
-                    _ => ServiceClaim::Owned,
-                })
-            }
-            Err(source) => Err(DbError::Query { op: OP, source }),
-        }
+        .await
+        .map(drop);
+        claim_outcome(inserted, masterid, OP, || async {
+            let owner = scheduler_masters::Entity::find_by_id(id.0)
+                .one(&self.conn)
+                .await?;
+            Ok(owner.map(|o| o.masterid))
+        })
+        .await
     }
 
     /// Give up ownership of a scheduler (only if owned by `masterid`).
@@ -179,28 +194,20 @@ impl Db {
         masterid: MasterId,
     ) -> Result<ServiceClaim, DbError> {
         const OP: &str = "claiming a change source";
-        let r = changesource_masters::Entity::insert(changesource_masters::ActiveModel {
+        let inserted = changesource_masters::Entity::insert(changesource_masters::ActiveModel {
             changesourceid: Set(id.0),
             masterid: Set(masterid.0),
         })
         .exec_without_returning(&self.conn)
-        .await;
-        match r {
-            Ok(_) => Ok(ServiceClaim::Owned),
-            Err(e) if is_unique_violation(&e) => {
-                let owner = changesource_masters::Entity::find_by_id(id.0)
-                    .one(&self.conn)
-                    .await
-                    .ctx(OP)?;
-                Ok(match owner {
-                    Some(o) if o.masterid != masterid.0 => {
-                        ServiceClaim::OwnedBy(MasterId(o.masterid))
-                    }
-                    _ => ServiceClaim::Owned,
-                })
-            }
-            Err(source) => Err(DbError::Query { op: OP, source }),
-        }
+        .await
+        .map(drop);
+        claim_outcome(inserted, masterid, OP, || async {
+            let owner = changesource_masters::Entity::find_by_id(id.0)
+                .one(&self.conn)
+                .await?;
+            Ok(owner.map(|o| o.masterid))
+        })
+        .await
     }
 
     /// Give up ownership of a change source.
