@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use buildbot_core::master::config::SchedulerKind;
 use buildbot_core::master::{ForceRequest, MasterError, MasterHandle};
+
+use crate::State;
 use buildbot_db::{
     BuildId, BuildRequestId, BuilderId, BuildsetId, DbError, LogId, LogType, Op, Query, StepId,
 };
@@ -14,7 +16,7 @@ use tide::{Request, Response, StatusCode};
 use crate::json::{self, *};
 use crate::spec::{self, BadRequest, Spec};
 
-type Req = Request<MasterHandle>;
+type Req = Request<State>;
 
 /// An error answer.
 enum ApiError {
@@ -236,7 +238,7 @@ async fn collection_value(
         query = query.filter(f, Op::Eq, [v]);
     }
     let (items, total) = if kind.sql_paged() {
-        let mut items = fetch(req.state(), kind, &query, &properties).await?;
+        let mut items = fetch(&req.state().handle, kind, &query, &properties).await?;
         if kind == Kind::Changes {
             items.reverse();
         }
@@ -244,7 +246,7 @@ async fn collection_value(
         (items, n)
     } else {
         let (limit, offset) = (query.limit.take(), query.offset.take());
-        let all = fetch(req.state(), kind, &query, &properties).await?;
+        let all = fetch(&req.state().handle, kind, &query, &properties).await?;
         let n = all.len();
         let items = all
             .into_iter()
@@ -275,7 +277,7 @@ async fn single_value(req: &Req, kind: Kind, key: Vec<(&str, String)>) -> Result
     for (f, v) in key {
         q = q.filter(f, Op::Eq, [v]);
     }
-    let item = fetch(req.state(), kind, &q, &spec.properties)
+    let item = fetch(&req.state().handle, kind, &q, &spec.properties)
         .await?
         .into_iter()
         .next()
@@ -290,6 +292,7 @@ async fn builder_id(req: &Req, param: &str) -> Result<Option<BuilderId>, ApiErro
     }
     let builders = req
         .state()
+        .handle
         .db()
         .list_builders(&Query::new().eq("name", raw), None)
         .await?;
@@ -299,7 +302,7 @@ async fn builder_id(req: &Req, param: &str) -> Result<Option<BuilderId>, ApiErro
 /// A worker row addressed by id or name.
 async fn find_worker(req: &Req) -> Result<Option<(i64, String)>, DbError> {
     let raw = req.param("id").unwrap_or_default();
-    let db = req.state().db();
+    let db = req.state().handle.db();
     let w = match raw.trim().parse::<i64>() {
         Ok(id) => db.get_worker(buildbot_db::WorkerId(id)).await?,
         Err(_) => db.get_worker_by_name(raw).await?,
@@ -353,7 +356,7 @@ async fn builder_build(req: Req) -> tide::Result {
     .await
 }
 
-fn by_id(kind: Kind, field: &'static str) -> impl tide::Endpoint<MasterHandle> {
+fn by_id(kind: Kind, field: &'static str) -> impl tide::Endpoint<State> {
     move |req: Req| async move {
         match param_i64(&req, "id") {
             Ok(id) => single(req, kind, vec![(field, id.to_string())]).await,
@@ -362,7 +365,7 @@ fn by_id(kind: Kind, field: &'static str) -> impl tide::Endpoint<MasterHandle> {
     }
 }
 
-fn nested(kind: Kind, field: &'static str) -> impl tide::Endpoint<MasterHandle> {
+fn nested(kind: Kind, field: &'static str) -> impl tide::Endpoint<State> {
     move |req: Req| async move {
         match param_i64(&req, "id") {
             Ok(id) => collection(req, kind, vec![(field, id.to_string())]).await,
@@ -374,7 +377,7 @@ fn nested(kind: Kind, field: &'static str) -> impl tide::Endpoint<MasterHandle> 
 /// The log of `/logs/:id/…` or `/steps/:id/logs/:slug/…`.
 async fn find_log(req: &Req) -> Result<buildbot_db::LogRow, ApiError> {
     let id = param_i64(req, "id")?;
-    let db = req.state().db();
+    let db = req.state().handle.db();
     let log = match req.param("slug") {
         Ok(slug) => db.get_log_by_slug(StepId(id), slug).await?,
         Err(_) => db.get_log(LogId(id)).await?,
@@ -403,7 +406,7 @@ async fn log_contents(req: Req) -> tide::Result {
 async fn log_contents_value(req: &Req) -> Result<Value, ApiError> {
     const FIELDS: &[&str] = &["content", "firstline", "logid"];
     let spec = spec::parse(&pairs(req), FIELDS, false, false)?;
-    let db = req.state().db();
+    let db = req.state().handle.db();
     let log = find_log(req).await?;
     let logid = log.logid;
     let first = spec.query.offset.map_or(0, |o| o as i64);
@@ -425,7 +428,7 @@ async fn log_contents_value(req: &Req) -> Result<Value, ApiError> {
 
 async fn log_raw(req: Req) -> tide::Result {
     let r = async {
-        let db = req.state().db().clone();
+        let db = req.state().handle.db().clone();
         let log = find_log(&req).await?;
         let logid = log.logid;
         let mut header = String::new();
@@ -507,7 +510,7 @@ async fn forceschedulers(req: Req) -> tide::Result {
 
 fn forceschedulers_value(req: &Req) -> Result<Value, ApiError> {
     let spec = spec::parse(&pairs(req), FORCESCHEDULER_FIELDS, false, true)?;
-    let cfg = req.state().config();
+    let cfg = req.state().handle.config();
     let mut all: Vec<Value> = cfg
         .schedulers
         .iter()
@@ -600,7 +603,7 @@ enum Target {
     Worker,
 }
 
-fn rpc(target: Target) -> impl tide::Endpoint<MasterHandle> {
+fn rpc(target: Target) -> impl tide::Endpoint<State> {
     move |mut req: Req| async move {
         let body = req.body_bytes().await.unwrap_or_default();
         let ctype_ok = req
@@ -695,7 +698,7 @@ async fn dispatch(
     method: &str,
     params: &serde_json::Map<String, Value>,
 ) -> Result<Value, RpcError> {
-    let m = req.state();
+    let m = &req.state().handle;
     let unsupported = || {
         rpc_err(
             StatusCode::NotImplemented,
@@ -813,7 +816,7 @@ async fn dispatch(
 /// `HEAD`: answered like `GET` (same headers, incl. `Content-Length`), without a body.
 fn head_as_get<'a>(
     mut req: Req,
-    next: tide::Next<'a, MasterHandle>,
+    next: tide::Next<'a, State>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = tide::Result> + Send + 'a>> {
     Box::pin(async move {
         let head = req.method() == tide::http::Method::Head;
@@ -833,9 +836,8 @@ fn head_as_get<'a>(
     })
 }
 
-/// The tide application serving `/api/v2` for `handle`.
-pub fn app(handle: MasterHandle) -> tide::Server<MasterHandle> {
-    let mut app = tide::with_state(handle);
+/// Adds the `/api/v2` routes (and `HEAD` answered as `GET`) to `app`.
+pub(crate) fn routes(app: &mut tide::Server<State>) {
     app.with(head_as_get);
     let c = |k: Kind| move |req: Req| collection(req, k, Vec::new());
     app.at("/api/v2/builds").get(c(Kind::Builds));
@@ -883,5 +885,4 @@ pub fn app(handle: MasterHandle) -> tide::Server<MasterHandle> {
         .post(rpc(Target::ForceScheduler));
     app.at("/api/v2/*").get(invalid_path).post(invalid_path);
     app.at("/api/v2/").get(invalid_path).post(invalid_path);
-    app
 }

@@ -1,18 +1,37 @@
-//! Buildbot's web server: the REST data API v2 and its JSON-RPC control actions, on tide.
+//! Buildbot's web server on tide: the REST data API v2 and its JSON-RPC control actions,
+//! live updates (`/ws`, SSE), server-rendered pages, change hooks, auth and `/metrics`.
 //!
 //! [`serve`] starts the server for a running master; [`app`] builds the tide application
 //! (used in-process by tests through `tide::Server::respond`).
 #![warn(missing_docs)]
 
 mod api;
+mod auth;
+mod hooks;
 mod json;
+mod live;
+mod metrics;
+mod pages;
 mod spec;
+mod state;
 
 use std::net::SocketAddr;
 
 use buildbot_core::master::MasterHandle;
 
-pub use api::app;
+pub use state::State;
+
+/// The whole tide application for `handle`: every route of this crate.
+pub fn app(handle: MasterHandle) -> tide::Server<State> {
+    let mut app = tide::with_state(State::new(handle));
+    metrics::install(&mut app);
+    auth::install(&mut app);
+    api::routes(&mut app);
+    live::routes(&mut app);
+    hooks::routes(&mut app);
+    pages::routes(&mut app);
+    app
+}
 
 /// Errors of the web server.
 #[derive(Debug, thiserror::Error)]

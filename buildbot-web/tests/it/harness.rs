@@ -13,7 +13,7 @@ pub const PASS: &str = "pass1";
 
 pub struct Env {
     pub master: MasterHandle,
-    pub app: tide::Server<MasterHandle>,
+    pub app: tide::Server<buildbot_web::State>,
     _worker: WorkerGuard,
     _dir: tempfile::TempDir,
 }

@@ -1,0 +1,45 @@
+//! The state every request handler sees: the master and the web server's own parts.
+
+use std::sync::Arc;
+
+use buildbot_core::master::MasterHandle;
+
+/// Shared state of the web application (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct State {
+    /// The running master.
+    pub(crate) handle: MasterHandle,
+    /// The web server's own state, one part per module.
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The web server's own state, one field per module that needs one.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Sessions and the user file (`auth.rs`).
+    pub(crate) auth: crate::auth::AuthState,
+    /// Counters and histograms (`metrics.rs`).
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// Templates (`pages.rs`).
+    pub(crate) pages: crate::pages::Pages,
+}
+
+impl State {
+    /// State for serving `handle`.
+    pub fn new(handle: MasterHandle) -> Self {
+        let shared = Shared {
+            auth: crate::auth::AuthState::new(&handle),
+            metrics: crate::metrics::Metrics::new(&handle),
+            pages: crate::pages::Pages::new(&handle),
+        };
+        State {
+            handle,
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The master this server serves.
+    pub fn handle(&self) -> &MasterHandle {
+        &self.handle
+    }
+}
