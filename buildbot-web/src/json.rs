@@ -3,10 +3,11 @@
 use std::io;
 
 use buildbot_db::{
-    BuildRequestRow, BuildRow, BuilderRow, BuildsetRow, ChangeRow, LogRow, MasterRow,
-    SourceStampRow, StepRow,
+    BuildRequestRow, BuildRow, BuilderRow, BuildsetRow, LogRow, MasterRow, SourceStampRow, StepRow,
 };
 use serde_json::{Value, json};
+
+pub(crate) use buildbot_core::master::engine::json::{change, sourcestamp};
 
 pub(crate) const BUILD_FIELDS: &[&str] = &[
     "builderid",
@@ -189,26 +190,6 @@ pub(crate) fn buildrequest(r: &BuildRequestRow) -> Value {
     })
 }
 
-pub(crate) fn sourcestamp(s: &SourceStampRow) -> Value {
-    json!({
-        "branch": s.branch,
-        "codebase": s.codebase,
-        "created_at": s.created_at,
-        "patch": s.patch.as_ref().map(|(id, p)| json!({
-            "patchid": id.0,
-            "level": p.level,
-            "subdir": p.subdir,
-            "author": p.author,
-            "comment": p.comment,
-            "body": null,
-        })),
-        "project": s.project,
-        "repository": s.repository,
-        "revision": s.revision,
-        "ssid": s.ssid.0,
-    })
-}
-
 pub(crate) const BUILDSET_FIELDS: &[&str] = &[
     "bsid",
     "complete",
@@ -268,27 +249,6 @@ pub(crate) const CHANGE_FIELDS: &[&str] = &[
     "sourcestamp",
     "when_timestamp",
 ];
-
-pub(crate) fn change(c: &ChangeRow, ss: Option<&SourceStampRow>) -> Value {
-    json!({
-        "author": c.author,
-        "branch": c.branch,
-        "category": c.category,
-        "changeid": c.changeid.0,
-        "codebase": c.codebase,
-        "comments": c.comments,
-        "committer": c.committer,
-        "files": c.files,
-        "parent_changeids": c.parent_changeids.iter().map(|i| i.0).collect::<Vec<_>>(),
-        "project": c.project,
-        "properties": c.properties,
-        "repository": c.repository,
-        "revision": c.revision,
-        "revlink": c.revlink,
-        "sourcestamp": ss.map(sourcestamp),
-        "when_timestamp": c.when_timestamp,
-    })
-}
 
 pub(crate) const FORCESCHEDULER_FIELDS: &[&str] = &[
     "all_fields",

@@ -1,9 +1,10 @@
-//! Event messages (the REST entity shapes of `spec/rest-api.md`), built from what the engine
-//! already holds in memory so that publishing needs no database read.
+//! Entities as Buildbot's JSON (the REST shapes of `spec/rest-api.md`): event messages built
+//! from what the engine already holds in memory (so that publishing needs no database read),
+//! and the public [`change`] / [`sourcestamp`] shapes shared with the web server.
 
 use buildbot_db::{
-    BuildId, BuildRequestId, BuildRequestRow, BuilderId, BuildsetId, LogId, LogType, MasterId,
-    Results, StepId, WorkerId,
+    BuildId, BuildRequestId, BuildRequestRow, BuilderId, BuildsetId, ChangeRow, LogId, LogType,
+    MasterId, Results, SourceStampRow, StepId, WorkerId,
 };
 use serde_json::{Value, json};
 
@@ -157,4 +158,47 @@ pub(crate) fn buildset_new(
 
 pub(crate) fn master(masterid: MasterId, name: &str, active: bool) -> Value {
     json!({"masterid": masterid.0, "name": name, "active": active})
+}
+
+/// A source stamp as Buildbot's JSON.
+pub fn sourcestamp(s: &SourceStampRow) -> Value {
+    json!({
+        "branch": s.branch,
+        "codebase": s.codebase,
+        "created_at": s.created_at,
+        "patch": s.patch.as_ref().map(|(id, p)| json!({
+            "patchid": id.0,
+            "level": p.level,
+            "subdir": p.subdir,
+            "author": p.author,
+            "comment": p.comment,
+            "body": null,
+        })),
+        "project": s.project,
+        "repository": s.repository,
+        "revision": s.revision,
+        "ssid": s.ssid.0,
+    })
+}
+
+/// A change as Buildbot's JSON (`ss`: its source stamp, when known).
+pub fn change(c: &ChangeRow, ss: Option<&SourceStampRow>) -> Value {
+    json!({
+        "author": c.author,
+        "branch": c.branch,
+        "category": c.category,
+        "changeid": c.changeid.0,
+        "codebase": c.codebase,
+        "comments": c.comments,
+        "committer": c.committer,
+        "files": c.files,
+        "parent_changeids": c.parent_changeids.iter().map(|i| i.0).collect::<Vec<_>>(),
+        "project": c.project,
+        "properties": c.properties,
+        "repository": c.repository,
+        "revision": c.revision,
+        "revlink": c.revlink,
+        "sourcestamp": ss.map(sourcestamp),
+        "when_timestamp": c.when_timestamp,
+    })
 }

@@ -37,7 +37,7 @@
 
 mod build;
 mod builtin;
-mod json;
+pub mod json;
 mod step;
 
 pub use step::{BuildStep, CustomStep, StepContext, StepDone, StepError, register_custom_step};
@@ -52,8 +52,8 @@ use async_std::channel::{Receiver, Sender, unbounded};
 use async_std::task::JoinHandle;
 use buildbot_db::{
     BuildId, BuildRequestId, BuildRequestRow, BuildRow, BuilderId, BuilderInfo, BuildsetId,
-    BuildsetRow, CancelOutcome, ClaimOutcome, Db, DbError, MasterId, NewBuildset, Query, Results,
-    SchemaStatus, SourceStampSpec, WorkerId,
+    BuildsetRow, CancelOutcome, ChangeId, ClaimOutcome, Db, DbError, MasterId, NewBuildset,
+    NewChange, Query, Results, SchemaStatus, SourceStampSpec, WorkerId,
 };
 use serde_json::Value;
 
@@ -1231,6 +1231,20 @@ impl MasterHandle {
             return Err(MasterError::Stopping);
         }
         Ok(())
+    }
+
+    /// Adds a change — what change sources, `buildbot sendchange` and the web's change hooks
+    /// do — and announces it on the event bus (`changes/<id>/new`).
+    pub async fn add_change(&self, ch: &NewChange) -> Result<ChangeId, MasterError> {
+        let db = &self.inner.db;
+        let id = db.add_change(ch).await?;
+        if let Some(row) = db.get_change(id).await? {
+            let ss = db.get_sourcestamp(row.sourcestampid).await?;
+            self.inner
+                .events
+                .publish_change(id, || json::change(&row, ss.as_ref()));
+        }
+        Ok(id)
     }
 
     /// Submits a buildset (§6.1) — what every scheduler does — with collapsing (§6.6) and
