@@ -344,6 +344,11 @@ impl Db {
     ) -> Result<Vec<String>, DbError> {
         const OP: &str = "setting build properties";
         let existing = self.get_build_properties(buildid).await?;
+        let all_new = props.keys().all(|k| !existing.contains_key(k));
+        if all_new && props.len() <= crate::common::BATCH {
+            self.add_build_properties(buildid, props).await?;
+            return Ok(props.keys().cloned().collect());
+        }
         let mut changed = Vec::new();
         let mut new_rows = Vec::new();
         let txn = self.write_txn(OP).await?;
@@ -384,6 +389,47 @@ impl Db {
         }
         txn.commit().await.ctx(OP)?;
         Ok(changed)
+    }
+
+    /// Insert build properties the build does not have yet (e.g. the first write of a new
+    /// build's properties): no read of the existing ones, and one statement when there are
+    /// at most a hundred. A name the build already has fails with a unique violation.
+    pub async fn add_build_properties(
+        &self,
+        buildid: BuildId,
+        props: &Properties,
+    ) -> Result<(), DbError> {
+        const OP: &str = "adding build properties";
+        let rows: Vec<_> = props
+            .iter()
+            .map(|(name, (value, source))| build_properties::ActiveModel {
+                buildid: Set(buildid.0),
+                name: Set(name.clone()),
+                value: Set(py_json(value)),
+                source: Set(source.clone()),
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if rows.len() <= crate::common::BATCH {
+            build_properties::Entity::insert_many(rows)
+                .exec_without_returning(&self.conn)
+                .await
+                .ctx(OP)?;
+            return Ok(());
+        }
+        let txn = self.write_txn(OP).await?;
+        let mut rows = rows;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(crate::common::BATCH));
+            build_properties::Entity::insert_many(std::mem::replace(&mut rows, rest))
+                .exec_without_returning(&*txn)
+                .await
+                .ctx(OP)?;
+        }
+        txn.commit().await.ctx(OP)?;
+        Ok(())
     }
 
     /// Properties of a build.

@@ -536,17 +536,32 @@ impl Db {
             return Ok(ClaimOutcome::Claimed);
         }
         let t = claimed_at.unwrap_or_else(now);
-        let txn = self.write_txn(OP).await?;
-        for chunk in brids.chunks(BATCH) {
-            let r = buildrequest_claims::Entity::insert_many(chunk.iter().map(|b| {
-                buildrequest_claims::ActiveModel {
+        let rows = |chunk: &[BuildRequestId]| {
+            chunk
+                .iter()
+                .map(|b| buildrequest_claims::ActiveModel {
                     brid: Set(b.0),
                     masterid: Set(masterid.0),
                     claimed_at: Set(t),
-                }
-            }))
-            .exec_without_returning(&*txn)
-            .await;
+                })
+                .collect::<Vec<_>>()
+        };
+        if brids.len() <= BATCH {
+            // one statement is atomic on its own: no transaction round trips
+            return match buildrequest_claims::Entity::insert_many(rows(brids))
+                .exec_without_returning(&self.conn)
+                .await
+            {
+                Ok(_) => Ok(ClaimOutcome::Claimed),
+                Err(e) if is_unique_violation(&e) => Ok(ClaimOutcome::AlreadyClaimed),
+                Err(source) => Err(DbError::Query { op: OP, source }),
+            };
+        }
+        let txn = self.write_txn(OP).await?;
+        for chunk in brids.chunks(BATCH) {
+            let r = buildrequest_claims::Entity::insert_many(rows(chunk))
+                .exec_without_returning(&*txn)
+                .await;
             match r {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
@@ -594,9 +609,8 @@ impl Db {
             });
         }
         let t = complete_at.unwrap_or_else(now);
-        let txn = self.write_txn(OP).await?;
-        for chunk in brids.chunks(BATCH) {
-            let n = buildrequests::Entity::update_many()
+        let update = |chunk: &[BuildRequestId]| {
+            buildrequests::Entity::update_many()
                 .col_expr(buildrequests::Column::Complete, Expr::value(1))
                 .col_expr(
                     buildrequests::Column::Results,
@@ -605,10 +619,15 @@ impl Db {
                 .col_expr(buildrequests::Column::CompleteAt, Expr::value(t))
                 .filter(buildrequests::Column::Id.is_in(chunk.iter().map(|b| b.0)))
                 .filter(incomplete())
-                .exec(&*txn)
-                .await
-                .ctx(OP)?
-                .rows_affected;
+        };
+        if let [_] = brids {
+            // one row, one statement: all or nothing without a transaction
+            let n = update(brids).exec(&self.conn).await.ctx(OP)?.rows_affected;
+            return Ok(n == 1);
+        }
+        let txn = self.write_txn(OP).await?;
+        for chunk in brids.chunks(BATCH) {
+            let n = update(chunk).exec(&*txn).await.ctx(OP)?.rows_affected;
             if n as usize != chunk.len() {
                 txn.rollback().await.ctx(OP)?;
                 return Ok(false);

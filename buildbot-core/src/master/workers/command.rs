@@ -2,7 +2,7 @@
 //! runs, and the master-side table of running commands of one connection.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_std::channel::{Receiver, Sender};
@@ -390,10 +390,90 @@ impl Transfer {
     }
 }
 
+/// Bytes of command output the connection's reader may queue for one command before it stops
+/// reading the socket until the command's reader catches up (TCP then pushes back on the
+/// worker). Keeps a fast command's log in memory to about this much instead of all of it.
+pub(crate) const BACKLOG_LIMIT: usize = 1 << 20;
+
+/// The output text delivered to a command's queue and not yet read by its owner.
+#[derive(Debug)]
+pub(crate) struct Backlog {
+    bytes: AtomicUsize,
+    /// Set while the connection's reader waits for the backlog to shrink.
+    waiting: AtomicBool,
+    drained: (Sender<()>, Receiver<()>),
+}
+
+impl Default for Backlog {
+    fn default() -> Self {
+        Backlog {
+            bytes: AtomicUsize::new(0),
+            waiting: AtomicBool::new(false),
+            drained: async_std::channel::bounded(1),
+        }
+    }
+}
+
+impl Backlog {
+    fn add(&self, n: usize) -> usize {
+        self.bytes.fetch_add(n, Ordering::SeqCst) + n
+    }
+
+    fn take(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let left = self.bytes.fetch_sub(n, Ordering::SeqCst) - n;
+        if left <= BACKLOG_LIMIT && self.waiting.load(Ordering::SeqCst) {
+            let _ = self.drained.0.try_send(());
+        }
+    }
+
+    /// Waits until the backlog is at most [`BACKLOG_LIMIT`] or `gone()` says the command's
+    /// owner went away; `tick` runs about every 250 ms while waiting. Gives up (and lets the
+    /// queue grow) after 30 s without progress, so a stuck owner never stalls the connection
+    /// for good.
+    pub(crate) async fn wait_below_limit(&self, gone: impl Fn() -> bool, tick: impl Fn()) {
+        self.waiting.store(true, Ordering::SeqCst);
+        let mut last = self.bytes.load(Ordering::SeqCst);
+        let mut since = std::time::Instant::now();
+        loop {
+            let now = self.bytes.load(Ordering::SeqCst);
+            if now <= BACKLOG_LIMIT || gone() {
+                break;
+            }
+            if now < last {
+                last = now;
+                since = std::time::Instant::now();
+            } else if since.elapsed() > std::time::Duration::from_secs(30) {
+                log::warn!("command output not consumed for 30 s ({now} bytes queued); reading on");
+                break;
+            }
+            let _ = async_std::future::timeout(
+                std::time::Duration::from_millis(250),
+                self.drained.1.recv(),
+            )
+            .await;
+            tick();
+        }
+        self.waiting.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Bytes of output text an update carries (what [`Backlog`] counts).
+fn text_len(u: &CommandUpdate) -> usize {
+    match u {
+        CommandUpdate::Stdout(t) | CommandUpdate::Stderr(t) | CommandUpdate::Header(t) => t.len(),
+        CommandUpdate::Log { text, .. } => text.len(),
+        _ => 0,
+    }
+}
+
 /// An entry of a connection's command table.
 #[derive(Debug)]
 pub(crate) struct CommandEntry {
     pub(crate) tx: Sender<CommandEvent>,
+    pub(crate) backlog: Arc<Backlog>,
     pub(crate) transfer: Option<Arc<Mutex<Transfer>>>,
     /// First master-side transfer error, reported as the command's failure.
     pub(crate) transfer_error: Arc<Mutex<Option<String>>>,
@@ -440,6 +520,7 @@ pub struct RemoteCommand {
     handle: CommandHandle,
     name: String,
     rx: Receiver<CommandEvent>,
+    backlog: Arc<Backlog>,
     transfer_error: Arc<Mutex<Option<String>>>,
     end: Option<CommandEvent>,
     rc: Option<i64>,
@@ -454,12 +535,14 @@ impl RemoteCommand {
         handle: CommandHandle,
         name: String,
         rx: Receiver<CommandEvent>,
+        backlog: Arc<Backlog>,
         transfer_error: Arc<Mutex<Option<String>>>,
     ) -> Self {
         RemoteCommand {
             handle,
             name,
             rx,
+            backlog,
             transfer_error,
             end: None,
             rc: None,
@@ -509,6 +592,7 @@ impl RemoteCommand {
         }
         match self.rx.recv().await {
             Ok(CommandEvent::Update(u)) => {
+                self.backlog.take(text_len(&u));
                 self.note(&u);
                 Some(u)
             }
@@ -601,16 +685,30 @@ impl CommandTable {
         self.lock().as_ref().map_or(0, HashMap::len)
     }
 
-    /// Delivers updates; `false` for an unknown id.
-    pub(crate) fn update(&self, id: &str, entries: Vec<UpdateEntry>) -> bool {
+    /// Delivers updates; `None` for an unknown id, else `Some(backlog)` where `backlog`
+    /// is the command's queue when it now holds more than [`BACKLOG_LIMIT`] bytes of text
+    /// (the caller should wait for it before reading more from the worker).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn update(
+        &self,
+        id: &str,
+        entries: Vec<UpdateEntry>,
+    ) -> Option<Option<(Arc<Backlog>, Sender<CommandEvent>)>> {
         let guard = self.lock();
-        let Some(e) = guard.as_ref().and_then(|t| t.get(id)) else {
-            return false;
-        };
+        let e = guard.as_ref().and_then(|t| t.get(id))?;
+        let mut queued = 0;
         for entry in entries {
-            let _ = e.tx.try_send(CommandEvent::Update(entry.into()));
+            let u: CommandUpdate = entry.into();
+            let n = text_len(&u);
+            // counted before it is sent: the owner may read (and `take`) it at once
+            let now = e.backlog.add(n);
+            if e.tx.try_send(CommandEvent::Update(u)).is_ok() {
+                queued = now;
+            } else {
+                e.backlog.take(n);
+            }
         }
-        true
+        Some((queued > BACKLOG_LIMIT).then(|| (e.backlog.clone(), e.tx.clone())))
     }
 
     /// Finishes a command; `false` for an unknown id.

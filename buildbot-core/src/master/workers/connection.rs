@@ -16,7 +16,7 @@ use futures::StreamExt;
 use futures::future::Either;
 
 use super::command::{
-    BuilderBase, CommandArgs, CommandEntry, CommandHandle, CommandOutcome, CommandResult,
+    Backlog, BuilderBase, CommandArgs, CommandEntry, CommandHandle, CommandOutcome, CommandResult,
     CommandTable, RemoteCommand, Transfer, next_command_id, translate, wire_command_name,
 };
 use super::error::WorkerManagerError;
@@ -134,6 +134,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 static NO_INFO: LazyLock<WorkerInfo> = LazyLock::new(WorkerInfo::default);
+
+/// A command's output queue over its limit: the queue and its sender (closed once the
+/// command's owner is gone).
+type QueueFull = (Arc<Backlog>, Sender<super::command::CommandEvent>);
 
 const S_IFMT: i64 = 0o170000;
 const S_IFDIR: i64 = 0o040000;
@@ -294,7 +298,17 @@ async fn reader(conn: WorkerConnection, mut stream: WsSource) {
         *lock(&conn.inner.last_seen) = Instant::now();
         match msg {
             WsMessage::Binary(payload) => match conn.inner.rpc.receive(&payload) {
-                Ok(Some(req)) => conn.handle_request(req),
+                Ok(Some(req)) => {
+                    // backpressure: stop reading while a command's output queue is full
+                    if let Some((backlog, tx)) = conn.handle_request(req) {
+                        backlog
+                            .wait_below_limit(
+                                || tx.is_closed() || !conn.is_connected(),
+                                || *lock(&conn.inner.last_seen) = Instant::now(),
+                            )
+                            .await;
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => {
                     log::warn!("worker {name}: protocol error, dropping the connection: {e}");
@@ -574,7 +588,9 @@ impl WorkerConnection {
         ka.interval.map(|i| (i * 2).max(Duration::from_secs(1)))
     }
 
-    fn handle_request(&self, req: IncomingRequest) {
+    /// Handles one request from the worker; returns the output queue of a command that is
+    /// over [`super::command::BACKLOG_LIMIT`] (the reader waits for it to shrink).
+    fn handle_request(&self, req: IncomingRequest) -> Option<QueueFull> {
         let IncomingRequest {
             seq_number,
             op_name,
@@ -587,7 +603,7 @@ impl WorkerConnection {
             Err(text) => {
                 log::warn!("worker {}: bad {op_name} request: {text}", self.inner.name);
                 rpc.respond(seq_number, Err(text));
-                return;
+                return None;
             }
         };
         match op {
@@ -605,8 +621,16 @@ impl WorkerConnection {
                     .try_send(ConnectionEvent::ShutdownRequested(self.inner.name.clone()));
             }
             Op::Update { command_id, args } => {
-                let ok = self.inner.commands.update(&command_id, args);
-                rpc.respond(seq_number, if ok { Ok(Value::Nil) } else { unknown() });
+                let full = self.inner.commands.update(&command_id, args);
+                rpc.respond(
+                    seq_number,
+                    if full.is_some() {
+                        Ok(Value::Nil)
+                    } else {
+                        unknown()
+                    },
+                );
+                return full.flatten();
             }
             Op::Complete {
                 command_id,
@@ -649,6 +673,7 @@ impl WorkerConnection {
                 );
             }
         }
+        None
     }
 
     fn transfer_op(&self, seq_number: u64, op_name: &str, command_id: &str, op: TransferOp) {
@@ -852,8 +877,10 @@ impl WorkerConnection {
         let id = next_command_id();
         let (tx, rx) = unbounded();
         let transfer_error = Arc::new(Mutex::new(None));
+        let backlog = Arc::new(Backlog::default());
         let entry = CommandEntry {
             tx,
+            backlog: backlog.clone(),
             transfer: transfer.map(|t| Arc::new(Mutex::new(t))),
             transfer_error: transfer_error.clone(),
         };
@@ -868,7 +895,13 @@ impl WorkerConnection {
             conn: self.clone(),
             interrupted: Arc::new(Mutex::new(None)),
         };
-        let cmd = RemoteCommand::new(handle, command_name.to_string(), rx, transfer_error);
+        let cmd = RemoteCommand::new(
+            handle,
+            command_name.to_string(),
+            rx,
+            backlog,
+            transfer_error,
+        );
         log::debug!(
             "worker {}: starting command {id} {command_name}",
             self.inner.name

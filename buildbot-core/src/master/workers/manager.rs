@@ -559,7 +559,10 @@ async fn handle_socket(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr)
             }
         }
     };
+    // A 16 KiB read buffer (tungstenite's default is 128 KiB, zero-filled at once): idle
+    // connections stay small; a larger message still gets a buffer of its own size.
     let ws_config = WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
         .max_message_size(Some(shared.config.max_message_size))
         .max_frame_size(Some(shared.config.max_message_size));
     let handshake =
