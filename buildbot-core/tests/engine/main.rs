@@ -7,5 +7,9 @@
 mod crash;
 mod harness;
 mod lifecycle;
+mod locks;
 mod own;
 mod python;
+mod source;
+mod strategies;
+mod trigger;

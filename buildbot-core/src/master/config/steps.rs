@@ -337,6 +337,9 @@ pub struct GitConfig {
     pub log_environ: bool,
     /// `config`: `git -c` settings.
     pub config: BTreeMap<String, String>,
+    /// `retry = [delay, repeats]`: after a failed clone, wait `delay` seconds, remove the
+    /// directory and clone again, at most `repeats` times.
+    pub retry: Option<(u64, u64)>,
 }
 
 /// What a step does.
@@ -1018,7 +1021,22 @@ pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
             BTreeMap::new()
         }
     };
+    let retry = match a.json("retry") {
+        None => None,
+        Some(Value::Array(v)) if v.len() == 2 && v.iter().all(|x| x.as_u64().is_some()) => {
+            Some((v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0)))
+        }
+        Some(_) => {
+            a.error(
+                "retry",
+                "Git: 'retry' must be [delay_seconds, repeats]",
+                Some("retry = [10, 3]".into()),
+            );
+            None
+        }
+    };
     let cfg = GitConfig {
+        retry,
         branch,
         mode,
         method,

@@ -836,3 +836,35 @@ fn renderables_in_toml() {
         ]
     );
 }
+
+#[test]
+fn git_retry_and_lock_counts() {
+    let ok = F1.replace(
+        "steps = [{ type = \"ShellCommand\", command = [\"sh\", \"-c\", \"echo hello\"] }]",
+        r#"
+[[builders.steps]]
+type = "Git"
+repourl = "x"
+retry = [5, 2]
+"#,
+    );
+    let c = load(&ok).unwrap().config;
+    let StepKind::Git(g) = &c.builders[0].steps[0].kind else {
+        panic!("not Git");
+    };
+    assert_eq!(g.retry, Some((5, 2)));
+    assert!(c.builders[0].steps[0].common.flags.halt_on_failure);
+    let bad = F1.replace(
+        "steps = [{ type = \"ShellCommand\", command = [\"sh\", \"-c\", \"echo hello\"] }]",
+        r#"
+[[builders.steps]]
+type = "Git"
+repourl = "x"
+retry = 5
+"#,
+    );
+    assert_eq!(
+        errors(&bad),
+        ["master.cfg:16:9: Git: 'retry' must be [delay_seconds, repeats] (retry = [10, 3])"]
+    );
+}

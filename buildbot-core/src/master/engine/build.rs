@@ -54,6 +54,10 @@ pub(crate) struct BuildShared {
     pub properties: Mutex<Properties>,
     pub sourcestamps: BTreeMap<String, serde_json::Map<String, Value>>,
     pub env: BTreeMap<String, crate::master::Renderable>,
+    /// The master running the build (steps such as `Trigger` submit buildsets through it).
+    pub(super) master: std::sync::Weak<super::Inner>,
+    /// The builder's `locks`, held for the whole build.
+    pub build_locks: Vec<crate::master::config::LockAccess>,
     pub stop: Mutex<Option<StopRequest>>,
     pub command: Mutex<Option<CommandHandle>>,
     pub state_string: Mutex<String>,
@@ -123,7 +127,7 @@ impl BuildShared {
 
     /// Adds the next step (state `pending`), started at `started` with its locks acquired
     /// (one insert instead of `add_step` + `start_step`): `(stepid, number, name)`.
-    async fn add_started_step(
+    pub(super) async fn add_started_step(
         &self,
         name: &str,
         started: i64,
@@ -179,7 +183,12 @@ impl BuildShared {
         if changed.is_empty() {
             return Ok(());
         }
-        self.db.set_build_properties(self.buildid, &changed).await?;
+        if lock(&self.flushed).is_empty() {
+            // the build's first write: nothing to compare with in the database
+            self.db.add_build_properties(self.buildid, &changed).await?;
+        } else {
+            self.db.set_build_properties(self.buildid, &changed).await?;
+        }
         lock(&self.flushed).extend(changed.clone());
         self.events.publish_build_properties(self.buildid, || {
             Value::Object(
@@ -207,6 +216,8 @@ pub(crate) struct NewBuild {
     pub properties: Properties,
     pub sourcestamps: BTreeMap<String, serde_json::Map<String, Value>>,
     pub env: BTreeMap<String, crate::master::Renderable>,
+    pub(super) master: std::sync::Weak<super::Inner>,
+    pub build_locks: Vec<crate::master::config::LockAccess>,
 }
 
 /// Inserts the build row (`created`); nothing is announced yet.
@@ -239,6 +250,8 @@ pub(crate) async fn create_build(nb: NewBuild) -> Result<Arc<BuildShared>, DbErr
         properties: Mutex::new(props),
         sourcestamps: nb.sourcestamps,
         env: nb.env,
+        master: nb.master,
+        build_locks: nb.build_locks,
         stop: Mutex::new(None),
         command: Mutex::new(None),
         state_string: Mutex::new("created".into()),
@@ -330,6 +343,18 @@ pub(crate) async fn run_build(
         Some((now(), Results::Success)),
     )
     .await;
+    let _build_locks = match super::locks::build_locks(&b).await {
+        Ok(Ok(held)) => held,
+        Ok(Err(r)) => {
+            let text = build_final_text(r, b.stop_reason().as_deref(), &[]);
+            return finish(&b, r, text).await;
+        }
+        Err(e) => {
+            log::warn!("build {}: cannot acquire locks: {e}", b.buildid.0);
+            let text = build_final_text(Results::Exception, None, &[]);
+            return finish(&b, Results::Exception, text).await;
+        }
+    };
     b.set_state("building").await?;
 
     let mut results = Results::Success;
@@ -444,13 +469,18 @@ async fn run_one_step(
                         | StepKind::Compile(_)
                         | StepKind::Test(_)
                         | StepKind::SetPropertyFromCommand { .. }
+                        | StepKind::Git(_)
                 ) {
                     let cur = crate::master::results::step_current_summary(&sc.common.description);
                     if let Err(e) = ctx.set_state_string(&cur).await {
                         log::warn!("step {}: {e}", stepid.0);
                     }
                 }
-                step.run(&mut ctx).await
+                match super::locks::step_locks(&mut ctx, &sc.common.locks).await {
+                    Ok(Ok(_held)) => step.run(&mut ctx).await,
+                    Ok(Err(cancelled)) => Ok(cancelled),
+                    Err(e) => Err(e),
+                }
             }
             None => Err(StepError::Failed(format!(
                 "step type {} is not supported by this master",

@@ -69,7 +69,11 @@ pub(crate) fn make_step(sc: &StepConfig) -> Option<Arc<dyn BuildStep>> {
             value: value.clone(),
         }),
         StepKind::Custom(c) => c.downcast::<CustomStep>()?.0.clone(),
-        _ => return None,
+        StepKind::Trigger(c) => Arc::new(super::trigger::TriggerStep { cfg: c.clone() }),
+        StepKind::Git(c) => Arc::new(super::source::GitStep {
+            common,
+            cfg: c.clone(),
+        }),
     })
 }
 

@@ -38,9 +38,14 @@
 mod build;
 mod builtin;
 pub mod json;
+mod locks;
+mod source;
 mod step;
+mod strategies;
+mod trigger;
 
 pub use step::{BuildStep, CustomStep, StepContext, StepDone, StepError, register_custom_step};
+pub use strategies::BuilderStrategy;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -145,6 +150,15 @@ pub enum MasterError {
     /// A wait did not end in time.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, String),
+    /// A `PBChangeSource` port could not be opened.
+    #[error("cannot listen for changes on {addr}: {source}")]
+    ChangePort {
+        /// The address.
+        addr: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How to run a master (what is not in `master.cfg`).
@@ -163,6 +177,9 @@ pub struct MasterOptions {
     pub name: Option<String>,
     /// Heartbeat interval (default 60 s).
     pub heartbeat_interval: Duration,
+    /// The code of the builder strategies `master.cfg` names (`nextWorker`, `nextBuild`,
+    /// `canStartBuild`).
+    pub strategies: BTreeMap<String, BuilderStrategy>,
 }
 
 impl MasterOptions {
@@ -175,7 +192,15 @@ impl MasterOptions {
             worker_bind: None,
             name: None,
             heartbeat_interval: Duration::from_secs(60),
+            strategies: BTreeMap::new(),
         }
+    }
+
+    /// Gives the code for the strategy `name` (declare the name for the loader with
+    /// [`Registry::register_strategy`](crate::master::config::Registry::register_strategy)).
+    pub fn strategy(mut self, name: impl Into<String>, s: BuilderStrategy) -> Self {
+        self.strategies.insert(name.into(), s);
+        self
     }
 
     /// Sets the database URL override.
@@ -311,6 +336,10 @@ struct Inner {
     /// The source stamp of forced builds (codebase `""`, everything empty); source stamps
     /// are never deleted, so its id stays valid.
     force_ss: Mutex<Option<buildbot_db::SourceStampRow>>,
+    /// Master and worker locks held by running builds and steps.
+    locks: Arc<locks::LockTable>,
+    /// Builder strategies by name.
+    strategies: BTreeMap<String, BuilderStrategy>,
     wake: Sender<Wake>,
     manager: WorkerManager,
     /// No new builds are started.
@@ -456,6 +485,8 @@ impl Master {
             state: Mutex::new(State::default()),
             buildsets: Mutex::new(HashMap::new()),
             force_ss: Mutex::new(None),
+            locks: Arc::default(),
+            strategies: opts.strategies.clone(),
             wake: wake_tx,
             manager,
             draining: AtomicBool::new(false),
@@ -478,13 +509,22 @@ impl Master {
         let t3 = async_std::task::spawn(heartbeat_loop(inner.clone(), opts.heartbeat_interval));
         lock(&inner.tasks).extend([t1, t2, t3]);
         let _ = inner.wake.try_send(Wake::All);
+        let handle = MasterHandle { inner };
+        match crate::master::pb::start_change_ports(&handle, &config).await {
+            Ok(ports) => lock(&handle.inner.tasks).extend(ports),
+            Err(e) => {
+                let _ = handle.stop().await;
+                return Err(e);
+            }
+        }
+        let inner = &handle.inner;
         log::info!(
             "master {} (id {}) started; workers on {}",
             inner.name,
             masterid.0,
             inner.manager.local_addr()
         );
-        Ok(MasterHandle { inner })
+        Ok(handle)
     }
 }
 
@@ -769,9 +809,26 @@ async fn distributor_loop(inner: Arc<Inner>, wake: Receiver<Wake>) {
     }
 }
 
-/// A free worker for `builder`: random among the available ones (Buildbot's default
-/// `nextWorker`), or the first available with a `nextWorker` strategy named `...first...`.
-fn pick_worker(st: &State, builder: &BuilderEntry) -> Option<(String, WorkerConnection)> {
+/// A free worker for `builder`: the builder's `nextWorker` strategy's choice among the
+/// available ones that its `canStartBuild` strategy accepts for `req`; without a strategy,
+/// random (Buildbot's default `nextWorker`), or the first available with a `nextWorker`
+/// name containing `first`.
+fn pick_worker(
+    strategies: &BTreeMap<String, BuilderStrategy>,
+    st: &State,
+    builder: &BuilderEntry,
+    req: Option<&BuildRequestRow>,
+) -> Option<(String, WorkerConnection)> {
+    let bname = &builder.config.name;
+    let can_start = match builder
+        .config
+        .can_start_build
+        .as_ref()
+        .and_then(|n| strategies.get(n))
+    {
+        Some(BuilderStrategy::CanStartBuild(f)) => Some(f.clone()),
+        _ => None,
+    };
     let candidates: Vec<(String, WorkerConnection)> = builder
         .config
         .workernames
@@ -779,12 +836,26 @@ fn pick_worker(st: &State, builder: &BuilderEntry) -> Option<(String, WorkerConn
         .filter_map(|n| {
             st.workers
                 .get(n)
-                .and_then(|w| w.available_for(&builder.config.name))
+                .and_then(|w| w.available_for(bname))
                 .map(|c| (n.clone(), c))
+        })
+        .filter(|(n, _)| match (&can_start, req) {
+            (Some(f), Some(r)) => f(bname, n, r),
+            _ => true,
         })
         .collect();
     if candidates.is_empty() {
         return None;
+    }
+    if let Some(BuilderStrategy::NextWorker(f)) = builder
+        .config
+        .next_worker
+        .as_ref()
+        .and_then(|n| strategies.get(n))
+    {
+        let names: Vec<String> = candidates.iter().map(|c| c.0.clone()).collect();
+        let i = f(bname, &names)?;
+        return candidates.into_iter().nth(i);
     }
     let first = builder
         .config
@@ -799,6 +870,38 @@ fn pick_worker(st: &State, builder: &BuilderEntry) -> Option<(String, WorkerConn
     candidates.into_iter().nth(i)
 }
 
+/// The request `builder` should build next: its `nextBuild` strategy's choice among the
+/// pending requests (in the default order: priority, then oldest first), or the first.
+async fn next_request(
+    inner: &Inner,
+    builder: &BuilderEntry,
+) -> Result<Option<BuildRequestRow>, DbError> {
+    match builder
+        .config
+        .next_build
+        .as_ref()
+        .and_then(|n| inner.strategies.get(n))
+    {
+        Some(BuilderStrategy::NextBuild(f)) => {
+            let mut all = inner
+                .db
+                .pending_buildrequests(Some(builder.id), Some(100))
+                .await?;
+            if all.is_empty() {
+                return Ok(None);
+            }
+            Ok(f(&builder.config.name, &all)
+                .filter(|i| *i < all.len())
+                .map(|i| all.swap_remove(i)))
+        }
+        _ => Ok(inner
+            .db
+            .pending_buildrequests(Some(builder.id), Some(1))
+            .await?
+            .pop()),
+    }
+}
+
 async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<(), DbError> {
     // builders that could start something now, with their best pending request
     let mut todo: Vec<(BuilderEntry, BuildRequestRow)> = Vec::new();
@@ -808,17 +911,12 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
             let Some(b) = st.builders.values().find(|b| b.id == id).cloned() else {
                 continue;
             };
-            if pick_worker(&st, &b).is_none() {
+            if pick_worker(&inner.strategies, &st, &b, None).is_none() {
                 continue;
             }
             b
         };
-        if let Some(r) = inner
-            .db
-            .pending_buildrequests(Some(id), Some(1))
-            .await?
-            .pop()
-        {
+        if let Some(r) = next_request(inner, &entry).await? {
             todo.push((entry, r));
         }
     }
@@ -835,7 +933,7 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
             }
             let picked = {
                 let mut st = lock(&inner.state);
-                match pick_worker(&st, &builder) {
+                match pick_worker(&inner.strategies, &st, &builder, Some(&req)) {
                     Some((name, conn)) => {
                         // reserve the slot before any await
                         if let Some(w) = st.workers.get_mut(&name) {
@@ -878,15 +976,10 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
                     other?;
                 }
             }
-            if pick_worker(&lock(&inner.state), &builder).is_none() {
+            if pick_worker(&inner.strategies, &lock(&inner.state), &builder, None).is_none() {
                 break;
             }
-            match inner
-                .db
-                .pending_buildrequests(Some(builder.id), Some(1))
-                .await?
-                .pop()
-            {
+            match next_request(inner, &builder).await? {
                 Some(r) => req = r,
                 None => break,
             }
@@ -1031,6 +1124,8 @@ async fn build_task(
             properties: props,
             sourcestamps,
             env: builder.config.env.clone(),
+            master: Arc::downgrade(&inner),
+            build_locks: builder.config.locks.clone(),
         })
         .await
     }
@@ -1548,6 +1643,36 @@ impl MasterHandle {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Sets the priority of a request that is not complete yet (the intended effect of the
+    /// `set_priority` control action; a complete request is left unchanged).
+    pub async fn set_request_priority(
+        &self,
+        brid: BuildRequestId,
+        priority: i64,
+    ) -> Result<(), MasterError> {
+        let inner = &self.inner;
+        let Some(row) = inner.db.get_buildrequest(brid).await? else {
+            return Err(MasterError::NotFound {
+                what: "build request",
+                id: brid.0,
+            });
+        };
+        if !row.complete {
+            inner.db.set_buildrequest_priority(brid, priority).await?;
+        }
+        Ok(())
+    }
+
+    /// Enables or disables a scheduler (`schedulers.enabled`, the `enable` control action).
+    pub async fn set_scheduler_enabled(
+        &self,
+        id: buildbot_db::SchedulerId,
+        enabled: bool,
+    ) -> Result<(), MasterError> {
+        self.inner.db.set_scheduler_enabled(id, enabled).await?;
         Ok(())
     }
 

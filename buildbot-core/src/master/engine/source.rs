@@ -1,0 +1,589 @@
+//! The `Git` source step: checks out a repository on the worker with ordinary `shell`,
+//! `stat`, `listdir` and `rmdir` remote commands, in the order Buildbot's `steps.Git` sends
+//! them, and sets `got_revision`.
+
+use std::time::Duration;
+
+use buildbot_db::Results;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::master::config::{GitConfig, StepCommon};
+use crate::master::properties::python_str;
+use crate::master::results::{StepDescription, StepEnding, step_result_summary};
+use crate::master::workers::{CommandArgs, CommandOutcome, CommandResult};
+
+use super::builtin::to_rmpv;
+use super::step::{BuildStep, StepContext, StepDone, StepError};
+
+/// `git rev-parse HEAD` prints this many hex digits.
+const GIT_HASH_LENGTH: usize = 40;
+
+/// Why a source step stopped early.
+enum GitErr {
+    /// Buildbot's `BuildStepFailed`: the step ends FAILURE (CANCELLED when stopped).
+    Failed,
+    /// Anything else (lost connection, render error, database).
+    Step(StepError),
+}
+
+impl From<StepError> for GitErr {
+    fn from(e: StepError) -> Self {
+        GitErr::Step(e)
+    }
+}
+
+type GitResult<T> = Result<T, GitErr>;
+
+/// `steps.Git`.
+pub(crate) struct GitStep {
+    pub(crate) common: StepCommon,
+    pub(crate) cfg: GitConfig,
+}
+
+/// Source steps describe themselves as `updating` / `update` (plus the codebase).
+fn source_description(common: &StepCommon, codebase: &str) -> StepDescription {
+    let mut d = common.description.clone();
+    if d.description.is_none() {
+        d.description = Some(vec!["updating".into()]);
+    }
+    if d.description_done.is_none() {
+        d.description_done = Some(vec!["update".into()]);
+    }
+    if d.description_suffix.is_none() && !codebase.is_empty() {
+        d.description_suffix = Some(vec![codebase.to_owned()]);
+    }
+    d
+}
+
+/// Whether a finished command failed (`cmd.didFail()`).
+fn did_fail(res: &CommandResult) -> bool {
+    !matches!(res.outcome, CommandOutcome::Completed) || res.rc != Some(0)
+}
+
+/// One run of the step: the rendered arguments and the state that changes as it goes.
+struct Run<'a> {
+    ctx: &'a mut StepContext,
+    cfg: &'a GitConfig,
+    workdir: String,
+    repourl: String,
+    branch: String,
+    revision: Option<String>,
+    /// `None` (incremental), or the `full` method.
+    method: Option<String>,
+    env: serde_json::Map<String, Value>,
+    retry: Option<(u64, u64)>,
+}
+
+impl Run<'_> {
+    /// `_dovccmd`: `git [-c k=v]... <command>` in the workdir; fails the step when
+    /// `abandon` and the command failed.
+    async fn git(&mut self, command: &[&str], abandon: bool) -> GitResult<CommandResult> {
+        let mut full: Vec<Value> = vec![Value::from("git")];
+        for (k, v) in &self.cfg.config {
+            full.push(Value::from("-c"));
+            full.push(Value::from(format!("{k}={v}")));
+        }
+        full.extend(command.iter().map(|s| Value::from(*s)));
+        let args = CommandArgs::new()
+            .with("workdir", self.workdir.as_str())
+            .with("command", to_rmpv(&Value::Array(full)))
+            .with("env", to_rmpv(&Value::Object(self.env.clone())))
+            .with("want_stdout", true)
+            .with("want_stderr", true)
+            .with("logfiles", rmpv::Value::Map(Vec::new()))
+            .with("timeout", self.cfg.timeout)
+            .with("maxTime", rmpv::Value::Nil)
+            .with("max_lines", rmpv::Value::Nil)
+            .with("sigtermTime", 1)
+            .with("usePTY", false)
+            .with("logEnviron", self.cfg.log_environ);
+        let res = self.ctx.run_command("shell", args).await?;
+        if abandon && did_fail(&res) {
+            log::info!(
+                "{}: source step failed while running git {}",
+                self.ctx.builder_name(),
+                command.join(" ")
+            );
+            return Err(GitErr::Failed);
+        }
+        Ok(res)
+    }
+
+    async fn git_rc(&mut self, command: &[&str], abandon: bool) -> GitResult<i64> {
+        let res = self.git(command, abandon).await?;
+        Ok(if did_fail(&res) {
+            res.rc.unwrap_or(-1).max(1)
+        } else {
+            0
+        })
+    }
+
+    async fn git_stdout(&mut self, command: &[&str]) -> GitResult<String> {
+        let res = self.git(command, true).await?;
+        Ok(res.text("stdout"))
+    }
+
+    /// A file-system command (`stat`, `listdir`, `rmdir`) with its output in `stdio`.
+    async fn fs(&mut self, command: &str, args: CommandArgs) -> GitResult<CommandResult> {
+        Ok(self.ctx.run_command(command, args).await?)
+    }
+
+    /// `pathExists`.
+    async fn path_exists(&mut self, path: &str) -> GitResult<bool> {
+        let args = CommandArgs::new()
+            .with("file", path)
+            .with("logEnviron", self.cfg.log_environ);
+        let res = self.fs("stat", args).await?;
+        Ok(!did_fail(&res))
+    }
+
+    /// `runRmdir` of the workdir (`_doClobber`).
+    async fn clobber_dir(&mut self) -> GitResult<()> {
+        let args = CommandArgs::new()
+            .with("dir", self.workdir.as_str())
+            .with("logEnviron", self.cfg.log_environ)
+            .with("timeout", self.cfg.timeout);
+        let res = self.fs("rmdir", args).await?;
+        if did_fail(&res) {
+            return Err(GitErr::Step(StepError::Failed(
+                "Failed to delete directory".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// `_sourcedirIsUpdatable`: `update`, `clobber` or `clone`.
+    async fn updatable(&mut self) -> GitResult<&'static str> {
+        let args = CommandArgs::new().with("dir", self.workdir.as_str());
+        let res = self.fs("listdir", args).await?;
+        Ok(match &res.files {
+            None => "clone",
+            Some(f) if f.iter().any(|n| n == ".git") => "update",
+            Some(f) if !f.is_empty() => "clobber",
+            Some(_) => "clone",
+        })
+    }
+
+    fn shallow_arg(&self) -> Option<String> {
+        self.cfg.shallow.map(|d| d.to_string())
+    }
+
+    /// `_fetch`.
+    async fn fetch(&mut self, abandon: bool) -> GitResult<i64> {
+        let mut required = true;
+        if !self.cfg.tags
+            && let Some(rev) = self.revision.clone()
+            && self.git_rc(&["cat-file", "-e", &rev], false).await? == 0
+        {
+            required = false;
+        }
+        if required {
+            let mut cmd: Vec<String> = vec!["fetch".into(), "-f".into()];
+            if let Some(d) = self.shallow_arg() {
+                cmd.extend(["--depth".into(), d]);
+            }
+            if self.cfg.tags {
+                cmd.push("--tags".into());
+            }
+            if self.cfg.progress {
+                cmd.push("--progress".into());
+            }
+            cmd.push(self.repourl.clone());
+            cmd.push(self.branch.clone());
+            let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            let rc = self.git_rc(&refs, abandon).await?;
+            if rc != 0 {
+                return Ok(rc);
+            }
+        }
+        let rev = self.revision.clone().unwrap_or_else(|| "FETCH_HEAD".into());
+        let rc = self.git_rc(&["checkout", "-f", &rev], abandon).await?;
+        if rc == 0 && self.branch != "HEAD" {
+            let branch = self.branch.clone();
+            self.git_rc(&["checkout", "-B", &branch], false).await?;
+        }
+        Ok(rc)
+    }
+
+    /// `_fetchOrFallback`.
+    async fn fetch_or_fallback(&mut self) -> GitResult<()> {
+        let abandon = !self.cfg.retry_fetch && !self.cfg.clobber_on_failure;
+        if self.fetch(abandon).await? == 0 {
+            return Ok(());
+        }
+        if self.cfg.retry_fetch {
+            self.fetch(true).await?;
+        } else if self.cfg.clobber_on_failure {
+            self.clobber().await?;
+        } else {
+            return Err(GitErr::Failed);
+        }
+        Ok(())
+    }
+
+    /// `_clone`, with `retry`.
+    async fn clone_repo(&mut self) -> GitResult<i64> {
+        loop {
+            let mut cmd: Vec<String> = vec!["clone".into()];
+            let mut switch_to_branch = self.branch != "HEAD";
+            if self.branch != "HEAD" {
+                if self.branch.starts_with("refs/") {
+                    cmd.push("--no-checkout".into());
+                } else {
+                    switch_to_branch = false;
+                    cmd.extend(["--branch".into(), self.branch.clone()]);
+                }
+            }
+            if let Some(d) = self.shallow_arg() {
+                cmd.extend(["--depth".into(), d]);
+            }
+            if let Some(r) = &self.cfg.reference {
+                cmd.extend(["--reference".into(), r.clone()]);
+            }
+            if let Some(o) = &self.cfg.origin {
+                cmd.extend(["--origin".into(), o.clone()]);
+            }
+            cmd.push(self.repourl.clone());
+            cmd.push(".".into());
+            if self.cfg.progress {
+                cmd.push("--progress".into());
+            }
+            let abandon = self.retry.is_none_or(|r| r.1 == 0) && self.cfg.shallow.is_some();
+            let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            let mut rc = self.git_rc(&refs, abandon).await?;
+            if switch_to_branch {
+                rc = self.fetch(true).await?;
+            }
+            let done = rc == 0 || self.ctx.stop_reason().is_some();
+            match self.retry {
+                Some((delay, repeats)) if !done && repeats > 0 => {
+                    log::info!(
+                        "checkout failed, trying {repeats} more times after {delay} seconds"
+                    );
+                    self.retry = Some((delay, repeats - 1));
+                    async_std::task::sleep(Duration::from_secs(delay)).await;
+                    self.clobber_dir().await?;
+                }
+                _ => return Ok(rc),
+            }
+        }
+    }
+
+    /// `_fullClone`.
+    async fn full_clone(&mut self) -> GitResult<i64> {
+        let rc = self.clone_repo().await?;
+        if rc != 0 {
+            return Ok(rc);
+        }
+        let shallow = self.cfg.shallow.is_some();
+        let mut rc = 0;
+        if let Some(rev) = self.revision.clone() {
+            rc = self.git_rc(&["checkout", "-f", &rev], shallow).await?;
+        }
+        if self.cfg.submodules {
+            let mut cmd: Vec<String> = ["submodule", "update", "--init", "--recursive"]
+                .map(String::from)
+                .to_vec();
+            if let Some(d) = self.shallow_arg() {
+                cmd.extend(["--depth".into(), d]);
+            }
+            let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            rc = self.git_rc(&refs, shallow).await?;
+        }
+        Ok(rc)
+    }
+
+    /// `_fullCloneOrFallback`.
+    async fn full_clone_or_fallback(&mut self) -> GitResult<()> {
+        if self.full_clone().await? != 0 {
+            if !self.cfg.clobber_on_failure {
+                return Err(GitErr::Failed);
+            }
+            self.clobber().await?;
+        }
+        Ok(())
+    }
+
+    /// `clobber`: remove the directory and clone.
+    async fn clobber(&mut self) -> GitResult<()> {
+        self.clobber_dir().await?;
+        if self.full_clone().await? != 0 {
+            return Err(GitErr::Failed);
+        }
+        Ok(())
+    }
+
+    async fn sync_submodule(&mut self) -> GitResult<i64> {
+        if !self.cfg.submodules {
+            return Ok(0);
+        }
+        self.git_rc(&["submodule", "sync"], true).await
+    }
+
+    async fn update_submodule(&mut self) -> GitResult<i64> {
+        if !self.cfg.submodules {
+            return Ok(0);
+        }
+        self.git_rc(
+            &[
+                "submodule",
+                "update",
+                "--init",
+                "--recursive",
+                "--force",
+                "--checkout",
+            ],
+            true,
+        )
+        .await
+    }
+
+    async fn clean_submodule(&mut self) -> GitResult<i64> {
+        if !self.cfg.submodules {
+            return Ok(0);
+        }
+        let sub = if self.method.as_deref() == Some("fresh") {
+            "git clean -f -f -d -x"
+        } else {
+            "git clean -f -f -d"
+        };
+        self.git_rc(&["submodule", "foreach", "--recursive", sub], true)
+            .await
+    }
+
+    async fn mode_incremental(&mut self) -> GitResult<()> {
+        match self.updatable().await? {
+            "clobber" => return self.clobber().await,
+            "clone" => return self.full_clone_or_fallback().await,
+            _ => {}
+        }
+        self.fetch_or_fallback().await?;
+        self.sync_submodule().await?;
+        self.update_submodule().await?;
+        Ok(())
+    }
+
+    async fn clean(&mut self) -> GitResult<()> {
+        let clean = ["clean", "-f", "-f", "-d"];
+        if self.git_rc(&clean, true).await? != 0 {
+            return Err(GitErr::Failed);
+        }
+        self.fetch_or_fallback().await?;
+        for rc in [
+            self.sync_submodule().await?,
+            self.update_submodule().await?,
+            self.clean_submodule().await?,
+        ] {
+            if rc != 0 {
+                return Err(GitErr::Failed);
+            }
+        }
+        if self.cfg.submodules && self.git_rc(&clean, true).await? != 0 {
+            return Err(GitErr::Failed);
+        }
+        Ok(())
+    }
+
+    async fn fresh(&mut self) -> GitResult<()> {
+        let clean = ["clean", "-f", "-f", "-d", "-x"];
+        if self.git_rc(&clean, false).await? == 0 {
+            self.fetch_or_fallback().await?;
+        } else {
+            self.clobber_dir().await?;
+            self.full_clone_or_fallback().await?;
+        }
+        self.sync_submodule().await?;
+        self.update_submodule().await?;
+        self.clean_submodule().await?;
+        if self.cfg.submodules {
+            self.git_rc(&clean, true).await?;
+        }
+        Ok(())
+    }
+
+    /// `copy`: keep the repository in `source`, copy it to the workdir.
+    async fn copy(&mut self) -> GitResult<()> {
+        let args = CommandArgs::new()
+            .with("dir", self.workdir.as_str())
+            .with("logEnviron", self.cfg.log_environ)
+            .with("timeout", self.cfg.timeout);
+        self.fs("rmdir", args).await?;
+        let old = std::mem::replace(&mut self.workdir, "source".into());
+        let r = self.mode_incremental().await;
+        self.workdir = old;
+        r?;
+        let args = CommandArgs::new()
+            .with("fromdir", "source")
+            .with("todir", self.workdir.as_str())
+            .with("logEnviron", self.cfg.log_environ)
+            .with("timeout", self.cfg.timeout);
+        let res = self.fs("cpdir", args).await?;
+        if did_fail(&res) {
+            return Err(GitErr::Failed);
+        }
+        Ok(())
+    }
+
+    async fn mode_full(&mut self) -> GitResult<()> {
+        match self.method.as_deref() {
+            Some("clobber") => return self.clobber().await,
+            Some("copy") => return self.copy().await,
+            _ => {}
+        }
+        match self.updatable().await? {
+            "clobber" => self.clobber().await,
+            "clone" => self.full_clone_or_fallback().await,
+            _ if self.method.as_deref() == Some("clean") => self.clean().await,
+            _ => self.fresh().await,
+        }
+    }
+
+    /// `updateSourceProperty`: by codebase when the step has one.
+    fn set_source_property(&self, name: &str, value: &str) {
+        let codebase = &self.cfg.codebase;
+        if codebase.is_empty() {
+            self.ctx.set_property(name, Value::from(value), "Git");
+        } else {
+            let mut map = match self.ctx.property(name) {
+                Some(Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            map.insert(codebase.clone(), Value::from(value));
+            self.ctx.set_property(name, Value::Object(map), "Git");
+        }
+    }
+
+    /// `run_vc`.
+    async fn run_vc(&mut self) -> GitResult<()> {
+        let version = self.git_stdout(&["--version"]).await?;
+        if !version.contains("git") {
+            return Err(GitErr::Step(StepError::Failed(
+                "git is not installed on worker".into(),
+            )));
+        }
+        let patched = format!("{}/.buildbot-patched", self.workdir);
+        if self.path_exists(&patched).await? {
+            self.git_rc(&["clean", "-f", "-f", "-d", "-x"], true)
+                .await?;
+        }
+        if self.cfg.mode == "full" {
+            self.mode_full().await?;
+        } else {
+            self.mode_incremental().await?;
+        }
+        // parseGotRevision
+        let out = self.git_stdout(&["rev-parse", "HEAD"]).await?;
+        let rev = out.trim();
+        if rev.len() != GIT_HASH_LENGTH {
+            return Err(GitErr::Failed);
+        }
+        log::info!("got Git revision {rev}");
+        self.set_source_property("got_revision", rev);
+        if self.cfg.get_description {
+            let res = self.git(&["describe", "HEAD"], false).await?;
+            if !did_fail(&res) {
+                let desc = res.text("stdout");
+                self.set_source_property("commit-description", desc.trim());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(python_str(other)),
+    }
+}
+
+impl GitStep {
+    async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
+        let cfg = &self.cfg;
+        let desc = source_description(&self.common, &cfg.codebase);
+        ctx.set_state_string(&crate::master::results::step_current_summary(&desc))
+            .await?;
+        let default_branch = ctx.render_string("branch", &cfg.branch)?;
+        let (branch, revision) = if cfg.always_use_latest {
+            (default_branch, None)
+        } else {
+            let ss = ctx.shared.sourcestamps.get(&cfg.codebase).cloned();
+            match ss {
+                Some(ss) => (
+                    non_empty(ss.get("branch")).unwrap_or(default_branch),
+                    non_empty(ss.get("revision")),
+                ),
+                None => {
+                    let text = format!(
+                        "No sourcestamp found in build for codebase '{}'",
+                        cfg.codebase
+                    );
+                    ctx.add_complete_log("log", &text).await?;
+                    return Ok(StepDone::with_summary(
+                        Results::Failure,
+                        format!("Codebase {} not in build", cfg.codebase),
+                    ));
+                }
+            }
+        };
+        let repourl = ctx.render_string("repourl", &cfg.repourl)?;
+        let workdir = match &self.common.workdir {
+            Some(w) => ctx.render_string("workdir", w)?,
+            None => "build".to_owned(),
+        };
+        let mut env = serde_json::Map::new();
+        for (k, r) in &cfg.env {
+            let v = match ctx.render("env", r)? {
+                v @ (Value::String(_) | Value::Array(_) | Value::Null) => v,
+                other => Value::from(python_str(&other)),
+            };
+            env.insert(k.clone(), v);
+        }
+        let method = match (cfg.mode.as_str(), &cfg.method) {
+            ("incremental", _) => None,
+            (_, Some(m)) => Some(m.clone()),
+            (_, None) => Some("fresh".to_owned()),
+        };
+        ctx.keep_output(true);
+        let mut run = Run {
+            ctx,
+            cfg,
+            workdir,
+            repourl,
+            branch: if branch.is_empty() {
+                "HEAD".into()
+            } else {
+                branch
+            },
+            revision,
+            method,
+            env,
+            retry: cfg.retry,
+        };
+        let outcome = run.run_vc().await;
+        let results = match outcome {
+            Ok(()) => Results::Success,
+            Err(GitErr::Failed) if ctx.stop_reason().is_some() => Results::Cancelled,
+            Err(GitErr::Failed) => Results::Failure,
+            Err(GitErr::Step(e)) => return Err(e),
+        };
+        let summary = step_result_summary(
+            &desc,
+            results,
+            StepEnding {
+                timed_out: ctx.timed_out,
+                max_lines_reached: ctx.max_lines_reached,
+            },
+        );
+        Ok(StepDone::with_summary(results, summary))
+    }
+}
+
+impl BuildStep for GitStep {
+    fn run<'a>(&'a self, ctx: &'a mut StepContext) -> BoxFuture<'a, Result<StepDone, StepError>> {
+        Box::pin(self.go(ctx))
+    }
+}
