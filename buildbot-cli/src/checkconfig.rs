@@ -37,6 +37,17 @@ fn load_file(path: &std::path::Path, tac_url: Option<&str>) -> Result<LoadedConf
             ),
         )
     })?;
+    // `[www]` auth/authz/change hook tables are the web server's to read.
+    let basedir = path.parent().unwrap_or(std::path::Path::new("."));
+    buildbot_web::check_config(&loaded.config.www, basedir).map_err(|m| {
+        CliError::new(
+            ErrorKind::Config,
+            format!(
+                "Configuration Errors:\n  {m}\nerror while parsing config file {}",
+                path.display()
+            ),
+        )
+    })?;
     for w in &loaded.warnings {
         ui::error(&format!("WARNING: {w}"));
     }

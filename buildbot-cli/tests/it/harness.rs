@@ -241,3 +241,75 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// `GET path` on 127.0.0.1:`port`: (status, JSON body or `Null`).
+pub fn http_get(port: u16, path: &str) -> (u16, serde_json::Value) {
+    use std::io::Write;
+    let Ok(mut st) = std::net::TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_secs(2),
+    ) else {
+        return (0, serde_json::Value::Null);
+    };
+    st.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        st,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = st.read_to_string(&mut resp);
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, serde_json::from_str(body).unwrap_or_default())
+}
+
+/// Names of the builders `GET /api/v2/builders` lists (active or not).
+pub fn api_builders(web: u16) -> Vec<String> {
+    let (code, v) = http_get(web, "/api/v2/builders");
+    assert_eq!(code, 200, "{v}");
+    let mut names: Vec<String> = v["builders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The `[www] port` of `dir/master.cfg`.
+pub fn web_port(dir: &Path) -> u16 {
+    let v: toml::Value = read(&dir.join("master.cfg")).parse().unwrap();
+    v["www"]["port"].as_integer().unwrap() as u16
+}
+
+/// POST a JSON body to 127.0.0.1:`port` `path`: (status, JSON body).
+pub fn http_post(port: u16, path: &str, body: &str) -> (u16, serde_json::Value) {
+    use std::io::Write;
+    let mut st = std::net::TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    st.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        st,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = st.read_to_string(&mut resp);
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, serde_json::from_str(body).unwrap_or_default())
+}

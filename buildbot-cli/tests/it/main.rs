@@ -1,6 +1,7 @@
 //! Integration tests of the `buildbot` binary, run as a user would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod changeport;
 mod checkconfig;
 mod create;
 mod harness;

@@ -22,6 +22,8 @@ fn walkthrough_start_reconfig_restart_stop() {
     let pid = pid_of(&b).expect("twistd.pid");
     assert!(alive(pid));
     assert!(port_open(p), "worker port {p} not open");
+    let web = web_port(&b);
+    assert_eq!(api_builders(web), ["b1"]);
     let log = read(&b.join("twistd.log"));
     for needle in [
         "Starting BuildMaster -- buildbot.version: ",
@@ -57,6 +59,7 @@ fn walkthrough_start_reconfig_restart_stop() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&names.stdout).contains("b2"));
+    assert_eq!(api_builders(web), ["b1", "b2"]);
 
     // a broken config: kept the old one, exit 1 with the error
     let good = read(&cfg);
@@ -64,7 +67,10 @@ fn walkthrough_start_reconfig_restart_stop() {
     let out = run(&["reconfig", s(&b)]);
     assert_eq!(out.code, 1, "{out:#?}");
     assert!(out.all().contains("reconfig aborted"), "{out:#?}");
+    assert!(out.all().contains("master.cfg"), "{out:#?}");
     assert!(alive(pid));
+    // the old config is kept: same builders, still serving
+    assert_eq!(api_builders(web), ["b1", "b2"]);
 
     // a setting that needs a restart
     std::fs::write(
@@ -82,12 +88,18 @@ fn walkthrough_start_reconfig_restart_stop() {
     // the `sighup` alias
     run(&["sighup", s(&b)]).ok();
 
-    // SIGHUP by hand
+    // SIGHUP by hand, with a third builder: same effect as reconfig, visible in twistd.log
+    let updates = read(&b.join("twistd.log"))
+        .matches("configuration update complete")
+        .count();
+    std::fs::write(&cfg, format!("{good}\n[[builders]]\nname = \"b3\"\nworkernames = [\"w1\"]\nsteps = [{{ type = \"ShellCommand\", command = [\"true\"] }}]\n")).unwrap();
     signal(pid, libc::SIGHUP);
     assert!(wait_for(10, || read(&b.join("twistd.log"))
         .matches("configuration update complete")
         .count()
-        >= 2));
+        > updates));
+    assert_eq!(api_builders(web), ["b1", "b2", "b3"]);
+    std::fs::write(&cfg, &good).unwrap();
 
     // restart
     let out = run(&["restart", s(&b)]);
@@ -100,6 +112,7 @@ fn walkthrough_start_reconfig_restart_stop() {
     let pid2 = pid_of(&b).unwrap();
     assert_ne!(pid, pid2);
     assert!(alive(pid2));
+    assert!(wait_for(15, || http_get(web, "/api/v2/builders").0 == 200));
 
     // clean stop (SIGUSR1), then start again and stop
     run(&["stop", "--clean", s(&b)]).ok();
@@ -350,4 +363,60 @@ fn private_log_and_reopen_on_sigusr2() {
     run(&["reconfig", s(&b)]).ok();
     assert!(read(&log).contains("configuration update complete"));
     run(&["stop", s(&b)]).ok();
+}
+
+#[test]
+fn stop_clean_waits_for_the_running_build() {
+    let sc = Scratch::new();
+    let b = sc.dir("m");
+    run(&["create-master", "-q", "-r", s(&b)]).ok();
+    let (p, web) = (free_port(), free_port());
+    std::fs::write(
+        b.join("master.cfg"),
+        f1(p, web, "b1").replace("echo hello", "sleep 3; echo slept"),
+    )
+    .unwrap();
+    run(&["start", s(&b)]).ok();
+    // a real worker (our runtime, in this test process) on the master's worker port
+    let wdir = sc.path().join("w");
+    std::fs::create_dir_all(&wdir).unwrap();
+    let cfg = buildbot_core::WorkerConfig::new("127.0.0.1", p, "w1", "pw", &wdir);
+    std::thread::spawn(move || {
+        async_std::task::block_on(async {
+            let _ = buildbot_core::Worker::new(cfg).run().await;
+        })
+    });
+    assert!(wait_for(30, || {
+        let (_, v) = http_get(web, "/api/v2/workers");
+        v["workers"][0]["connected_to"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    }));
+    let (code, v) = http_post(
+        web,
+        "/api/v2/forceschedulers/force",
+        r#"{"jsonrpc": "2.0", "method": "force", "id": 1, "params": {"builderNames": ["b1"]}}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(wait_for(30, || {
+        let (_, v) = http_get(web, "/api/v2/builds");
+        v["builds"].as_array().is_some_and(|a| a.len() == 1)
+    }));
+    let pid = pid_of(&b).unwrap();
+    let t = std::time::Instant::now();
+    let out = run(&["stop", "--clean", s(&b)]);
+    out.ok();
+    assert!(!alive(pid));
+    assert!(!b.join("twistd.pid").exists());
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "did not wait for the build"
+    );
+    let res = std::process::Command::new("sqlite3")
+        .arg(b.join("state.sqlite"))
+        .arg("SELECT results, complete_at IS NOT NULL FROM builds")
+        .output()
+        .unwrap();
+    // SUCCESS = 0, and it finished
+    assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), "0|1");
 }

@@ -205,3 +205,42 @@ fn python_buildbot_directory_is_adopted() {
     run(&["start", s(&b)]).ok();
     run(&["stop", s(&b)]).ok();
 }
+
+/// A database written by Python Buildbot 4.3 (the committed fixture, no seaql bookkeeping):
+/// upgrade-master adopts it keeping its data, the master starts on it, and a second run
+/// has nothing to do and changes nothing.
+#[test]
+fn python_43_database_is_adopted_once() {
+    let sc = Scratch::new();
+    let (b, _) = mkm(&sc, "m");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../buildbot-db/tests/fixtures/python-4.3-state.sqlite");
+    let db = b.join("state.sqlite");
+    std::fs::copy(&fixture, &db).unwrap();
+    let before = sqlite3(
+        &db,
+        "SELECT count(*) FROM builds; SELECT count(*) FROM changes",
+    );
+    let out = run(&["upgrade-master", s(&b)]);
+    out.ok();
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some("upgrade complete"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT count(*) FROM builds; SELECT count(*) FROM changes"
+        ),
+        before
+    );
+    let h = snapshot(&b);
+    let out = run(&["upgrade-master", s(&b)]);
+    out.ok();
+    assert!(out.stdout.contains("nothing to migrate"), "{out:#?}");
+    assert_eq!(snapshot(&b), h, "a second run changed files");
+    run(&["start", s(&b)]).ok();
+    run(&["stop", s(&b)]).ok();
+    assert!(sqlite3(&db, "SELECT name FROM builders").contains("b1"));
+}

@@ -14,6 +14,7 @@
 pub mod config;
 pub mod engine;
 mod events;
+pub mod pb;
 mod properties;
 pub mod results;
 pub mod workers;
