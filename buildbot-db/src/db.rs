@@ -35,6 +35,8 @@ pub struct Db {
     backend: Backend,
     compression: LogCompression,
     target: Arc<str>,
+    /// Statement latencies and log bytes (`stats.rs`).
+    pub(crate) stats: Arc<crate::stats::DbStats>,
 }
 
 impl std::fmt::Debug for Db {
@@ -278,7 +280,9 @@ impl Db {
                     compression: LogCompression::default(),
                     target: ":memory:".into(),
                     write_lock: Default::default(),
-                })
+                    stats: Default::default(),
+                }
+                .with_stats())
             }
             Target::SqliteFile(path) => Self::connect_sqlite_file(path).await,
             Target::Server {
@@ -316,7 +320,9 @@ impl Db {
                     compression: LogCompression::default(),
                     target: display.into(),
                     write_lock: Default::default(),
-                })
+                    stats: Default::default(),
+                }
+                .with_stats())
             }
         }
     }
@@ -401,7 +407,9 @@ impl Db {
             compression: LogCompression::default(),
             target,
             write_lock: Default::default(),
-        })
+            stats: Default::default(),
+        }
+        .with_stats())
     }
 
     /// The engine.

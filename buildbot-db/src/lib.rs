@@ -53,6 +53,7 @@ mod migrations;
 mod query;
 mod requests;
 mod services;
+mod stats;
 mod test_results;
 mod types;
 mod users;
@@ -75,8 +76,10 @@ pub use migrations::SchemaStatus;
 pub use query::{Filter, Op, Query};
 pub use requests::{BuildRequestRow, BuildsetRow, CancelOutcome, ClaimOutcome, NewBuildset};
 pub use services::{ChangeSourceRow, SchedulerRow, ServiceClaim};
+pub use stats::{DbStats, LATENCY_BUCKETS, LatencySnapshot};
 pub use test_results::{NewTestResult, TestResultRow, TestResultSetRow};
 pub use types::*;
+pub use workers::WorkerRow;
 
 /// Everything a caller usually needs, for glob import.
 pub mod prelude {

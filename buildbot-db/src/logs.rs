@@ -269,6 +269,7 @@ impl Db {
         if content.is_empty() {
             return Ok(None);
         }
+        self.stats.add_log_bytes(content.len());
         let method = self.log_compression();
         let prepared = if content.len() > 256 * 1024 {
             let owned = content.as_bytes().to_vec();
