@@ -46,6 +46,7 @@ fn main() {
 
         // completion is observed on the event bus (as a web UI would), not by polling
         let done = master.events().subscribe_path("buildrequests/*/complete");
+        let sql0 = master.db().stats().latency();
         let cpu0 = cpu_seconds(None);
         let start = Instant::now();
         for i in 0..N {
@@ -70,6 +71,7 @@ fn main() {
         }
         let wall = start.elapsed().as_secs_f64();
         let cpu = cpu_seconds(None) - cpu0;
+        let sql = master.db().stats().latency();
         let db_size = std::fs::metadata(dir.path().join("master/state.sqlite"))
             .map(|m| m.len())
             .unwrap_or(0);
@@ -81,6 +83,11 @@ fn main() {
         println!(
             "engine_w1: master CPU {cpu:.2} s = {:.2} ms/build (Python 246)",
             cpu * 1000.0 / N as f64
+        );
+        println!(
+            "engine_w1: {:.1} SQL statements per build (log appends not counted), {:.2} ms DB time per build",
+            (sql.count - sql0.count) as f64 / N as f64,
+            (sql.sum_seconds - sql0.sum_seconds) * 1000.0 / N as f64
         );
         println!("engine_w1: idle master CPU {:.0} ms/s", idle * 1000.0);
         println!(

@@ -7,7 +7,7 @@ use buildbot_core::master::{ForceRequest, MasterError, MasterHandle};
 
 use crate::State;
 use buildbot_db::{
-    BuildId, BuildRequestId, BuilderId, BuildsetId, DbError, LogId, LogType, Op, Query, StepId,
+    BuildId, BuildRequestId, BuilderId, BuildsetId, DbError, LogType, Op, Query, SchedulerId,
 };
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -15,6 +15,11 @@ use tide::{Request, Response, StatusCode};
 
 use crate::json::{self, *};
 use crate::spec::{self, BadRequest, Spec};
+
+mod mem;
+mod more;
+
+use more::ep;
 
 type Req = Request<State>;
 
@@ -56,8 +61,8 @@ fn not_found(req: &Req) -> ApiError {
 fn error_response(e: ApiError) -> Response {
     let ApiError::Status(status, msg) = e;
     let mut r = Response::new(status);
-    r.set_content_type("text/plain; charset=utf-8");
-    r.set_body(json!({ "error": msg }).to_string());
+    r.insert_header("Content-Type", "text/plain; charset=utf-8");
+    r.set_body(json::py_line(&json!({ "error": msg })));
     r
 }
 
@@ -74,10 +79,10 @@ fn render(req: &Req, v: &Value) -> Response {
         .is_some_and(|h| h.as_str().contains("application/json"));
     let mut r = Response::new(StatusCode::Ok);
     if compact {
-        r.set_content_type("application/json; charset=utf-8");
+        r.insert_header("Content-Type", "application/json; charset=utf-8");
         r.set_body(v.to_string());
     } else {
-        r.set_content_type("text/plain; charset=utf-8");
+        r.insert_header("Content-Type", "text/plain; charset=utf-8");
         r.set_body(json::pretty(v));
     }
     r
@@ -187,12 +192,27 @@ async fn fetch(
             .iter()
             .map(|w| worker_json!(w))
             .collect(),
-        Kind::BuildRequests => db
-            .list_buildrequests(q)
-            .await?
-            .iter()
-            .map(buildrequest)
-            .collect(),
+        Kind::BuildRequests => {
+            let mut out = Vec::new();
+            let mut cache: BTreeMap<i64, Value> = BTreeMap::new();
+            for r in db.list_buildrequests(q).await? {
+                let mut v = buildrequest(&r);
+                if !properties.is_empty() {
+                    let p = match cache.get(&r.buildsetid.0) {
+                        Some(p) => p.clone(),
+                        None => {
+                            let props = db.get_buildset_properties(r.buildsetid).await?;
+                            let p = more::filter_props(&props, properties);
+                            cache.insert(r.buildsetid.0, p.clone());
+                            p
+                        }
+                    };
+                    v["properties"] = p;
+                }
+                out.push(v);
+            }
+            out
+        }
         Kind::Buildsets => {
             let mut out = Vec::new();
             for b in db.list_buildsets(q).await? {
@@ -228,15 +248,30 @@ async fn collection_value(
     kind: Kind,
     base: Vec<(&str, String)>,
 ) -> Result<Value, ApiError> {
+    let base = base
+        .into_iter()
+        .map(|(f, v)| buildbot_db::Filter {
+            field: f.to_owned(),
+            op: Op::Eq,
+            values: vec![v],
+        })
+        .collect();
+    collection_value_with(req, kind, base).await
+}
+
+/// A collection with `base` filters from the path added to the query's.
+async fn collection_value_with(
+    req: &Req,
+    kind: Kind,
+    base: Vec<buildbot_db::Filter>,
+) -> Result<Value, ApiError> {
     let with_props = matches!(kind, Kind::Builds | Kind::BuildRequests);
     let Spec {
         fields,
         mut query,
         properties,
     } = spec::parse(&pairs(req), kind.fields(), with_props, true)?;
-    for (f, v) in base {
-        query = query.filter(f, Op::Eq, [v]);
-    }
+    query.filters.extend(base);
     let (items, total) = if kind.sql_paged() {
         let mut items = fetch(&req.state().handle, kind, &query, &properties).await?;
         if kind == Kind::Changes {
@@ -365,35 +400,9 @@ fn by_id(kind: Kind, field: &'static str) -> impl tide::Endpoint<State> {
     }
 }
 
-fn nested(kind: Kind, field: &'static str) -> impl tide::Endpoint<State> {
-    move |req: Req| async move {
-        match param_i64(&req, "id") {
-            Ok(id) => collection(req, kind, vec![(field, id.to_string())]).await,
-            Err(e) => Ok(error_response(e)),
-        }
-    }
-}
-
-/// The log of `/logs/:id/…` or `/steps/:id/logs/:slug/…`.
+/// The log addressed by the path (`/logs/:logid/…` or a step's `logs/:slug/…`).
 async fn find_log(req: &Req) -> Result<buildbot_db::LogRow, ApiError> {
-    let id = param_i64(req, "id")?;
-    let db = req.state().handle.db();
-    let log = match req.param("slug") {
-        Ok(slug) => db.get_log_by_slug(StepId(id), slug).await?,
-        Err(_) => db.get_log(LogId(id)).await?,
-    };
-    log.ok_or_else(|| not_found(req))
-}
-
-async fn log_by_slug(req: Req) -> tide::Result {
-    let r = match find_log(&req).await {
-        Ok(l) => single_value(&req, Kind::Logs, vec![("logid", l.logid.0.to_string())]).await,
-        Err(e) => Err(e),
-    };
-    Ok(match r {
-        Ok(v) => render(&req, &v),
-        Err(e) => error_response(e),
-    })
+    more::resolve_log(req).await
 }
 
 async fn log_contents(req: Req) -> tide::Result {
@@ -427,6 +436,14 @@ async fn log_contents_value(req: &Req) -> Result<Value, ApiError> {
 }
 
 async fn log_raw(req: Req) -> tide::Result {
+    log_raw_as(req, false).await
+}
+
+async fn log_raw_inline(req: Req) -> tide::Result {
+    log_raw_as(req, true).await
+}
+
+async fn log_raw_as(req: Req, inline: bool) -> tide::Result {
     let r = async {
         let db = req.state().handle.db().clone();
         let log = find_log(&req).await?;
@@ -490,61 +507,17 @@ async fn log_raw(req: Req) -> tide::Result {
         let reader = futures::TryStreamExt::into_async_read(rx);
         let mut r = Response::new(StatusCode::Ok);
         r.set_body(tide::Body::from_reader(reader, None));
-        r.set_content_type(mime);
-        r.insert_header(
-            "Content-Disposition",
-            format!("attachment; filename={}", filename.join("_")),
-        );
+        r.insert_header("Content-Type", mime);
+        if !inline {
+            r.insert_header(
+                "Content-Disposition",
+                format!("attachment; filename={}", filename.join("_")),
+            );
+        }
         Ok::<_, ApiError>(r)
     }
     .await;
     Ok(r.unwrap_or_else(error_response))
-}
-
-async fn forceschedulers(req: Req) -> tide::Result {
-    Ok(match forceschedulers_value(&req) {
-        Ok(v) => render(&req, &v),
-        Err(e) => error_response(e),
-    })
-}
-
-fn forceschedulers_value(req: &Req) -> Result<Value, ApiError> {
-    let spec = spec::parse(&pairs(req), FORCESCHEDULER_FIELDS, false, true)?;
-    let cfg = req.state().handle.config();
-    let mut all: Vec<Value> = cfg
-        .schedulers
-        .iter()
-        .filter_map(|s| match &s.kind {
-            SchedulerKind::Force {
-                button_name, label, ..
-            } => Some(json!({
-                "all_fields": [],
-                "builder_names": s.builder_names,
-                "button_name": button_name,
-                "enabled": true,
-                "label": label,
-                "name": s.name,
-            })),
-            _ => None,
-        })
-        .collect();
-    for f in &spec.query.filters {
-        all.retain(|v| {
-            let got = match &v[f.field.as_str()] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (f.op == Op::Ne) != f.values.contains(&got)
-        });
-    }
-    let total = all.len();
-    let items: Vec<Value> = all
-        .into_iter()
-        .skip(spec.query.offset.unwrap_or(0) as usize)
-        .take(spec.query.limit.map_or(usize::MAX, |l| l as usize))
-        .map(|v| project(v, spec.fields.as_deref()))
-        .collect();
-    Ok(json!({"forceschedulers": items, "meta": {"total": total}}))
 }
 
 async fn invalid_path(req: Req) -> tide::Result {
@@ -558,6 +531,23 @@ async fn invalid_path(req: Req) -> tide::Result {
         StatusCode::NotFound,
         format!("Invalid path: {path}"),
     )))
+}
+
+/// POST to an unknown path: a JSON-RPC error (rest-api.md §7.1).
+async fn invalid_path_rpc(req: Req) -> tide::Result {
+    let path = req
+        .url()
+        .path()
+        .trim_start_matches("/api/v2")
+        .trim_start_matches('/')
+        .to_owned();
+    let mut r = Response::new(StatusCode::NotFound);
+    r.insert_header("Content-Type", "application/json");
+    r.set_body(
+        json!({"jsonrpc": "2.0", "error": {"code": -32600, "message": format!("Invalid path: {path}")}})
+            .to_string(),
+    );
+    Ok(r)
 }
 
 // ---- JSON-RPC ------------------------------------------------------------------------------
@@ -601,11 +591,73 @@ enum Target {
     Build,
     BuildRequest,
     Worker,
+    Scheduler,
+    /// A collection or other endpoint without actions (501).
+    Other,
+}
+
+/// The build of a `stop`/`rebuild` target: `/builds/:id` or `/builders/:builder/builds/:number`.
+async fn build_target(
+    req: &Req,
+    id: impl Fn() -> Result<i64, RpcError>,
+) -> Result<BuildId, RpcError> {
+    if req.param("id").is_ok() {
+        return Ok(BuildId(id()?));
+    }
+    match more::resolve_build(req).await {
+        Ok(Some(b)) => Ok(b.buildid),
+        Ok(None) => Err(rpc_err(
+            StatusCode::NotFound,
+            -32603,
+            "not found: no such build",
+        )),
+        Err(ApiError::Status(s, m)) => Err(rpc_err(s, -32600, m)),
+    }
+}
+
+/// Largest JSON-RPC body accepted (`413` above).
+const MAX_RPC_BODY: u64 = 1 << 20;
+
+/// Reads at most [`MAX_RPC_BODY`] bytes of the body; `Err` = too large (or unreadable).
+async fn read_body(req: &mut Req) -> Result<Vec<u8>, Response> {
+    use futures::AsyncReadExt;
+    let too_large = || {
+        let mut r = Response::new(StatusCode::PayloadTooLarge);
+        r.insert_header("Content-Type", "application/json");
+        r.set_body(
+            json!({"jsonrpc": "2.0", "error": {"code": -32600,
+                "message": format!("request body larger than {MAX_RPC_BODY} bytes")}})
+            .to_string(),
+        );
+        r.insert_header("Connection", "close");
+        r
+    };
+    let declared = req
+        .header("Content-Length")
+        .and_then(|h| h.as_str().trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_RPC_BODY) {
+        return Err(too_large());
+    }
+    let body = req.take_body();
+    let mut out = Vec::new();
+    let mut limited = body.take(MAX_RPC_BODY + 1);
+    if limited.read_to_end(&mut out).await.is_err() {
+        let mut r = Response::new(StatusCode::BadRequest);
+        r.set_body(json!({"error": "unreadable request body"}).to_string());
+        return Err(r);
+    }
+    if out.len() as u64 > MAX_RPC_BODY {
+        return Err(too_large());
+    }
+    Ok(out)
 }
 
 fn rpc(target: Target) -> impl tide::Endpoint<State> {
     move |mut req: Req| async move {
-        let body = req.body_bytes().await.unwrap_or_default();
+        let body = match read_body(&mut req).await {
+            Ok(b) => b,
+            Err(resp) => return Ok(resp),
+        };
         let ctype_ok = req
             .content_type()
             .is_some_and(|m| m.essence() == "application/json");
@@ -665,10 +717,10 @@ fn rpc(target: Target) -> impl tide::Endpoint<State> {
                 if let Some(id) = id {
                     body["id"] = id;
                 }
-                resp.set_body(body.to_string());
+                resp.set_body(json::py_line(&body));
             }
         }
-        resp.set_content_type("application/json");
+        resp.insert_header("Content-Type", "application/json");
         Ok(resp)
     }
 }
@@ -698,6 +750,9 @@ async fn dispatch(
     method: &str,
     params: &serde_json::Map<String, Value>,
 ) -> Result<Value, RpcError> {
+    if let Err(d) = crate::auth::authorize_rpc(req, method, params).await {
+        return Err(rpc_err(StatusCode::Forbidden, -32600, d.to_string()));
+    }
     let m = &req.state().handle;
     let unsupported = || {
         rpc_err(
@@ -733,6 +788,25 @@ async fn dispatch(
                 .get("reason")
                 .and_then(Value::as_str)
                 .unwrap_or("force build");
+            if let Some(p) = params.get("priority") {
+                let ok = match p {
+                    Value::Number(n) => n.is_i64(),
+                    Value::String(t) => t.is_empty() || mem::py_int(t).is_some(),
+                    Value::Null => true,
+                    _ => false,
+                };
+                if !ok {
+                    let shown = match p {
+                        Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    };
+                    return Err(rpc_err(
+                        StatusCode::BadRequest,
+                        -32602,
+                        json!({"priority": format!("invalid literal for int() with base 10: '{shown}'")}),
+                    ));
+                }
+            }
             let mut fr = ForceRequest::new(owner, why);
             if let Some(names) = params.get("builderNames").and_then(Value::as_array) {
                 fr = fr.builders(names.iter().filter_map(Value::as_str));
@@ -751,8 +825,17 @@ async fn dispatch(
                     })?;
                 fr = fr.builders([b.name]);
             }
+            // only the scheduler's own parameters become properties; unknown keys are
+            // ignored, as Buildbot's force scheduler does
+            let cfg = m.config();
+            let known: Vec<String> = match cfg.scheduler(&name).map(|s| &s.kind) {
+                Some(SchedulerKind::Force { parameters, .. }) => {
+                    parameters.iter().map(|p| p.name.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
             for (k, v) in params {
-                if !is_standard_force_field(k) {
+                if !is_standard_force_field(k) && known.contains(k) {
                     fr = fr.property(k.clone(), v.clone());
                 }
             }
@@ -761,13 +844,15 @@ async fn dispatch(
         }
         (Target::ForceScheduler, _) => Ok(Value::Null),
         (Target::Build, "stop") => {
-            m.stop_build(BuildId(id()?), &reason(params))
+            let bid = build_target(req, id).await?;
+            m.stop_build(bid, &reason(params))
                 .await
                 .map_err(master_err)?;
             Ok(Value::Null)
         }
         (Target::Build, "rebuild") => {
-            let (bsid, brids) = m.rebuild(BuildId(id()?)).await.map_err(master_err)?;
+            let bid = build_target(req, id).await?;
+            let (bsid, brids) = m.rebuild(bid).await.map_err(master_err)?;
             Ok(buildset_result(bsid, brids))
         }
         (Target::BuildRequest, "cancel") => {
@@ -804,6 +889,40 @@ async fn dispatch(
             .map_err(master_err)?;
             Ok(Value::Null)
         }
+        (Target::BuildRequest, "set_priority") => {
+            let brid = BuildRequestId(id()?);
+            let priority = match params.get("priority") {
+                Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or_default(),
+                Some(Value::String(s)) if mem::py_int(s).is_some() => {
+                    mem::py_int(s).unwrap_or_default()
+                }
+                _ => {
+                    return Err(rpc_err(
+                        StatusCode::BadRequest,
+                        -32602,
+                        json!({"priority": "priority must be an integer"}),
+                    ));
+                }
+            };
+            m.set_request_priority(brid, priority)
+                .await
+                .map_err(master_err)?;
+            Ok(Value::Null)
+        }
+        (Target::Scheduler, "enable") => {
+            let Some(enabled) = params.get("enabled").and_then(Value::as_bool) else {
+                return Err(rpc_err(
+                    StatusCode::InternalServerError,
+                    -32603,
+                    "KeyError('enabled')",
+                ));
+            };
+            m.set_scheduler_enabled(SchedulerId(id()?), enabled)
+                .await
+                .map_err(master_err)?;
+            Ok(Value::Null)
+        }
+        (Target::Scheduler, _) => Ok(Value::Null),
         (Target::BuildRequest, _) => Err(rpc_err(
             StatusCode::InternalServerError,
             -32603,
@@ -813,18 +932,108 @@ async fn dispatch(
     }
 }
 
-/// `HEAD`: answered like `GET` (same headers, incl. `Content-Length`), without a body.
-fn head_as_get<'a>(
+/// The origins allowed to call the API (`www.allowed_origins`, default: the origin of
+/// `buildbotURL`), lower-cased glob patterns.
+fn allowed_origins(state: &State) -> Vec<String> {
+    let cfg = state.handle.config();
+    if let Some(v) = cfg.www.extra.get("allowed_origins")
+        && let Some(a) = v.as_array()
+    {
+        return a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .collect();
+    }
+    let url = cfg.buildbot_url.to_ascii_lowercase();
+    let origin = match url.find("://") {
+        Some(i) => match url[i + 3..].find('/') {
+            Some(j) => url[..i + 3 + j].to_owned(),
+            None => url.clone(),
+        },
+        None => url.clone(),
+    };
+    vec![origin]
+}
+
+/// `fnmatch`-style match with `*` and `?`.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
+        _ => false,
+    }
+}
+
+fn plain_error(status: StatusCode, body: Value) -> Response {
+    let mut r = Response::new(status);
+    r.insert_header("Content-Type", "text/plain; charset=utf-8");
+    r.set_body(json::py_line(&body));
+    r
+}
+
+/// For `/api/…`: `HEAD` answered like `GET` (same headers, incl. `Content-Length`, no body),
+/// CORS (rest-api.md §13) and the method check (§4).
+fn api_guard<'a>(
     mut req: Req,
     next: tide::Next<'a, State>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = tide::Result> + Send + 'a>> {
+    use tide::http::Method;
     Box::pin(async move {
-        let head = req.method() == tide::http::Method::Head;
+        let is_api = req.url().path().starts_with("/api");
+        let origin = req.header("Origin").map(|h| h.as_str().to_owned());
+        let method = req.method();
+        let mut cors = None;
+        if is_api {
+            if let Some(o) = &origin {
+                let lo = o.to_ascii_lowercase();
+                if !allowed_origins(req.state())
+                    .iter()
+                    .any(|p| glob(p.as_bytes(), lo.as_bytes()))
+                {
+                    let body = if method == Method::Post {
+                        json!({"error": {"message": "invalid origin"}})
+                    } else {
+                        json!({"error": "invalid origin"})
+                    };
+                    return Ok(plain_error(StatusCode::BadRequest, body));
+                }
+                cors = Some(o.clone());
+            }
+            let allowed = matches!(method, Method::Get | Method::Head | Method::Post)
+                || (method == Method::Options && origin.is_some());
+            if !allowed {
+                return Ok(plain_error(
+                    StatusCode::BadRequest,
+                    json!({"error": "invalid HTTP method"}),
+                ));
+            }
+        }
+        let add_cors = |r: &mut Response| {
+            if let Some(o) = &cors {
+                r.insert_header("Access-Control-Allow-Origin", o.as_str());
+                r.insert_header("Access-Control-Allow-Headers", "Content-Type");
+                r.insert_header("Access-Control-Max-Age", "3600");
+            }
+        };
+        if is_api && method == Method::Options {
+            let mut r = Response::new(StatusCode::Ok);
+            r.insert_header("Content-Type", "text/html");
+            r.set_body("");
+            add_cors(&mut r);
+            return Ok(r);
+        }
+        let head = method == Method::Head;
         if head {
             let r: &mut tide::http::Request = req.as_mut();
-            r.set_method(tide::http::Method::Get);
+            r.set_method(Method::Get);
         }
         let mut res = next.run(req).await;
+        add_cors(&mut res);
         if head {
             let len = res.len();
             let _ = res.take_body();
@@ -836,53 +1045,140 @@ fn head_as_get<'a>(
     })
 }
 
+/// The route of `/api/v2<path>`, with POST answered "action not supported" (501).
+fn at<'a>(app: &'a mut tide::Server<State>, path: &str) -> tide::Route<'a, State> {
+    let full = format!("/api/v2{path}");
+    app.at(&full).post(rpc(Target::Other));
+    app.at(&full)
+}
+
 /// Adds the `/api/v2` routes (and `HEAD` answered as `GET`) to `app`.
 pub(crate) fn routes(app: &mut tide::Server<State>) {
-    app.with(head_as_get);
+    app.with(api_guard);
     let c = |k: Kind| move |req: Req| collection(req, k, Vec::new());
-    app.at("/api/v2/builds").get(c(Kind::Builds));
+    // the version directory, the root and the spec
+    app.at("/api").get(|req: Req| async move {
+        let base = req.state().handle.config().buildbot_url.clone();
+        let mut r = Response::new(StatusCode::Ok);
+        r.insert_header("Content-Type", "application/json");
+        r.set_body(json::py_line(
+            &json!({"api_versions": {"v2": format!("{base}api/v2")}}),
+        ));
+        Ok(r)
+    });
+    app.at("/api/v2").get(ep!(more::root));
+    app.at("/api/latest").get(ep!(more::root));
+    app.at("/api/v2/application.spec")
+        .get(ep!(more::application_spec));
+    // builds
+    at(app, "/builds").get(c(Kind::Builds));
     app.at("/api/v2/builds/:id")
         .get(by_id(Kind::Builds, "buildid"))
         .post(rpc(Target::Build));
-    app.at("/api/v2/builds/:id/steps")
-        .get(nested(Kind::Steps, "buildid"));
-    app.at("/api/v2/builders").get(c(Kind::Builders));
-    app.at("/api/v2/builders/:builder").get(builder_one);
-    app.at("/api/v2/builders/:builder/builds")
-        .get(builder_builds);
     app.at("/api/v2/builders/:builder/builds/:number")
-        .get(builder_build);
-    app.at("/api/v2/workers").get(c(Kind::Workers));
+        .get(builder_build)
+        .post(rpc(Target::Build));
+    for b in ["/builds/:buildid", "/builders/:builder/builds/:number"] {
+        at(app, &format!("{b}/steps")).get(ep!(more::build_steps));
+        at(app, &format!("{b}/properties")).get(ep!(more::build_properties));
+        at(app, &format!("{b}/data")).get(ep!(more::build_data));
+        at(app, &format!("{b}/data/:name")).get(ep!(more::build_data_one));
+        at(app, &format!("{b}/data/:name/value")).get(more::build_data_value);
+        at(app, &format!("{b}/steps/:step")).get(ep!(more::step_one));
+        at(app, &format!("{b}/steps/:step/logs")).get(ep!(more::step_logs));
+        at(app, &format!("{b}/steps/:step/logs/:slug")).get(ep!(more::log_one));
+        at(app, &format!("{b}/steps/:step/logs/:slug/contents")).get(log_contents);
+        at(app, &format!("{b}/steps/:step/logs/:slug/raw")).get(log_raw);
+        at(app, &format!("{b}/steps/:step/logs/:slug/raw_inline")).get(log_raw_inline);
+    }
+    at(app, "/builds/:buildid/property_list").get(ep!(more::build_property_list));
+    at(app, "/builds/:buildid/changes").get(ep!(more::build_changes));
+    at(app, "/builds/:buildid/triggered_builds").get(ep!(more::triggered_builds));
+    at(app, "/builds/:buildid/test_result_sets").get(ep!(more::test_result_sets));
+    // builders
+    at(app, "/builders").get(c(Kind::Builders));
+    at(app, "/builders/:builder").get(builder_one);
+    at(app, "/builders/:builder/builds").get(builder_builds);
+    at(app, "/builders/:builder/buildrequests").get(ep!(more::builder_requests));
+    at(app, "/builders/:builder/workers").get(ep!(more::builder_workers));
+    app.at("/api/v2/builders/:builder/workers/:worker")
+        .get(ep!(more::builder_worker_one))
+        .post(rpc(Target::Worker));
+    at(app, "/builders/:builder/masters").get(ep!(more::builder_masters));
+    at(app, "/builders/:builder/masters/:masterid").get(ep!(more::builder_master_one));
+    at(app, "/builders/:builder/forceschedulers").get(ep!(more::forceschedulers));
+    at(app, "/builders/:builder/test_result_sets").get(ep!(more::test_result_sets));
+    // workers
+    at(app, "/workers").get(c(Kind::Workers));
     app.at("/api/v2/workers/:id")
         .get(worker_one)
         .post(rpc(Target::Worker));
-    app.at("/api/v2/buildrequests").get(c(Kind::BuildRequests));
+    at(app, "/workers/:id/builds").get(ep!(more::worker_builds));
+    at(app, "/workers/:id/builders").get(ep!(more::worker_builders));
+    // build requests, buildsets
+    at(app, "/buildrequests").get(c(Kind::BuildRequests));
     app.at("/api/v2/buildrequests/:id")
         .get(by_id(Kind::BuildRequests, "buildrequestid"))
         .post(rpc(Target::BuildRequest));
-    app.at("/api/v2/buildsets").get(c(Kind::Buildsets));
-    app.at("/api/v2/buildsets/:id")
-        .get(by_id(Kind::Buildsets, "bsid"));
-    app.at("/api/v2/steps/:id")
-        .get(by_id(Kind::Steps, "stepid"));
-    app.at("/api/v2/steps/:id/logs")
-        .get(nested(Kind::Logs, "stepid"));
-    app.at("/api/v2/logs/:id").get(by_id(Kind::Logs, "logid"));
-    app.at("/api/v2/steps/:id/logs/:slug").get(log_by_slug);
-    app.at("/api/v2/steps/:id/logs/:slug/contents")
-        .get(log_contents);
-    app.at("/api/v2/steps/:id/logs/:slug/raw").get(log_raw);
-    app.at("/api/v2/logs/:id/contents").get(log_contents);
-    app.at("/api/v2/logs/:id/raw").get(log_raw);
-    app.at("/api/v2/masters").get(c(Kind::Masters));
-    app.at("/api/v2/masters/:id")
-        .get(by_id(Kind::Masters, "masterid"));
-    app.at("/api/v2/changes").get(c(Kind::Changes));
-    app.at("/api/v2/changes/:id")
-        .get(by_id(Kind::Changes, "changeid"));
-    app.at("/api/v2/forceschedulers").get(forceschedulers);
+    at(app, "/buildrequests/:id/builds").get(ep!(more::request_builds));
+    at(app, "/buildsets").get(c(Kind::Buildsets));
+    at(app, "/buildsets/:id").get(by_id(Kind::Buildsets, "bsid"));
+    at(app, "/buildsets/:id/properties").get(ep!(more::buildset_properties));
+    at(app, "/buildsets/:id/properties_list").get(ep!(more::buildset_properties_list));
+    at(app, "/buildsets/:id/sourcestamps").get(ep!(more::buildset_sourcestamps));
+    // steps, logs
+    at(app, "/steps/:id").get(by_id(Kind::Steps, "stepid"));
+    at(app, "/steps/:stepid/logs").get(ep!(more::step_logs));
+    at(app, "/steps/:stepid/logs/:slug").get(ep!(more::log_one));
+    at(app, "/steps/:stepid/logs/:slug/contents").get(log_contents);
+    at(app, "/steps/:stepid/logs/:slug/raw").get(log_raw);
+    at(app, "/steps/:stepid/logs/:slug/raw_inline").get(log_raw_inline);
+    at(app, "/steps/:stepid/test_result_sets").get(ep!(more::test_result_sets));
+    at(app, "/logs/:logid").get(ep!(more::log_one));
+    at(app, "/logs/:logid/contents").get(log_contents);
+    at(app, "/logs/:logid/raw").get(log_raw);
+    at(app, "/logs/:logid/raw_inline").get(log_raw_inline);
+    at(app, "/logchunks").get(ep!(more::logchunks_root));
+    // masters
+    at(app, "/masters").get(c(Kind::Masters));
+    at(app, "/masters/:id").get(by_id(Kind::Masters, "masterid"));
+    at(app, "/masters/:id/builders").get(ep!(more::master_builders));
+    at(app, "/masters/:id/builders/:builderid").get(ep!(more::master_builder_one));
+    at(app, "/masters/:id/workers").get(ep!(more::master_workers));
+    at(app, "/masters/:masterid/schedulers").get(ep!(more::schedulers));
+    app.at("/api/v2/masters/:masterid/schedulers/:id")
+        .get(ep!(more::scheduler_one))
+        .post(rpc(Target::Scheduler));
+    at(app, "/masters/:masterid/changesources").get(ep!(more::changesources));
+    at(app, "/masters/:masterid/changesources/:id").get(ep!(more::changesource_one));
+    // changes, source stamps
+    at(app, "/changes").get(c(Kind::Changes));
+    at(app, "/changes/:id").get(by_id(Kind::Changes, "changeid"));
+    at(app, "/changes/:id/builds").get(ep!(more::change_builds));
+    at(app, "/changes/:id/properties_list").get(ep!(more::change_properties_list));
+    at(app, "/sourcestamps").get(ep!(more::sourcestamps));
+    at(app, "/sourcestamps/:id").get(ep!(more::sourcestamp_one));
+    at(app, "/sourcestamps/:id/changes").get(ep!(more::sourcestamp_changes));
+    // schedulers, change sources, force schedulers
+    at(app, "/schedulers").get(ep!(more::schedulers));
+    app.at("/api/v2/schedulers/:id")
+        .get(ep!(more::scheduler_one))
+        .post(rpc(Target::Scheduler));
+    at(app, "/changesources").get(ep!(more::changesources));
+    at(app, "/changesources/:id").get(ep!(more::changesource_one));
+    at(app, "/forceschedulers").get(ep!(more::forceschedulers));
     app.at("/api/v2/forceschedulers/:name")
+        .get(ep!(more::forcescheduler_one))
         .post(rpc(Target::ForceScheduler));
-    app.at("/api/v2/*").get(invalid_path).post(invalid_path);
-    app.at("/api/v2/").get(invalid_path).post(invalid_path);
+    // projects, codebases, test results
+    at(app, "/projects").get(ep!(more::projects));
+    at(app, "/projects/:project").get(ep!(more::project_one));
+    at(app, "/projects/:project/builders").get(ep!(more::project_builders));
+    at(app, "/codebases").get(ep!(more::codebases));
+    at(app, "/codebases/:id").get(ep!(more::codebase_one));
+    at(app, "/test_result_sets").get(ep!(more::test_result_sets));
+    at(app, "/test_result_sets/:id").get(ep!(more::test_result_set_one));
+    at(app, "/test_result_sets/:id/results").get(ep!(more::test_results));
+    app.at("/api/v2/*").get(invalid_path).post(invalid_path_rpc);
+    app.at("/api/v2/").get(invalid_path).post(invalid_path_rpc);
 }

@@ -358,9 +358,49 @@ pub(crate) fn pretty(v: &Value) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Python's `json.dumps(v)` with default separators (`", "` and `": "`), on one line.
+struct PyLine;
+
+impl serde_json::ser::Formatter for PyLine {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+}
+
+/// `json.dumps(v)` as Python writes it (error bodies).
+pub(crate) fn py_line(v: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyLine);
+    let _ = serde::Serialize::serialize(v, &mut ser);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_matches_python() {
+        let v = json!({"error": {"code": -32600, "message": "x"}, "id": [1, 2]});
+        assert_eq!(
+            py_line(&v),
+            r#"{"error": {"code": -32600, "message": "x"}, "id": [1, 2]}"#
+        );
+    }
 
     #[test]
     fn pretty_matches_python() {

@@ -46,6 +46,19 @@ pub enum WebError {
         #[source]
         source: std::io::Error,
     },
+    /// `[www]` has a bad `auth`, `authz` or change hook setting.
+    #[error("bad web configuration: {0}")]
+    Config(String),
+}
+
+/// Checks `[www]`'s `auth`, `authz`, `change_hook_dialects` and `change_hook_auth` (a
+/// user file is read relative to `basedir`); the error names the key at fault, e.g.
+/// `www.authz.allowRules[0].type: unknown endpoint matcher "X" (...)`.
+pub fn check_config(
+    www: &buildbot_core::master::config::WwwConfig,
+    basedir: &std::path::Path,
+) -> Result<(), String> {
+    auth::check_www(www, basedir)
 }
 
 /// A running web server; stops when [`WebServer::stop`] is called (or is dropped: the
@@ -85,20 +98,53 @@ impl Drop for WebServer {
     }
 }
 
+/// Accepts connections and serves each with HTTP/1.1 (keep-alive, upgrades for `/ws`).
+///
+/// Like tide's own listener, but with `TCP_NODELAY` on every connection: without it a
+/// kept-alive client waits for the delayed ACK (about 40 ms) before each response's last
+/// segment is sent.
+async fn accept_loop(server: tide::Server<State>, listener: async_std::net::TcpListener) {
+    use futures::StreamExt;
+    let mut incoming = listener.incoming();
+    while let Some(stream) = incoming.next().await {
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                // e.g. too many open files: keep serving the connections we have
+                log::warn!("web server: cannot accept a connection: {e}");
+                async_std::task::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        async_std::task::spawn(async move {
+            let local = stream.local_addr().ok();
+            let peer = stream.peer_addr().ok();
+            let r = async_h1::accept(stream, |mut req| async {
+                req.set_local_addr(local);
+                req.set_peer_addr(peer);
+                server.respond(req).await
+            })
+            .await;
+            if let Err(e) = r {
+                log::debug!("web connection from {peer:?} ended: {e}");
+            }
+        });
+    }
+}
+
 /// Starts the web server for `handle` on `bind` (`host:port`, port 0 picks a free one).
 pub async fn serve(handle: MasterHandle, bind: &str) -> Result<WebServer, WebError> {
     let bind_err = |source| WebError::Bind {
         addr: bind.to_owned(),
         source,
     };
+    check_config(&handle.config().www, handle.basedir()).map_err(WebError::Config)?;
     let listener = std::net::TcpListener::bind(bind).map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
     let server = app(handle);
-    let task = async_std::task::spawn(async move {
-        if let Err(e) = server.listen(listener).await {
-            log::error!("web server on {addr} stopped: {e}");
-        }
-    });
+    let task = async_std::task::spawn(accept_loop(server, listener.into()));
     log::info!("web server listening on http://{addr}/");
     Ok(WebServer {
         addr,

@@ -1,18 +1,365 @@
-//! `/metrics` in Prometheus text format.
+//! `GET /metrics` in Prometheus' text exposition format (version 0.0.4), and the middleware
+//! that counts every HTTP request by method and status.
+//!
+//! Exposed families (all `gauge` unless noted):
+//!
+//! | name | what |
+//! |---|---|
+//! | `buildbot_builds{result}` | builds in the database by result (`success` … `cancelled`, `unfinished`) |
+//! | `buildbot_builds_running` | builds running on this master |
+//! | `buildbot_buildrequests_pending` | build requests neither claimed nor complete (the queue) |
+//! | `buildbot_workers_connected`, `buildbot_workers_configured` | workers |
+//! | `buildbot_log_bytes_total` (counter) | log text stored since the master started |
+//! | `buildbot_db_statement_duration_seconds` (histogram) | every SQL statement's latency |
+//! | `buildbot_db_statement_errors_total` (counter) | SQL statements that failed |
+//! | `buildbot_http_requests_total{method,code}` (counter) | HTTP requests answered |
+//! | `buildbot_http_request_duration_seconds` (histogram) | time to the response head |
+//! | `buildbot_event_subscribers`, `buildbot_websocket_connections`, `buildbot_sse_streams` | live-update consumers |
+//! | `process_resident_memory_bytes`, `process_open_fds` | this process (Linux `/proc`) |
+//!
+//! The database figures are read when scraped (two aggregate queries); if the database
+//! cannot answer, those families are left out and the failure is logged.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use buildbot_core::master::MasterHandle;
+use buildbot_db::Results;
+use tide::http::{Method, StatusCode};
+use tide::{Request, Response};
 
 use crate::State;
 
+/// `Content-Type` of the exposition format.
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Upper bounds (seconds) of the HTTP latency buckets.
+const HTTP_BUCKETS: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// A fixed-bucket histogram updated with relaxed atomics.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; HTTP_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        let i = HTTP_BUCKETS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(HTTP_BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// `(cumulative buckets, count, sum seconds)`.
+    fn snapshot(&self) -> (Vec<(f64, u64)>, u64, f64) {
+        let mut cum = 0;
+        let mut out = Vec::with_capacity(HTTP_BUCKETS.len());
+        for (i, le) in HTTP_BUCKETS.iter().enumerate() {
+            cum += self.buckets[i].load(Ordering::Relaxed);
+            out.push((*le, cum));
+        }
+        cum += self.buckets[HTTP_BUCKETS.len()].load(Ordering::Relaxed);
+        (
+            out,
+            cum,
+            self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        )
+    }
+}
+
 /// Counters kept by the web server.
 #[derive(Debug, Default)]
-pub(crate) struct Metrics {}
+pub(crate) struct Metrics {
+    /// `(method, status) -> count`; a handful of entries, so a mutex is cheap.
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Histogram,
+}
 
 impl Metrics {
     pub(crate) fn new(_handle: &MasterHandle) -> Self {
         Metrics::default()
     }
+
+    fn record(&self, method: Method, status: StatusCode, elapsed: Duration) {
+        *lock(&self.requests)
+            .entry((method.to_string(), status as u16))
+            .or_insert(0) += 1;
+        self.latency.observe(elapsed);
+    }
+}
+
+/// Counts every request (installed first, so it sees the final status of all of them,
+/// including 404s of unknown paths).
+struct CountRequests;
+
+#[tide::utils::async_trait]
+impl tide::Middleware<State> for CountRequests {
+    async fn handle(&self, req: Request<State>, next: tide::Next<'_, State>) -> tide::Result {
+        let method = req.method();
+        let state = req.state().clone();
+        let start = Instant::now();
+        let res = next.run(req).await;
+        state
+            .shared
+            .metrics
+            .record(method, res.status(), start.elapsed());
+        Ok(res)
+    }
 }
 
 /// Adds the request-counting middleware and the `/metrics` route.
-pub(crate) fn install(_app: &mut tide::Server<State>) {}
+pub(crate) fn install(app: &mut tide::Server<State>) {
+    app.with(CountRequests);
+    app.at("/metrics").get(|req: Request<State>| async move {
+        let body = render(req.state()).await;
+        let mut res = Response::new(StatusCode::Ok);
+        res.set_body(body);
+        res.insert_header("Content-Type", CONTENT_TYPE);
+        Ok(res)
+    });
+}
+
+/// Writes `# HELP` and `# TYPE` lines.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn histogram(out: &mut String, name: &str, buckets: &[(f64, u64)], count: u64, sum: f64) {
+    for (le, n) in buckets {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum {sum}");
+    let _ = writeln!(out, "{name}_count {count}");
+}
+
+/// Label value escaping of the text format.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `VmRSS` of `/proc/self/status`, in bytes.
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn open_fds() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
+}
+
+/// The whole exposition.
+async fn render(state: &State) -> String {
+    let handle = &state.handle;
+    let db = handle.db();
+    let mut out = String::with_capacity(4096);
+
+    match db.count_builds_by_result().await {
+        Ok(rows) => {
+            family(
+                &mut out,
+                "buildbot_builds",
+                "gauge",
+                "Builds in the database by result.",
+            );
+            let mut by: BTreeMap<&str, u64> = Results::ALL.iter().map(|r| (r.name(), 0)).collect();
+            by.insert("unfinished", 0);
+            for (code, n) in rows {
+                let name = match code {
+                    None => "unfinished",
+                    Some(c) => Results::from_code(c).map_or("unknown", Results::name),
+                };
+                *by.entry(name).or_insert(0) += n;
+            }
+            for (name, n) in by {
+                let _ = writeln!(out, "buildbot_builds{{result=\"{}\"}} {n}", label(name));
+            }
+        }
+        Err(e) => log::warn!("/metrics: counting builds: {e}"),
+    }
+
+    family(
+        &mut out,
+        "buildbot_builds_running",
+        "gauge",
+        "Builds running on this master.",
+    );
+    let _ = writeln!(
+        out,
+        "buildbot_builds_running {}",
+        handle.running_builds().len()
+    );
+
+    match db.count_pending_buildrequests().await {
+        Ok(n) => {
+            family(
+                &mut out,
+                "buildbot_buildrequests_pending",
+                "gauge",
+                "Build requests neither claimed nor complete.",
+            );
+            let _ = writeln!(out, "buildbot_buildrequests_pending {n}");
+        }
+        Err(e) => log::warn!("/metrics: counting pending build requests: {e}"),
+    }
+
+    family(
+        &mut out,
+        "buildbot_workers_connected",
+        "gauge",
+        "Workers attached to this master.",
+    );
+    let _ = writeln!(
+        out,
+        "buildbot_workers_connected {}",
+        handle.connected_workers().len()
+    );
+    family(
+        &mut out,
+        "buildbot_workers_configured",
+        "gauge",
+        "Workers in the configuration.",
+    );
+    let _ = writeln!(
+        out,
+        "buildbot_workers_configured {}",
+        handle.config().workers.len()
+    );
+
+    let stats = db.stats();
+    family(
+        &mut out,
+        "buildbot_log_bytes_total",
+        "counter",
+        "Bytes of log text stored since the master started.",
+    );
+    let _ = writeln!(out, "buildbot_log_bytes_total {}", stats.log_bytes());
+
+    let lat = stats.latency();
+    family(
+        &mut out,
+        "buildbot_db_statement_duration_seconds",
+        "histogram",
+        "Latency of SQL statements.",
+    );
+    histogram(
+        &mut out,
+        "buildbot_db_statement_duration_seconds",
+        &lat.buckets,
+        lat.count,
+        lat.sum_seconds,
+    );
+    family(
+        &mut out,
+        "buildbot_db_statement_errors_total",
+        "counter",
+        "SQL statements that returned an error.",
+    );
+    let _ = writeln!(out, "buildbot_db_statement_errors_total {}", lat.failed);
+
+    family(
+        &mut out,
+        "buildbot_http_requests_total",
+        "counter",
+        "HTTP requests answered, by method and status code.",
+    );
+    for ((method, code), n) in lock(&state.shared.metrics.requests).iter() {
+        let _ = writeln!(
+            out,
+            "buildbot_http_requests_total{{method=\"{}\",code=\"{code}\"}} {n}",
+            label(method)
+        );
+    }
+    let (buckets, count, sum) = state.shared.metrics.latency.snapshot();
+    family(
+        &mut out,
+        "buildbot_http_request_duration_seconds",
+        "histogram",
+        "Time from request to response head.",
+    );
+    histogram(
+        &mut out,
+        "buildbot_http_request_duration_seconds",
+        &buckets,
+        count,
+        sum,
+    );
+
+    family(
+        &mut out,
+        "buildbot_event_subscribers",
+        "gauge",
+        "Subscribers of the master's event bus.",
+    );
+    let _ = writeln!(
+        out,
+        "buildbot_event_subscribers {}",
+        handle.events().subscriber_count()
+    );
+    family(
+        &mut out,
+        "buildbot_websocket_connections",
+        "gauge",
+        "Open /ws connections.",
+    );
+    let _ = writeln!(
+        out,
+        "buildbot_websocket_connections {}",
+        crate::live::WS_CONNECTIONS.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "buildbot_sse_streams",
+        "gauge",
+        "Open /sse streams.",
+    );
+    let _ = writeln!(
+        out,
+        "buildbot_sse_streams {}",
+        crate::live::SSE_STREAMS.load(Ordering::Relaxed)
+    );
+
+    if let Some(rss) = rss_bytes() {
+        family(
+            &mut out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+        );
+        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+    }
+    if let Some(n) = open_fds() {
+        family(
+            &mut out,
+            "process_open_fds",
+            "gauge",
+            "Open file descriptors.",
+        );
+        let _ = writeln!(out, "process_open_fds {n}");
+    }
+    out
+}

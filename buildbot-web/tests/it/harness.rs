@@ -56,6 +56,22 @@ impl Env {
             .builder(builder("slow", &["sleep", "60"]))
             .build()
             .unwrap();
+        Env::start_with(cfg).await
+    }
+
+    /// A master from TOML config text (worker `W1`/`PASS` must be configured; the worker
+    /// port is replaced by a free one).
+    pub async fn start_toml(text: &str) -> Env {
+        let reg = buildbot_core::master::config::Registry::new();
+        let cfg = buildbot_core::master::config::parse_config(text, "master.cfg", &reg)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config;
+        Env::start_with(cfg).await
+    }
+
+    /// A master with `cfg` and our worker `W1` connected to it.
+    pub async fn start_with(cfg: MasterConfig) -> Env {
+        let _ = env_logger::builder().is_test(true).try_init();
         let dir = tempfile::tempdir().unwrap();
         let master = Master::start(
             cfg,
@@ -236,4 +252,33 @@ pub fn same_shape(fixture: &str, plural: &str, ours: &Value) {
             "{fixture}: type of {k} differs: {wv} vs {ov}"
         );
     }
+}
+
+/// One request in-process: `(status, headers as "name: value" lines, body)`.
+pub async fn request(
+    app: &tide::Server<buildbot_web::State>,
+    method: tide::http::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, Vec<(String, String)>, String) {
+    let url = tide::http::Url::parse(&format!("http://localhost{path}")).unwrap();
+    let mut req = tide::http::Request::new(method, url);
+    for (k, v) in headers {
+        req.insert_header(*k, *v);
+    }
+    if let Some(b) = body {
+        req.set_body(b.to_owned());
+    }
+    let mut res: tide::http::Response = app.respond(req).await.unwrap();
+    let hs = res
+        .iter()
+        .flat_map(|(n, vs)| {
+            vs.iter()
+                .map(|v| (n.as_str().to_ascii_lowercase(), v.as_str().to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let body = res.body_string().await.unwrap_or_default();
+    (res.status() as u16, hs, body)
 }
