@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::pages::{run_within, start};
+use super::harness::within;
+use super::pages::start;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -284,7 +285,7 @@ fn pages_in_headless_chromium() {
         eprintln!("SKIP: chromedriver not found at {chromedriver}");
         return;
     }
-    run_within(300, async move {
+    within(300, async move {
         let env = start().await;
         let server = buildbot_web::serve(env.master.clone(), "127.0.0.1:0")
             .await

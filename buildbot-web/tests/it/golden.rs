@@ -19,24 +19,6 @@ fn fixtures_dir() -> Option<std::path::PathBuf> {
     p.join("_index.tsv").exists().then_some(p)
 }
 
-fn within<F>(secs: u64, fut: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            async_std::task::block_on(async {
-                async_std::future::timeout(Duration::from_secs(secs), Box::pin(fut))
-                    .await
-                    .expect("test timed out")
-            })
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 const CONFIG: &str = r#"
 buildbotURL = "http://127.0.0.1:18110/"
 [protocols.msgpack]

@@ -282,3 +282,22 @@ pub async fn request(
     let body = res.body_string().await.unwrap_or_default();
     (res.status() as u16, hs, body)
 }
+
+/// Runs a test body on a thread with a big stack (debug-build futures are large), bounded.
+pub fn within<F>(secs: u64, fut: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            async_std::task::block_on(async {
+                async_std::future::timeout(Duration::from_secs(secs), Box::pin(fut))
+                    .await
+                    .expect("test timed out")
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

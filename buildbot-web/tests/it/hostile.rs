@@ -7,24 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-fn within<F>(secs: u64, fut: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            async_std::task::block_on(async {
-                async_std::future::timeout(Duration::from_secs(secs), Box::pin(fut))
-                    .await
-                    .expect("test timed out")
-            })
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 /// A normal GET on a blocking thread; must answer 200 within 5 s.
 async fn still_alive(addr: SocketAddr) {
     let t = Instant::now();

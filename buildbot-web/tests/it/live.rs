@@ -13,25 +13,6 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-/// Runs a test body on a thread with a big stack (debug-build futures are large), bounded.
-pub fn within<F>(secs: u64, fut: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            async_std::task::block_on(async {
-                async_std::future::timeout(Duration::from_secs(secs), Box::pin(fut))
-                    .await
-                    .expect("test timed out")
-            })
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 /// Forces `builder` through the `scheduler` force scheduler; returns the build request id.
 pub async fn force(env: &Env, scheduler: &str, builder: &str) -> i64 {
     let (status, v) = env

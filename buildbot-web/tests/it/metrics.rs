@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::harness::*;
-use crate::live::{force, within};
+use crate::live::force;
 
 fn is_name(s: &str) -> bool {
     let mut cs = s.chars();

@@ -7,25 +7,6 @@ use tide::http::Method;
 
 use crate::harness::*;
 
-/// Runs a test body on a thread with a big stack (debug-build futures are large), bounded.
-pub fn run_within<F>(secs: u64, fut: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            async_std::task::block_on(async {
-                async_std::future::timeout(Duration::from_secs(secs), Box::pin(fut))
-                    .await
-                    .expect("test timed out")
-            })
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 /// Builders `good` (3 lines + stderr), `slow` (sleeps), `lines` (prints 5 lines slowly),
 /// `many` (3000 lines); a force scheduler with one parameter of each kind.
 pub const CONFIG: &str = r#"
@@ -186,7 +167,7 @@ async fn wait_page_done(env: &Env, path: &str) -> String {
 
 #[test]
 fn every_page_after_a_build() {
-    run_within(180, async move {
+    within(180, async move {
         let env = start().await;
         let loc = force_via_form(&env, "good", &[("param_greeting", "hi <b>there</b>")]).await;
         assert!(loc.starts_with("/builders/"), "{loc}");
@@ -284,7 +265,7 @@ fn every_page_after_a_build() {
 
 #[test]
 fn force_form_sets_parameters_and_rejects_bad_values() {
-    run_within(180, async move {
+    within(180, async move {
         let env = start().await;
         let loc = force_via_form(
             &env,
@@ -349,7 +330,7 @@ fn force_form_sets_parameters_and_rejects_bad_values() {
 
 #[test]
 fn worker_pause_unpause_and_graceful_shutdown_from_the_page() {
-    run_within(120, async move {
+    within(120, async move {
         let env = start().await;
         let (s, loc, _) = post_form(&env, "/workers/w1/pause", &[("reason", "disk full")]).await;
         assert_eq!((s, loc.as_str()), (303, "/workers/w1"));
@@ -380,7 +361,7 @@ fn worker_pause_unpause_and_graceful_shutdown_from_the_page() {
 
 #[test]
 fn big_log_page_shows_only_the_tail() {
-    run_within(180, async move {
+    within(180, async move {
         let env = start().await;
         let loc = force_via_form(&env, "many", &[]).await;
         let build = wait_page_done(&env, &loc).await;
@@ -407,7 +388,7 @@ fn big_log_page_shows_only_the_tail() {
 
 #[test]
 fn template_overrides_from_basedir() {
-    run_within(120, async move {
+    within(120, async move {
         let env = start().await;
         let tdir = env.master.basedir().join("templates");
         std::fs::create_dir_all(&tdir).unwrap();
@@ -446,7 +427,7 @@ fn template_overrides_from_basedir() {
 
 #[test]
 fn static_and_public_html_files_and_traversal() {
-    run_within(120, async move {
+    within(120, async move {
         let env = start().await;
         let (s, ct, b) = get(&env, "/static/buildbot.css").await;
         assert_eq!((s, ct.as_str()), (200, "text/css; charset=utf-8"));
@@ -532,7 +513,7 @@ fn static_and_public_html_files_and_traversal() {
 
 #[test]
 fn unknown_things_answer_a_404_page() {
-    run_within(120, async move {
+    within(120, async move {
         let env = start().await;
         for p in [
             "/builders/nope",

@@ -4,25 +4,6 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-/// Runs a test body on a thread with a big stack (debug-build futures are large), bounded.
-fn within<F>(secs: u64, fut: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            async_std::task::block_on(async {
-                async_std::future::timeout(std::time::Duration::from_secs(secs), Box::pin(fut))
-                    .await
-                    .expect("test timed out")
-            })
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 #[test]
 fn force_build_and_inspect_over_rest() {
     within(120, async move {
