@@ -5,8 +5,6 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sha1::{Digest, Sha1};
-
 use crate::cli::UserFlags;
 use crate::error::{CliError, ErrorKind};
 use crate::pb::{Client, Py, Sexp};
@@ -55,11 +53,7 @@ fn encrypt(password: &str) -> anyhow::Result<String> {
     let mut raw = [0u8; 8];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
     let salt: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    let mut h = Sha1::new();
-    h.update(password.as_bytes());
-    h.update(salt.as_bytes());
-    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{salt}{digest}"))
+    Ok(buildbot_db::hash_password(password, &salt))
 }
 
 fn usage(msg: &str) -> anyhow::Error {
@@ -181,6 +175,7 @@ pub fn user(f: UserFlags) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha1::{Digest, Sha1};
 
     #[test]
     fn info_forms() {
@@ -207,5 +202,6 @@ mod tests {
         h.update(&e.as_bytes()[..16]);
         let d: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(&e[16..], d);
+        assert!(buildbot_db::check_password(&e, "secret"));
     }
 }

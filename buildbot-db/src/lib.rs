@@ -79,6 +79,7 @@ pub use services::{ChangeSourceRow, SchedulerRow, ServiceClaim};
 pub use stats::{DbStats, LATENCY_BUCKETS, LatencySnapshot};
 pub use test_results::{NewTestResult, TestResultRow, TestResultSetRow};
 pub use types::*;
+pub use users::{UserRow, check_password, hash_password};
 pub use workers::WorkerRow;
 
 /// Everything a caller usually needs, for glob import.

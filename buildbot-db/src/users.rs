@@ -28,7 +28,42 @@ pub struct UserRow {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// Buildbot's `users.encrypt` with a given salt: `salt` (16 hex characters in Buildbot)
+/// followed by hex `sha1(password + salt)` — the form of `users.bb_password`.
+pub fn hash_password(password: &str, salt: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(password.as_bytes());
+    h.update(salt.as_bytes());
+    format!("{salt}{}", hex::encode(h.finalize()))
+}
+
+/// Buildbot's `users.check_passwd`: whether `password` matches `stored` (16 hex salt
+/// characters, then hex `sha1(password + salt)`); compared in constant time.
+pub fn check_password(stored: &str, password: &str) -> bool {
+    let Some(salt) = stored.get(..16) else {
+        return false;
+    };
+    let guess = hash_password(password, salt);
+    guess.len() == stored.len()
+        && guess
+            .bytes()
+            .zip(stored.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 impl Db {
+    /// Python's `identifierToUid`: the uid of the user with this identifier.
+    pub async fn identifier_to_uid(&self, identifier: &str) -> Result<Option<UserId>, DbError> {
+        Ok(users::Entity::find()
+            .filter(users::Column::Identifier.eq(identifier))
+            .one(&self.conn)
+            .await
+            .ctx("reading a user")?
+            .map(|u| UserId(u.uid)))
+    }
+
     /// Python's `findUserByAttr`: the user having `attr_type = attr_data`, else a new user
     /// with `identifier` (made unique with `_2`, `_3` ...) and that attribute.
     pub async fn find_user_by_attr(

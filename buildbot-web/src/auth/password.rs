@@ -45,14 +45,7 @@ pub(crate) fn verify_hash(hash: &str, password: &str) -> bool {
 
 /// Buildbot's `users.check_passwd`: 16 hex salt characters, then hex sha1(password + salt).
 pub(crate) fn verify_buildbot_sha1(stored: &str, password: &str) -> bool {
-    let Some(salt) = stored.get(..16) else {
-        return false;
-    };
-    let mut h = Sha1::new();
-    h.update(password.as_bytes());
-    h.update(salt.as_bytes());
-    let guess = format!("{salt}{}", hex::encode(h.finalize()));
-    constant_eq(guess.as_bytes(), stored.as_bytes())
+    buildbot_db::check_password(stored, password)
 }
 
 /// Parses `user:hash` lines (`#` comments and blank lines skipped); `file` names the file

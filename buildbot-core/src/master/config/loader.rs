@@ -459,6 +459,33 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
         Some(ChangeSourceConfig { name, kind })
     });
 
+    // [[user_managers]]
+    c.user_managers = a.tables("user_managers", |s| {
+        s.set_label("user manager".into());
+        let ty = s.req_str("type");
+        if let Some(t) = &ty
+            && t != "CommandlineUserManager"
+        {
+            s.error(
+                "type",
+                format!("unknown user manager type '{t}'"),
+                Some("known types: CommandlineUserManager".into()),
+            );
+            return None;
+        }
+        let username = s.req_str("username");
+        let passwd = s.req_str("passwd");
+        let port = s.port("port");
+        if !s.has("port") {
+            s.error("port", "CommandlineUserManager needs a port", None);
+        }
+        Some(super::model::UserManagerConfig {
+            username: username?,
+            passwd: passwd?,
+            port: port?,
+        })
+    });
+
     // [[services]]
     let mut services: Vec<ReporterConfig> = a.tables("services", |s| {
         s.set_label("service".into());

@@ -175,7 +175,8 @@ pub use loader::{LoadedConfig, check_config, load_config, parse_config};
 pub use model::{
     BuilderConfig, BuilderConfigBuilder, DEFAULT_BUILDBOT_URL, DEFAULT_DB_URL,
     DEFAULT_MISSING_TIMEOUT, DbConfig, LockConfig, LockKind, LogCompression, MasterConfig,
-    MasterConfigBuilder, PortConfig, ProtocolsConfig, WorkerConfig, WwwConfig, safe_translate,
+    MasterConfigBuilder, PortConfig, ProtocolsConfig, UserManagerConfig, WorkerConfig, WwwConfig,
+    safe_translate,
 };
 pub use registry::{ChangeSourceFactory, Registry, ReporterFactory, SchedulerFactory, StepFactory};
 pub use steps::{

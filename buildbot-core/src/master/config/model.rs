@@ -403,6 +403,19 @@ impl LockConfig {
     }
 }
 
+/// One `[[user_managers]]` entry: a `CommandlineUserManager` serving `buildbot user` on a
+/// PB port with its own login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserManagerConfig {
+    /// PB login name.
+    pub username: String,
+    /// PB login password.
+    pub passwd: String,
+    /// PB port.
+    pub port: u16,
+}
+
 /// The whole master configuration (Buildbot's `c = BuildmasterConfig = {}`).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -423,6 +436,8 @@ pub struct MasterConfig {
     pub workers: Vec<WorkerConfig>,
     /// `[[change_source]]`.
     pub change_sources: Vec<ChangeSourceConfig>,
+    /// `[[user_managers]]` (`CommandlineUserManager`s serving `buildbot user`).
+    pub user_managers: Vec<UserManagerConfig>,
     /// `[[schedulers]]`.
     pub schedulers: Vec<SchedulerConfig>,
     /// `[[builders]]`.
@@ -468,6 +483,7 @@ impl Default for MasterConfig {
             www: WwwConfig::default(),
             workers: Vec::new(),
             change_sources: Vec::new(),
+            user_managers: Vec::new(),
             schedulers: Vec::new(),
             builders: Vec::new(),
             services: Vec::new(),

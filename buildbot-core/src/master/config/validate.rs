@@ -295,6 +295,19 @@ pub(crate) fn check(cfg: &MasterConfig) -> (Vec<ConfigIssue>, Vec<ConfigIssue>) 
         }
         ports.push((p.port, "protocols.pb.port"));
     }
+    for (i, um) in cfg.user_managers.iter().enumerate() {
+        // user managers and change sources share PB ports (one PB manager); not msgpack's
+        if let Some((_, other)) = ports
+            .iter()
+            .find(|(q, what)| *q == um.port && um.port != 0 && *what == "protocols.msgpack.port")
+        {
+            out.push(err(
+                format!("user_managers[{i}].port"),
+                format!("user manager port {} is also used by {other}", um.port),
+            ));
+        }
+        ports.push((um.port, "a user manager port"));
+    }
     if let Some(wp) = cfg.www.port
         && let Some((_, other)) = ports.iter().find(|(q, _)| *q == wp && wp != 0)
     {

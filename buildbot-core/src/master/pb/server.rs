@@ -1,6 +1,8 @@
 //! The master's PB change port: the small Perspective Broker subset Python's
 //! `buildbot sendchange` uses (login with `UsernamePassword` + `addChange`), served for every
-//! `PBChangeSource` on its port (default `[protocols.pb] port`).
+//! `PBChangeSource` on its port (default `[protocols.pb] port`), and for every
+//! `[[user_managers]]` entry (`CommandlineUserManager`) the `commandline` perspective
+//! `buildbot user` calls. Several accounts may share one port, as with Buildbot's PB manager.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -19,7 +21,8 @@ const IDLE: Duration = Duration::from_secs(300);
 /// Largest unanswered input kept per connection.
 const MAX_BUFFER: usize = 16 * 1024 * 1024;
 
-/// The ports the change sources of `cfg` listen on, with the interface to bind.
+/// The ports the change sources and user managers of `cfg` listen on, with the interface
+/// to bind.
 pub fn change_port_addrs(cfg: &MasterConfig) -> Vec<String> {
     let pb = cfg.protocols.pb.as_ref();
     let iface = pb
@@ -42,10 +45,17 @@ pub fn change_port_addrs(cfg: &MasterConfig) -> Vec<String> {
             }
         }
     }
+    for um in &cfg.user_managers {
+        let a = format!("{iface}:{}", um.port);
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
     addrs
 }
 
-/// Binds the change port of every `PBChangeSource` of `cfg` and serves it with `handle`;
+/// Binds the PB port of every `PBChangeSource` and user manager of `cfg` and serves it
+/// with `handle`;
 /// returns the accept tasks (cancel them to close the ports).
 pub async fn start_change_ports(
     handle: &MasterHandle,
@@ -63,7 +73,7 @@ pub async fn start_change_ports(
             }
         };
         let port = listener.local_addr().map_or(0, |a| a.port());
-        log::info!("PBChangeSource listening on {addr}");
+        log::info!("PB change/user port listening on {addr}");
         let h = handle.clone();
         tasks.push(async_std::task::spawn(async move {
             loop {
@@ -91,6 +101,24 @@ pub async fn start_change_ports(
 enum Obj {
     Challenger { user: String, challenge: Vec<u8> },
     Perspective { user: String },
+    /// A `CommandlineUserManager` login.
+    Users,
+}
+
+/// Who may log in on a port.
+enum Account {
+    /// A `PBChangeSource`: password, file prefix.
+    Change(String, Option<String>),
+    /// A `CommandlineUserManager`: password.
+    Users(String),
+}
+
+impl Account {
+    fn passwd(&self) -> &str {
+        match self {
+            Account::Change(p, _) | Account::Users(p) => p,
+        }
+    }
 }
 
 struct Conn<'a> {
@@ -129,21 +157,29 @@ impl Conn<'_> {
         }
     }
 
-    /// The account of a `PBChangeSource` on this port named `user`: (password, prefix).
-    fn account(&self, user: &str) -> Option<(String, Option<String>)> {
+    /// The account named `user` on this port: a `PBChangeSource`'s or a user manager's.
+    fn account(&self, user: &str) -> Option<Account> {
         let cfg = self.handle.config();
         let default = cfg.protocols.pb.as_ref().map(|p| p.port);
-        cfg.change_sources.iter().find_map(|c| match &c.kind {
-            ChangeSourceKind::PBChangeSource {
-                user: u,
-                passwd,
-                port,
-                prefix,
-            } if u == user && port.or(default) == Some(self.port) => {
-                Some((passwd.clone(), prefix.clone()))
-            }
-            _ => None,
-        })
+        cfg.change_sources
+            .iter()
+            .find_map(|c| match &c.kind {
+                ChangeSourceKind::PBChangeSource {
+                    user: u,
+                    passwd,
+                    port,
+                    prefix,
+                } if u == user && port.or(default) == Some(self.port) => {
+                    Some(Account::Change(passwd.clone(), prefix.clone()))
+                }
+                _ => None,
+            })
+            .or_else(|| {
+                cfg.user_managers
+                    .iter()
+                    .find(|u| u.username == user && u.port == self.port)
+                    .map(|u| Account::Users(u.passwd.clone()))
+            })
     }
 
     async fn call(
@@ -190,10 +226,10 @@ impl Conn<'_> {
                     Some(Py::Bytes(b)) => b.clone(),
                     _ => Vec::new(),
                 };
-                let ok = self
+                let account = self
                     .account(&user)
-                    .is_some_and(|(pw, _)| respond(&challenge, pw.as_bytes()) == given);
-                if !ok {
+                    .filter(|a| respond(&challenge, a.passwd().as_bytes()) == given);
+                let Some(account) = account else {
                     log::warn!(
                         "change port {}: login as '{user}' refused (unknown user or wrong password)",
                         self.port
@@ -202,14 +238,34 @@ impl Conn<'_> {
                         "twisted.cred.error.UnauthorizedLogin".into(),
                         format!("Unauthorized login as '{user}'"),
                     ));
-                }
+                };
                 self.next_id += 1;
                 let id = self.next_id;
-                self.objects.insert(id, Obj::Perspective { user });
+                let obj = match account {
+                    Account::Change(..) => Obj::Perspective { user },
+                    Account::Users(_) => {
+                        log::info!("user port {}: '{user}' logged in", self.port);
+                        Obj::Users
+                    }
+                };
+                self.objects.insert(id, obj);
                 Ok(Sexp::List(vec![s("remote"), Sexp::Int(id)]))
             }
+            Some(Obj::Users) if method == "commandline" => {
+                let db = self.handle.db();
+                match commandline(db, args).await {
+                    Ok(text) => Ok(Py::Str(text).jelly()),
+                    Err(e) => {
+                        log::warn!("user port {}: {e}", self.port);
+                        Err(("builtins.RuntimeError".into(), e))
+                    }
+                }
+            }
             Some(Obj::Perspective { user }) if method == "addChange" => {
-                let prefix = self.account(user).and_then(|(_, p)| p);
+                let prefix = match self.account(user) {
+                    Some(Account::Change(_, p)) => p,
+                    _ => None,
+                };
                 let Some(Py::Dict(d)) = args.into_iter().next() else {
                     return Err(("builtins.TypeError".into(), "addChange needs a dict".into()));
                 };
@@ -233,6 +289,141 @@ impl Conn<'_> {
             _ => Err(no_method()),
         }
     }
+}
+
+/// Buildbot's `CommandlineUserManagerPerspective.perspective_commandline(op, bb_username,
+/// bb_password, ids, info)`: the database work of `buildbot user`, answered as the text
+/// Buildbot's `formatResults` prints. `bb_password` arrives hashed by the client.
+async fn commandline(db: &buildbot_db::Db, args: Vec<Py>) -> Result<String, String> {
+    let mut it = args.into_iter();
+    let op = it.next().and_then(|p| p.text()).unwrap_or_default();
+    let bb_username = it.next().and_then(|p| p.text());
+    let bb_password = it.next().and_then(|p| p.text());
+    let list = |p: Option<Py>| match p {
+        Some(Py::List(x) | Py::Tuple(x)) => x,
+        _ => Vec::new(),
+    };
+    let ids: Vec<String> = list(it.next()).iter().filter_map(Py::text).collect();
+    let info: Vec<Vec<(String, String)>> = list(it.next())
+        .into_iter()
+        .filter_map(|d| match d {
+            Py::Dict(kv) => Some(
+                kv.into_iter()
+                    .filter_map(|(k, v)| Some((k.text()?, v.text()?)))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    if !["add", "update", "remove", "get"].contains(&op.as_str()) {
+        return Err(format!("unknown user operation '{op}'"));
+    }
+    log::info!("perspective_commandline called: op {op}");
+    let dberr = |e: buildbot_db::DbError| format!("user {op} failed: {e}");
+    let mut out = String::new();
+    match op.as_str() {
+        "add" => out.push_str("user(s) added:\n"),
+        "remove" => out.push_str("user(s) removed:\n"),
+        "update" => out.push_str("user(s) updated:\n"),
+        _ => out.push_str("user(s) found:\n"),
+    }
+    if !ids.is_empty() {
+        for ident in &ids {
+            let uid = db.identifier_to_uid(ident).await.map_err(dberr)?;
+            let Some(uid) = uid else {
+                log::info!("Unable to find uid for identifier {ident}");
+                if op == "get" {
+                    out.push_str("no match found\n");
+                }
+                continue;
+            };
+            match op.as_str() {
+                "remove" => {
+                    db.remove_user(uid).await.map_err(dberr)?;
+                    out.push_str(&format!("identifier: {ident}\n"));
+                }
+                "get" => match db.get_user(uid).await.map_err(dberr)? {
+                    Some(u) => {
+                        out.push_str(&format!(
+                            "uid: {}\nidentifier: {}\nbb_username: {}\n",
+                            u.uid.0,
+                            u.identifier,
+                            u.bb_username.as_deref().unwrap_or("None")
+                        ));
+                        if !u.attributes.is_empty() {
+                            out.push_str("attributes:\n");
+                            for (k, v) in &u.attributes {
+                                out.push_str(&format!("\t{k}: {v}\n"));
+                            }
+                            out.push('\n');
+                        }
+                    }
+                    None => out.push_str("no match found\n"),
+                },
+                // add/update take --info, not --ids (the client refuses that)
+                _ => {}
+            }
+        }
+        return Ok(out);
+    }
+    for mut user in info {
+        let Some(pos) = user.iter().position(|(k, _)| k == "identifier") else {
+            return Err("each info entry needs an identifier".into());
+        };
+        let (_, ident) = user.remove(pos);
+        let mut uid = db.identifier_to_uid(&ident).await.map_err(dberr)?;
+        if user.is_empty() {
+            // only an identifier: update the web credentials
+            match uid {
+                Some(uid) => {
+                    db.update_user(
+                        uid,
+                        Some(&ident),
+                        bb_username.as_deref(),
+                        bb_password.as_deref(),
+                        None,
+                    )
+                    .await
+                    .map_err(dberr)?;
+                    out.push_str(&format!("identifier: {ident}\n"));
+                }
+                None => log::info!("Unable to find uid for identifier {ident}"),
+            }
+            continue;
+        }
+        let mut once_through = false;
+        for (attr_type, attr_data) in &user {
+            let mut added = None;
+            if op == "update" || once_through {
+                match uid {
+                    Some(uid) => db
+                        .update_user(
+                            uid,
+                            Some(&ident),
+                            bb_username.as_deref(),
+                            bb_password.as_deref(),
+                            Some((attr_type, attr_data)),
+                        )
+                        .await
+                        .map_err(dberr)?,
+                    None => log::info!("Unable to find uid for identifier {ident}"),
+                }
+            } else if op == "add" {
+                let id = db
+                    .find_user_by_attr(&ident, attr_type, attr_data)
+                    .await
+                    .map_err(dberr)?;
+                added = Some(id);
+                once_through = true;
+            }
+            out.push_str(&format!("identifier: {ident}\n"));
+            if let Some(id) = added {
+                out.push_str(&format!("uid: {}\n\n", id.0));
+                uid = Some(id);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A `NewChange` from `addChange`'s dict, as Buildbot's `ChangePerspective` reads it.

@@ -393,7 +393,7 @@ impl Transfer {
 /// Bytes of command output the connection's reader may queue for one command before it stops
 /// reading the socket until the command's reader catches up (TCP then pushes back on the
 /// worker). Keeps a fast command's log in memory to about this much instead of all of it.
-pub(crate) const BACKLOG_LIMIT: usize = 1 << 20;
+pub(crate) const BACKLOG_LIMIT: usize = 2 << 20;
 
 /// The output text delivered to a command's queue and not yet read by its owner.
 #[derive(Debug)]
