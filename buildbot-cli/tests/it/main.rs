@@ -8,3 +8,4 @@ mod harness;
 mod run;
 mod sendchange;
 mod upgrade;
+mod users;

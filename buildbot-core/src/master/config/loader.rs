@@ -471,13 +471,16 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
                 format!("unknown user manager type '{t}'"),
                 Some("known types: CommandlineUserManager".into()),
             );
-            return None;
         }
+        let known = ty.as_deref() == Some("CommandlineUserManager");
         let username = s.req_str("username");
         let passwd = s.req_str("passwd");
         let port = s.port("port");
         if !s.has("port") {
             s.error("port", "CommandlineUserManager needs a port", None);
+        }
+        if !known {
+            return None;
         }
         Some(super::model::UserManagerConfig {
             username: username?,

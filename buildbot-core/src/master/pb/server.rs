@@ -73,7 +73,7 @@ pub async fn start_change_ports(
             }
         };
         let port = listener.local_addr().map_or(0, |a| a.port());
-        log::info!("PB change/user port listening on {addr}");
+        log::info!("PBChangeSource listening on {addr}");
         let h = handle.clone();
         tasks.push(async_std::task::spawn(async move {
             loop {
@@ -99,8 +99,13 @@ pub async fn start_change_ports(
 
 /// The objects a connection has handed out, by local id.
 enum Obj {
-    Challenger { user: String, challenge: Vec<u8> },
-    Perspective { user: String },
+    Challenger {
+        user: String,
+        challenge: Vec<u8>,
+    },
+    Perspective {
+        user: String,
+    },
     /// A `CommandlineUserManager` login.
     Users,
 }
