@@ -18,7 +18,8 @@ pub struct Env {
     _dir: tempfile::TempDir,
 }
 
-struct WorkerGuard {
+/// Our in-process worker `W1`; stopped when dropped.
+pub struct WorkerGuard {
     handle: WorkerHandle,
     _dir: tempfile::TempDir,
 }
@@ -81,39 +82,12 @@ impl Env {
         )
         .await
         .expect("master starts");
-        let wdir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(wdir.path().join("info")).unwrap();
-        std::fs::write(
-            wdir.path().join("info/admin"),
-            "Rusty <r@example.invalid>\n",
-        )
-        .unwrap();
-        std::fs::write(wdir.path().join("info/host"), "test host\n").unwrap();
-        let mut wc = buildbot_core::WorkerConfig::new(
-            "127.0.0.1",
-            master.worker_addr().port(),
-            W1,
-            PASS,
-            wdir.path(),
-        );
-        wc.maxdelay = 1;
-        let worker = Worker::new(wc);
-        let handle = worker.handle();
-        async_std::task::spawn(async move {
-            let _ = worker.run().await;
-        });
-        for _ in 0..600 {
-            if master.connected_workers().iter().any(|w| w == W1) {
-                break;
-            }
-            async_std::task::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(master.connected_workers().iter().any(|w| w == W1));
+        let worker = connect_worker(&master).await;
         let app = buildbot_web::app(master.clone());
         Env {
             master,
             app,
-            _worker: WorkerGuard { handle, _dir: wdir },
+            _worker: worker,
             _dir: dir,
         }
     }
@@ -300,4 +274,38 @@ where
         .unwrap()
         .join()
         .unwrap();
+}
+
+/// Starts our in-process worker `W1` (password `PASS`, with `info/admin` and `info/host`)
+/// against `master` and waits until it is attached.
+pub async fn connect_worker(master: &MasterHandle) -> WorkerGuard {
+    let wdir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(wdir.path().join("info")).unwrap();
+    std::fs::write(
+        wdir.path().join("info/admin"),
+        "Rusty <r@example.invalid>\n",
+    )
+    .unwrap();
+    std::fs::write(wdir.path().join("info/host"), "test host\n").unwrap();
+    let mut wc = buildbot_core::WorkerConfig::new(
+        "127.0.0.1",
+        master.worker_addr().port(),
+        W1,
+        PASS,
+        wdir.path(),
+    );
+    wc.maxdelay = 1;
+    let worker = Worker::new(wc);
+    let handle = worker.handle();
+    async_std::task::spawn(async move {
+        let _ = worker.run().await;
+    });
+    for _ in 0..600 {
+        if master.connected_workers().iter().any(|w| w == W1) {
+            break;
+        }
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(master.connected_workers().iter().any(|w| w == W1));
+    WorkerGuard { handle, _dir: wdir }
 }

@@ -5,22 +5,10 @@ use std::time::Duration;
 
 use buildbot_core::master::config::*;
 use buildbot_core::master::{Master, MasterHandle, MasterOptions};
-use buildbot_core::{Worker, WorkerHandle};
 use serde_json::Value;
 
-pub const W1: &str = "w1";
-const PASS: &str = "pass1";
-
-struct WorkerGuard {
-    handle: WorkerHandle,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for WorkerGuard {
-    fn drop(&mut self) {
-        self.handle.stop();
-    }
-}
+pub use crate::harness::{PASS, W1};
+use crate::harness::{WorkerGuard, connect_worker};
 
 pub struct WebEnv {
     pub master: MasterHandle,
@@ -101,31 +89,11 @@ impl WebEnv {
         )
         .await
         .expect("master starts");
-        let mut guard = None;
-        if worker {
-            let wdir = tempfile::tempdir().unwrap();
-            let mut wc = buildbot_core::WorkerConfig::new(
-                "127.0.0.1",
-                master.worker_addr().port(),
-                W1,
-                PASS,
-                wdir.path(),
-            );
-            wc.maxdelay = 1;
-            let w = Worker::new(wc);
-            let handle = w.handle();
-            async_std::task::spawn(async move {
-                let _ = w.run().await;
-            });
-            for _ in 0..600 {
-                if master.connected_workers().iter().any(|w| w == W1) {
-                    break;
-                }
-                async_std::task::sleep(Duration::from_millis(50)).await;
-            }
-            assert!(master.connected_workers().iter().any(|w| w == W1));
-            guard = Some(WorkerGuard { handle, _dir: wdir });
-        }
+        let guard = if worker {
+            Some(connect_worker(&master).await)
+        } else {
+            None
+        };
         let app = buildbot_web::app(master.clone());
         WebEnv {
             master,
