@@ -195,6 +195,71 @@ impl Db {
         state_string: &str,
     ) -> Result<(BuildId, i64), DbError> {
         const OP: &str = "adding a build";
+        if self.backend() != crate::Backend::MySql {
+            // the next number and the row in one statement (MySQL has no RETURNING)
+            use sea_orm::sea_query::{Alias, Query as Q};
+            use sea_orm::{ConnectionTrait, Iden};
+            let b = |c: builds::Column| Alias::new(c.to_string());
+            let number = Func::coalesce([
+                Func::max(Expr::col(b(builds::Column::Number))).into(),
+                Expr::val(0),
+            ])
+            .add(1);
+            let select = Q::select()
+                .expr(number)
+                .exprs([
+                    Expr::val(builderid.0),
+                    Expr::val(buildrequestid.0),
+                    Expr::val(workerid.map(|w| w.0)),
+                    Expr::val(masterid.0),
+                    Expr::val(now()),
+                    Expr::val(0),
+                    Expr::val(state_string),
+                ])
+                .from(builds::Entity)
+                .and_where(Expr::col(b(builds::Column::Builderid)).eq(builderid.0))
+                .to_owned();
+            let insert = Q::insert()
+                .into_table(builds::Entity)
+                .columns([
+                    b(builds::Column::Number),
+                    b(builds::Column::Builderid),
+                    b(builds::Column::Buildrequestid),
+                    b(builds::Column::Workerid),
+                    b(builds::Column::Masterid),
+                    b(builds::Column::StartedAt),
+                    b(builds::Column::LocksDurationS),
+                    b(builds::Column::StateString),
+                ])
+                .select_from(select)
+                .map_err(|e| DbError::Conflict {
+                    op: OP,
+                    reason: e.to_string(),
+                })?
+                .returning(
+                    Q::returning().columns([b(builds::Column::Id), b(builds::Column::Number)]),
+                )
+                .to_owned();
+            for _ in 0..100 {
+                let stmt = self.db_backend().build(&insert);
+                match self.conn.query_one_raw(stmt).await {
+                    Ok(Some(row)) => {
+                        let id: i64 = row.try_get_by_index(0).ctx(OP)?;
+                        let number: i64 = row.try_get_by_index(1).ctx(OP)?;
+                        return Ok((BuildId(id), number));
+                    }
+                    Ok(None) => {
+                        return Err(DbError::Conflict {
+                            op: OP,
+                            reason: "the insert returned no row".into(),
+                        });
+                    }
+                    // a build of the same builder inserted at the same time: take the next
+                    Err(e) if is_unique_violation(&e) => continue,
+                    Err(source) => return Err(DbError::Query { op: OP, source }),
+                }
+            }
+        }
         for _ in 0..100 {
             let max: Option<Option<i64>> = builds::Entity::find()
                 .select_only()

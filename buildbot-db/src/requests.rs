@@ -427,20 +427,7 @@ impl Db {
             .into_iter()
             .map(|r| {
                 let c = claims.remove(&r.id);
-                BuildRequestRow {
-                    buildrequestid: BuildRequestId(r.id),
-                    buildsetid: BuildsetId(r.buildsetid),
-                    builderid: BuilderId(r.builderid),
-                    priority: r.priority,
-                    claimed: c.is_some(),
-                    claimed_at: c.as_ref().map(|c| c.claimed_at),
-                    claimed_by_masterid: c.as_ref().map(|c| MasterId(c.masterid)),
-                    complete: oflag(r.complete),
-                    results: r.results.map(i64::from).unwrap_or(-1),
-                    submitted_at: r.submitted_at,
-                    complete_at: r.complete_at,
-                    waited_for: oflag(r.waited_for),
-                }
+                request_row(r, c)
             })
             .collect())
     }
@@ -495,7 +482,8 @@ impl Db {
             .all(&self.conn)
             .await
             .ctx("listing pending build requests")?;
-        self.request_rows(rows).await
+        // unclaimed by the query's own condition: no claims to look up
+        Ok(rows.into_iter().map(|r| request_row(r, None)).collect())
     }
 
     /// Builders having pending requests: `(builderid, highest priority, oldest submitted_at)`.
@@ -682,5 +670,23 @@ impl Db {
             .await
             .ctx("setting a build request priority")?;
         Ok(())
+    }
+}
+
+/// A `buildrequests` row with its claim (if any) as the API's request.
+fn request_row(r: buildrequests::Model, c: Option<buildrequest_claims::Model>) -> BuildRequestRow {
+    BuildRequestRow {
+        buildrequestid: BuildRequestId(r.id),
+        buildsetid: BuildsetId(r.buildsetid),
+        builderid: BuilderId(r.builderid),
+        priority: r.priority,
+        claimed: c.is_some(),
+        claimed_at: c.as_ref().map(|c| c.claimed_at),
+        claimed_by_masterid: c.as_ref().map(|c| MasterId(c.masterid)),
+        complete: oflag(r.complete),
+        results: r.results.map(i64::from).unwrap_or(-1),
+        submitted_at: r.submitted_at,
+        complete_at: r.complete_at,
+        waited_for: oflag(r.waited_for),
     }
 }

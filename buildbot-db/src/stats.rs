@@ -93,8 +93,11 @@ impl Db {
     /// Installs the statement-latency callback on the connection (done once at connect).
     pub(crate) fn with_stats(mut self) -> Db {
         let stats = self.stats.clone();
-        self.conn
-            .set_metric_callback(move |info| stats.observe(info.elapsed, info.failed));
+        self.conn.set_metric_callback(move |info| {
+            stats.observe(info.elapsed, info.failed);
+            // every statement with its latency (`RUST_LOG=buildbot_db::sql=trace`)
+            log::trace!(target: "buildbot_db::sql", "{:?} {}", info.elapsed, info.statement.sql);
+        });
         self
     }
 
