@@ -494,7 +494,11 @@ impl Db {
             _ => (TransactionOptions::default(), None),
         };
         let txn = self.conn.begin_with_options(opts).await.ctx(op)?;
-        Ok(WriteTxn { txn, _guard: guard })
+        Ok(WriteTxn {
+            txn,
+            stats: self.stats.clone(),
+            _guard: guard,
+        })
     }
 
     /// The process-local SQLite writer lock (held by SQLite write batches).
@@ -506,12 +510,16 @@ impl Db {
 /// A write transaction (plus, on SQLite, this process's writer lock until it ends).
 pub(crate) struct WriteTxn {
     txn: DatabaseTransaction,
+    stats: Arc<crate::stats::DbStats>,
     _guard: Option<async_std::sync::MutexGuardArc<()>>,
 }
 
 impl WriteTxn {
     pub(crate) async fn commit(self) -> Result<(), sea_orm::DbErr> {
-        self.txn.commit().await
+        let r = self.txn.commit().await;
+        // what the transaction wrote is visible now (its statements counted before)
+        self.stats.count_write();
+        r
     }
 
     pub(crate) async fn rollback(self) -> Result<(), sea_orm::DbErr> {

@@ -29,6 +29,8 @@ pub struct DbStats {
     sum_nanos: AtomicU64,
     failed: AtomicU64,
     log_bytes: AtomicU64,
+    /// Statements other than `SELECT` (and commits) so far: see [`DbStats::write_generation`].
+    writes: AtomicU64,
 }
 
 /// A point-in-time copy of the statement latency histogram.
@@ -58,6 +60,19 @@ impl DbStats {
         if failed {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts one statement that may have changed data (or a commit).
+    pub(crate) fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::Release);
+    }
+
+    /// A number that grows whenever this handle (or a clone) may have changed data: a
+    /// statement other than `SELECT` ran or a transaction committed. Read it *before* a
+    /// query: a result read under generation `g` is current as long as the generation is
+    /// still `g` (writes by other processes sharing the database are not seen).
+    pub fn write_generation(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
     }
 
     /// Counts bytes of log text appended.
@@ -95,6 +110,13 @@ impl Db {
         let stats = self.stats.clone();
         self.conn.set_metric_callback(move |info| {
             stats.observe(info.elapsed, info.failed);
+            let sql = info.statement.sql.trim_start().as_bytes();
+            if !sql
+                .get(..6)
+                .is_some_and(|k| k.eq_ignore_ascii_case(b"SELECT"))
+            {
+                stats.count_write();
+            }
             // every statement with its latency (`RUST_LOG=buildbot_db::sql=trace`)
             log::trace!(target: "buildbot_db::sql", "{:?} {}", info.elapsed, info.statement.sql);
         });

@@ -73,19 +73,49 @@ fn pairs(req: &Req) -> Vec<(String, String)> {
         .collect()
 }
 
-fn render(req: &Req, v: &Value) -> Response {
-    let compact = req
-        .header("Accept")
-        .is_some_and(|h| h.as_str().contains("application/json"));
-    let mut r = Response::new(StatusCode::Ok);
+/// Whether the client asked for compact JSON (`Accept: application/json`) rather than
+/// Buildbot's indented text.
+fn wants_compact(req: &Req) -> bool {
+    req.header("Accept")
+        .is_some_and(|h| h.as_str().contains("application/json"))
+}
+
+/// The body of `v` as the client wants it: `(content type, text)`.
+fn rendered(compact: bool, v: &Value) -> (&'static str, String) {
     if compact {
-        r.insert_header("Content-Type", "application/json; charset=utf-8");
-        r.set_body(v.to_string());
+        ("application/json; charset=utf-8", v.to_string())
     } else {
-        r.insert_header("Content-Type", "text/plain; charset=utf-8");
-        r.set_body(json::pretty(v));
+        ("text/plain; charset=utf-8", json::pretty(v))
     }
+}
+
+fn render(req: &Req, v: &Value) -> Response {
+    let (content_type, body) = rendered(wants_compact(req), v);
+    let mut r = Response::new(StatusCode::Ok);
+    r.insert_header("Content-Type", content_type);
+    r.set_body(body);
     r
+}
+
+/// Answers from the response cache, or computes the value and keeps its rendering.
+async fn cached<F>(req: &Req, compute: F) -> Response
+where
+    F: std::future::Future<Output = Result<Value, ApiError>>,
+{
+    let compact = wants_compact(req);
+    let cache = &req.state().shared.responses;
+    if let Some(r) = cache.lookup(req, compact) {
+        return r;
+    }
+    // read before the query: a write during it makes the entry stale at once
+    let generation = req.state().handle.db().stats().write_generation();
+    match compute.await {
+        Ok(v) => {
+            let (content_type, body) = rendered(compact, &v);
+            cache.store(req, compact, generation, content_type, body)
+        }
+        Err(e) => error_response(e),
+    }
 }
 
 fn param_i64(req: &Req, name: &str) -> Result<i64, ApiError> {
@@ -237,10 +267,7 @@ async fn fetch(
 
 /// A collection, with `base` filters from the path added to the query's.
 async fn collection(req: Req, kind: Kind, base: Vec<(&str, String)>) -> tide::Result {
-    Ok(match collection_value(&req, kind, base).await {
-        Ok(v) => render(&req, &v),
-        Err(e) => error_response(e),
-    })
+    Ok(cached(&req, collection_value(&req, kind, base)).await)
 }
 
 async fn collection_value(
@@ -299,10 +326,7 @@ async fn collection_value_with(
 
 /// A single entity: the collection filtered by `key`, 404 when empty.
 async fn single(req: Req, kind: Kind, key: Vec<(&str, String)>) -> tide::Result {
-    Ok(match single_value(&req, kind, key).await {
-        Ok(v) => render(&req, &v),
-        Err(e) => error_response(e),
-    })
+    Ok(cached(&req, single_value(&req, kind, key)).await)
 }
 
 async fn single_value(req: &Req, kind: Kind, key: Vec<(&str, String)>) -> Result<Value, ApiError> {

@@ -7,6 +7,7 @@
 
 mod api;
 mod auth;
+mod cache;
 mod hooks;
 mod json;
 mod live;

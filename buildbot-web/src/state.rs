@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: crate::metrics::Metrics,
     /// Templates (`pages.rs`).
     pub(crate) pages: crate::pages::Pages,
+    /// Rendered REST answers while the database is unchanged (`cache.rs`).
+    pub(crate) responses: crate::cache::ResponseCache,
 }
 
 impl State {
@@ -31,6 +33,7 @@ impl State {
             auth: crate::auth::AuthState::new(&handle),
             metrics: crate::metrics::Metrics::new(&handle),
             pages: crate::pages::Pages::new(&handle),
+            responses: Default::default(),
         };
         State {
             handle,

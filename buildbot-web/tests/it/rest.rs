@@ -351,3 +351,53 @@ fn errors_as_buildbot_gives_them() {
         assert_eq!(v["error"]["code"], -32603);
     });
 }
+
+/// Answers come from the response cache only while nothing was written: a request made
+/// right after a write (no waiting) sees it; `Cache-Control: no-cache` answers the same.
+#[test]
+fn cached_answers_follow_every_write() {
+    within(120, async move {
+        let env = Env::start().await;
+        let path = "/api/v2/buildrequests?field=buildrequestid&order=buildrequestid";
+        let ids = |v: &Value| -> Vec<i64> {
+            v["buildrequests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["buildrequestid"].as_i64().unwrap())
+                .collect()
+        };
+        let mut expected: Vec<i64> = ids(&env.ok(path).await);
+        for round in 0..3 {
+            // twice unchanged: the second answer is the cached one, and equal
+            assert_eq!(ids(&env.ok(path).await), expected, "round {round}");
+            assert_eq!(ids(&env.ok(path).await), expected, "round {round}");
+            let (status, v) = env
+                .rpc(
+                    "/api/v2/forceschedulers/force",
+                    "force",
+                    json!({"builderNames": ["good"], "reason": format!("cache {round}")}),
+                )
+                .await;
+            assert_eq!(status, 200, "{v}");
+            let brid = v["result"][1].as_object().unwrap().values().next().unwrap();
+            expected.push(brid.as_i64().unwrap());
+            // at once, without waiting for any expiry
+            assert_eq!(ids(&env.ok(path).await), expected, "round {round}");
+            let (s, _, body) = request(
+                &env.app,
+                tide::http::Method::Get,
+                path,
+                &[
+                    ("Accept", "application/json"),
+                    ("Cache-Control", "no-cache"),
+                ],
+                None,
+            )
+            .await;
+            assert_eq!(s, 200);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(ids(&v), expected, "round {round}, no-cache");
+        }
+    });
+}
