@@ -101,7 +101,7 @@ impl Db {
             ..Default::default()
         };
         Ok(BuilderId(find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a builder",
             builders::Entity,
             builders::Column::NameHash.eq(hash),
@@ -118,7 +118,7 @@ impl Db {
             ..Default::default()
         };
         Ok(TagId(find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a tag",
             tags::Entity,
             tags::Column::NameHash.eq(hash),
@@ -185,7 +185,7 @@ impl Db {
             ..Default::default()
         };
         Ok(find_or_create!(
-            &self.conn,
+            &self.x(),
             "adding a builder to a master",
             builder_masters::Entity,
             builder_masters::Column::Builderid
@@ -237,7 +237,7 @@ impl Db {
     pub async fn builder_id_by_name(&self, name: &str) -> Result<Option<BuilderId>, DbError> {
         Ok(builders::Entity::find()
             .filter(builders::Column::NameHash.eq(name_hash(name)))
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a builder")?
             .map(|b| BuilderId(b.id)))
@@ -257,11 +257,11 @@ impl Db {
             builder_field,
             col(builders::Entity, builders::Column::Id),
         )?;
-        let rows = sel.all(&self.conn).await.ctx(OP)?;
+        let rows = sel.all(&self.x()).await.ctx(OP)?;
         let mut bm: BTreeMap<i64, Vec<MasterId>> = BTreeMap::new();
         for r in builder_masters::Entity::find()
             .order_by_asc(builder_masters::Column::Masterid)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
         {
@@ -270,7 +270,7 @@ impl Db {
                 .push(MasterId(r.masterid));
         }
         let tag_names: BTreeMap<i64, String> = tags::Entity::find()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
             .into_iter()
@@ -279,7 +279,7 @@ impl Db {
         let mut btags: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         for r in builders_tags::Entity::find()
             .order_by_asc(builders_tags::Column::Id)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
         {
@@ -313,7 +313,7 @@ impl Db {
             ..Default::default()
         };
         Ok(ProjectId(find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a project",
             projects::Entity,
             projects::Column::NameHash.eq(hash),
@@ -340,7 +340,7 @@ impl Db {
                 ..Default::default()
             })
             .filter(projects::Column::Id.eq(projectid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("updating a project")?;
         Ok(())
@@ -350,7 +350,7 @@ impl Db {
     pub async fn list_projects(&self) -> Result<Vec<ProjectRow>, DbError> {
         Ok(projects::Entity::find()
             .order_by_asc(projects::Column::Id)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing projects")?
             .into_iter()
@@ -380,7 +380,7 @@ impl Db {
             ..Default::default()
         };
         let r = find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a codebase",
             codebases::Entity,
             codebases::Column::Projectid

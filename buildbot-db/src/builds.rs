@@ -242,7 +242,7 @@ impl Db {
                 .to_owned();
             for _ in 0..100 {
                 let stmt = self.db_backend().build(&insert);
-                match self.conn.query_one_raw(stmt).await {
+                match self.x().query_one_raw(stmt).await {
                     Ok(Some(row)) => {
                         let id: i64 = row.try_get_by_index(0).ctx(OP)?;
                         let number: i64 = row.try_get_by_index(1).ctx(OP)?;
@@ -266,7 +266,7 @@ impl Db {
                 .expr(Func::max(Expr::col(builds::Column::Number)))
                 .filter(builds::Column::Builderid.eq(builderid.0))
                 .into_tuple()
-                .one(&self.conn)
+                .one(&self.x())
                 .await
                 .ctx(OP)?;
             let number = max.flatten().unwrap_or(0) + 1;
@@ -283,7 +283,7 @@ impl Db {
                 results: Set(None),
                 ..Default::default()
             })
-            .exec(&self.conn)
+            .exec(&self.x())
             .await;
             match r {
                 Ok(r) => return Ok((BuildId(r.last_insert_id), number)),
@@ -309,7 +309,7 @@ impl Db {
                 Expr::value(state_string.to_owned()),
             )
             .filter(builds::Column::Id.eq(buildid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("setting a build state string")?;
         Ok(())
@@ -327,7 +327,7 @@ impl Db {
                 Expr::col(builds::Column::LocksDurationS).add(seconds),
             )
             .filter(builds::Column::Id.eq(buildid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("adding build lock duration")?;
         Ok(())
@@ -353,7 +353,7 @@ impl Db {
         u.col_expr(builds::Column::CompleteAt, Expr::value(now()))
             .col_expr(builds::Column::Results, Expr::value(results.code()))
             .filter(builds::Column::Id.eq(buildid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("finishing a build")?;
         Ok(())
@@ -362,7 +362,7 @@ impl Db {
     /// One build.
     pub async fn get_build(&self, buildid: BuildId) -> Result<Option<BuildRow>, DbError> {
         Ok(builds::Entity::find_by_id(buildid.0)
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a build")?
             .map(Into::into))
@@ -377,7 +377,7 @@ impl Db {
         Ok(builds::Entity::find()
             .filter(builds::Column::Builderid.eq(builderid.0))
             .filter(builds::Column::Number.eq(number))
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a build")?
             .map(Into::into))
@@ -392,7 +392,7 @@ impl Db {
             build_field,
             col(builds::Entity, builds::Column::Id),
         )?
-        .all(&self.conn)
+        .all(&self.x())
         .await
         .ctx("listing builds")?
         .into_iter()
@@ -479,7 +479,7 @@ impl Db {
         }
         if rows.len() <= crate::common::BATCH {
             build_properties::Entity::insert_many(rows)
-                .exec_without_returning(&self.conn)
+                .exec_without_returning(&self.x())
                 .await
                 .ctx(OP)?;
             return Ok(());
@@ -501,7 +501,7 @@ impl Db {
     pub async fn get_build_properties(&self, buildid: BuildId) -> Result<Properties, DbError> {
         Ok(build_properties::Entity::find()
             .filter(build_properties::Column::Buildid.eq(buildid.0))
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("reading build properties")?
             .into_iter()
@@ -538,7 +538,7 @@ impl Db {
                 ])
                 .to_owned(),
         )
-        .exec_without_returning(&self.conn)
+        .exec_without_returning(&self.x())
         .await
         .ctx("setting build data")?;
         Ok(())
@@ -553,7 +553,7 @@ impl Db {
         Ok(build_data::Entity::find()
             .filter(build_data::Column::Buildid.eq(buildid.0))
             .filter(build_data::Column::Name.eq(name))
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading build data")?
             .map(|d| BuildDataRow {
@@ -575,7 +575,7 @@ impl Db {
             .filter(build_data::Column::Buildid.eq(buildid.0))
             .order_by_asc(build_data::Column::Id)
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing build data")?;
         Ok(rows
@@ -624,7 +624,7 @@ impl Db {
                     .expr(Func::max(Expr::col(steps::Column::Number)))
                     .filter(steps::Column::Buildid.eq(buildid.0))
                     .into_tuple()
-                    .one(&self.conn)
+                    .one(&self.x())
                     .await
                     .ctx(OP)?;
                 max.flatten().map_or(0, |n| n + 1)
@@ -644,7 +644,7 @@ impl Db {
             ..Default::default()
         };
         match steps::Entity::insert(row(name.to_owned()))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
         {
             Ok(r) => return Ok((StepId(r.last_insert_id), number, name.to_owned())),
@@ -667,7 +667,7 @@ impl Db {
             .column(steps::Column::Name)
             .filter(steps::Column::Buildid.eq(buildid.0))
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         let mut n = 1;
@@ -681,7 +681,7 @@ impl Db {
             n += 1;
         };
         let r = steps::Entity::insert(row(newname.clone()))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx(OP)?;
         Ok((StepId(r.last_insert_id), number, newname))
@@ -695,7 +695,7 @@ impl Db {
             u = u.col_expr(steps::Column::LocksAcquiredAt, Expr::value(t));
         }
         u.filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("starting a step")?;
         Ok(())
@@ -706,7 +706,7 @@ impl Db {
         steps::Entity::update_many()
             .col_expr(steps::Column::LocksAcquiredAt, Expr::value(now()))
             .filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("setting step locks")?;
         Ok(())
@@ -724,7 +724,7 @@ impl Db {
                 Expr::value(state_string.to_owned()),
             )
             .filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("setting a step state string")?;
         Ok(())
@@ -799,7 +799,7 @@ impl Db {
             .col_expr(steps::Column::Results, Expr::value(results.code()))
             .col_expr(steps::Column::Hidden, Expr::value(i16::from(hidden)))
             .filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("finishing a step")?;
         Ok(())
@@ -808,7 +808,7 @@ impl Db {
     /// One step.
     pub async fn get_step(&self, stepid: StepId) -> Result<Option<StepRow>, DbError> {
         Ok(steps::Entity::find_by_id(stepid.0)
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a step")?
             .map(Into::into))
@@ -823,7 +823,7 @@ impl Db {
             step_field,
             col(steps::Entity, steps::Column::Id),
         )?
-        .all(&self.conn)
+        .all(&self.x())
         .await
         .ctx("listing steps")?
         .into_iter()

@@ -221,7 +221,7 @@ impl Db {
                     subdir: Set(p.subdir.clone()),
                     ..Default::default()
                 })
-                .exec(&self.conn)
+                .exec(&self.x())
                 .await
                 .ctx(OP)?;
                 Some(r.last_insert_id)
@@ -247,7 +247,7 @@ impl Db {
             ..Default::default()
         };
         Ok(SourceStampId(find_or_create!(
-            &self.conn,
+            &self.x(),
             OP,
             sourcestamps::Entity,
             sourcestamps::Column::SsHash.eq(hash),
@@ -266,7 +266,7 @@ impl Db {
         for chunk in ids.chunks(BATCH) {
             let rows = sourcestamps::Entity::find()
                 .filter(sourcestamps::Column::Id.is_in(chunk.iter().map(|i| i.0)))
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?;
             let pids: Vec<i64> = rows.iter().filter_map(|r| r.patchid).collect();
@@ -275,7 +275,7 @@ impl Db {
             } else {
                 patches::Entity::find()
                     .filter(patches::Column::Id.is_in(pids))
-                    .all(&self.conn)
+                    .all(&self.x())
                     .await
                     .ctx(OP)?
                     .into_iter()
@@ -345,7 +345,7 @@ impl Db {
         }
         let ids: Vec<i64> = sel
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing source stamps")?;
         self.get_sourcestamps(&ids.into_iter().map(SourceStampId).collect::<Vec<_>>())
@@ -450,7 +450,7 @@ impl Db {
         for chunk in ids.chunks(BATCH) {
             for f in change_files::Entity::find()
                 .filter(change_files::Column::Changeid.is_in(chunk.to_vec()))
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?
             {
@@ -458,7 +458,7 @@ impl Db {
             }
             for p in change_properties::Entity::find()
                 .filter(change_properties::Column::Changeid.is_in(chunk.to_vec()))
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?
             {
@@ -494,7 +494,7 @@ impl Db {
     /// One change.
     pub async fn get_change(&self, id: ChangeId) -> Result<Option<ChangeRow>, DbError> {
         let rows = changes::Entity::find_by_id(id.0)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("reading a change")?;
         Ok(self.change_rows(rows).await?.into_iter().next())
@@ -509,7 +509,7 @@ impl Db {
             change_field,
             col(changes::Entity, changes::Column::Changeid),
         )?
-        .all(&self.conn)
+        .all(&self.x())
         .await
         .ctx("listing changes")?;
         self.change_rows(rows).await
@@ -523,7 +523,7 @@ impl Db {
                 changes::Column::Changeid,
             )))
             .into_tuple()
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading the latest change")?;
         Ok(r.flatten().map(ChangeId))
@@ -548,7 +548,7 @@ impl Db {
             .offset(horizon)
             .limit(i64::MAX as u64)
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         for chunk in ids.chunks(BATCH) {
@@ -595,7 +595,7 @@ impl Db {
     pub async fn change_users(&self, id: ChangeId) -> Result<Vec<UserId>, DbError> {
         Ok(change_users::Entity::find()
             .filter(change_users::Column::Changeid.eq(id.0))
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("reading change users")?
             .into_iter()

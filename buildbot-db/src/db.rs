@@ -507,6 +507,72 @@ impl Db {
     }
 }
 
+/// The pool as a statement executor that, on SQLite, runs every statement but a `SELECT`
+/// under this process's writer lock: concurrent builds' writes then queue here for
+/// microseconds instead of colliding inside SQLite, whose busy handler sleeps a millisecond
+/// or more before it retries. (Transactions hold the lock from `BEGIN` to the end.)
+pub(crate) struct Exec<'a>(&'a Db);
+
+impl Db {
+    /// The executor for statements outside a transaction (see [`Exec`]).
+    pub(crate) fn x(&self) -> Exec<'_> {
+        Exec(self)
+    }
+
+    async fn lock_for(&self, sql: &str) -> Option<async_std::sync::MutexGuardArc<()>> {
+        let read = sql
+            .trim_start()
+            .as_bytes()
+            .get(..6)
+            .is_some_and(|k| k.eq_ignore_ascii_case(b"SELECT"));
+        if self.backend == Backend::Sqlite && !read {
+            Some(self.write_lock.lock_arc().await)
+        } else {
+            None
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm::ConnectionTrait for Exec<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.conn.get_database_backend()
+    }
+
+    async fn execute_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        let _w = self.0.lock_for(&stmt.sql).await;
+        self.0.conn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        let _w = self.0.lock_for(sql).await;
+        self.0.conn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        let _w = self.0.lock_for(&stmt.sql).await;
+        self.0.conn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        let _w = self.0.lock_for(&stmt.sql).await;
+        self.0.conn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.0.conn.support_returning()
+    }
+}
+
 /// A write transaction (plus, on SQLite, this process's writer lock until it ends).
 pub(crate) struct WriteTxn {
     txn: DatabaseTransaction,

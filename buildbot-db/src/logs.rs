@@ -242,7 +242,7 @@ impl Db {
                 log_type: Set(log_type.code().to_owned()),
                 ..Default::default()
             })
-            .exec(&self.conn)
+            .exec(&self.x())
             .await;
             match r {
                 Ok(r) => return Ok(LogId(r.last_insert_id)),
@@ -416,7 +416,7 @@ impl Db {
         logs::Entity::update_many()
             .col_expr(logs::Column::Complete, Expr::value(1i16))
             .filter(logs::Column::Id.eq(logid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("finishing a log")?;
         Ok(())
@@ -439,7 +439,7 @@ impl Db {
             .filter(logchunks::Column::Logid.eq(logid.0))
             .order_by_asc(logchunks::Column::FirstLine)
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         let mut groups = Vec::new();
@@ -527,7 +527,7 @@ impl Db {
                 .filter(logchunks::Column::LastLine.gte(from))
                 .order_by_asc(logchunks::Column::FirstLine)
                 .limit(BATCH as u64)
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?;
             let n = chunks.len();
@@ -616,7 +616,7 @@ impl Db {
             .expr(Expr::cust(len))
             .filter(logchunks::Column::Logid.eq(logid.0))
             .into_tuple()
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading log statistics")?;
         let (n, bytes) = r.unwrap_or((0, None));
@@ -626,7 +626,7 @@ impl Db {
     /// One log.
     pub async fn get_log(&self, logid: LogId) -> Result<Option<LogRow>, DbError> {
         Ok(logs::Entity::find_by_id(logid.0)
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a log")?
             .map(Into::into))
@@ -641,7 +641,7 @@ impl Db {
         Ok(logs::Entity::find()
             .filter(logs::Column::Stepid.eq(stepid.0))
             .filter(logs::Column::Slug.eq(slug))
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a log")?
             .map(Into::into))
@@ -656,7 +656,7 @@ impl Db {
             log_field,
             col(logs::Entity, logs::Column::Id),
         )?
-        .all(&self.conn)
+        .all(&self.x())
         .await
         .ctx("listing logs")?
         .into_iter()
@@ -682,7 +682,7 @@ impl Db {
                 ),
             )
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         for chunk in ids.chunks(BATCH) {

@@ -80,7 +80,7 @@ impl Db {
             ..Default::default()
         };
         let id = find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a master",
             masters::Entity,
             masters::Column::NameHash.eq(hash),
@@ -105,7 +105,7 @@ impl Db {
         if active {
             upd = upd.col_expr(masters::Column::LastActive, Expr::value(now()));
         }
-        let changed = upd.exec(&self.conn).await.ctx(OP)?.rows_affected > 0;
+        let changed = upd.exec(&self.x()).await.ctx(OP)?.rows_affected > 0;
         if active && !changed {
             self.master_heartbeat(masterid).await?;
         }
@@ -118,7 +118,7 @@ impl Db {
             .col_expr(masters::Column::Active, Expr::value(1))
             .col_expr(masters::Column::LastActive, Expr::value(now()))
             .filter(masters::Column::Id.eq(masterid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("master heartbeat")?;
         Ok(())
@@ -127,7 +127,7 @@ impl Db {
     /// One master.
     pub async fn get_master(&self, masterid: MasterId) -> Result<Option<MasterRow>, DbError> {
         Ok(masters::Entity::find_by_id(masterid.0)
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a master")?
             .map(Into::into))
@@ -143,7 +143,7 @@ impl Db {
             col(masters::Entity, masters::Column::Id),
         )?;
         Ok(sel
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing masters")?
             .into_iter()
@@ -155,7 +155,7 @@ impl Db {
     pub async fn stale_masters(&self, timeout_s: i64) -> Result<Vec<MasterRow>, DbError> {
         Ok(masters::Entity::find()
             .filter(masters::Column::LastActive.lt(now() - timeout_s))
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("finding stale masters")?
             .into_iter()
@@ -305,7 +305,7 @@ impl Db {
     pub async fn forget_connected_workers(&self, masterid: MasterId) -> Result<(), DbError> {
         crate::entities::connected_workers::Entity::delete_many()
             .filter(crate::entities::connected_workers::Column::Masterid.eq(masterid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("removing connected workers of a master")?;
         Ok(())

@@ -288,7 +288,7 @@ impl Db {
             for r in buildset_sourcestamps::Entity::find()
                 .filter(buildset_sourcestamps::Column::Buildsetid.is_in(chunk.to_vec()))
                 .order_by_asc(buildset_sourcestamps::Column::Sourcestampid)
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?
             {
@@ -318,7 +318,7 @@ impl Db {
     /// One buildset.
     pub async fn get_buildset(&self, bsid: BuildsetId) -> Result<Option<BuildsetRow>, DbError> {
         let rows = buildsets::Entity::find_by_id(bsid.0)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("reading a buildset")?;
         Ok(self.buildset_rows(rows).await?.into_iter().next())
@@ -333,7 +333,7 @@ impl Db {
             bs_field,
             col(buildsets::Entity, buildsets::Column::Id),
         )?
-        .all(&self.conn)
+        .all(&self.x())
         .await
         .ctx("listing buildsets")?;
         self.buildset_rows(rows).await
@@ -343,7 +343,7 @@ impl Db {
     pub async fn get_buildset_properties(&self, bsid: BuildsetId) -> Result<Properties, DbError> {
         Ok(buildset_properties::Entity::find()
             .filter(buildset_properties::Column::Buildsetid.eq(bsid.0))
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("reading buildset properties")?
             .into_iter()
@@ -365,7 +365,7 @@ impl Db {
         const OP: &str = "completing a buildset";
         let reqs = buildrequests::Entity::find()
             .filter(buildrequests::Column::Buildsetid.eq(bsid.0))
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         if reqs.iter().any(|r| !oflag(r.complete)) {
@@ -399,7 +399,7 @@ impl Db {
                     .add(buildsets::Column::Complete.ne(1))
                     .add(buildsets::Column::Complete.is_null()),
             )
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("completing a buildset")?
             .rows_affected;
@@ -416,7 +416,7 @@ impl Db {
         for chunk in ids.chunks(BATCH) {
             for c in buildrequest_claims::Entity::find()
                 .filter(buildrequest_claims::Column::Brid.is_in(chunk.to_vec()))
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?
             {
@@ -438,7 +438,7 @@ impl Db {
         brid: BuildRequestId,
     ) -> Result<Option<BuildRequestRow>, DbError> {
         let rows = buildrequests::Entity::find_by_id(brid.0)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("reading a build request")?;
         Ok(self.request_rows(rows).await?.into_iter().next())
@@ -453,7 +453,7 @@ impl Db {
             br_field,
             col(buildrequests::Entity, buildrequests::Column::Id),
         )?
-        .all(&self.conn)
+        .all(&self.x())
         .await
         .ctx("listing build requests")?;
         self.request_rows(rows).await
@@ -479,7 +479,7 @@ impl Db {
             sel = sel.limit(l);
         }
         let rows = sel
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing pending build requests")?;
         // unclaimed by the query's own condition: no claims to look up
@@ -503,7 +503,7 @@ impl Db {
             .filter(Expr::cust(CLAIMED_EXISTS).not())
             .group_by(buildrequests::Column::Builderid)
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing builders with pending requests")?;
         Ok(rows
@@ -537,7 +537,7 @@ impl Db {
         if brids.len() <= BATCH {
             // one statement is atomic on its own: no transaction round trips
             return match buildrequest_claims::Entity::insert_many(rows(brids))
-                .exec_without_returning(&self.conn)
+                .exec_without_returning(&self.x())
                 .await
             {
                 Ok(_) => Ok(ClaimOutcome::Claimed),
@@ -574,7 +574,7 @@ impl Db {
             buildrequest_claims::Entity::delete_many()
                 .filter(buildrequest_claims::Column::Brid.is_in(chunk.iter().map(|b| b.0)))
                 .filter(buildrequest_claims::Column::Masterid.eq(masterid.0))
-                .exec(&self.conn)
+                .exec(&self.x())
                 .await
                 .ctx(OP)?;
         }
@@ -610,7 +610,7 @@ impl Db {
         };
         if let [_] = brids {
             // one row, one statement: all or nothing without a transaction
-            let n = update(brids).exec(&self.conn).await.ctx(OP)?.rows_affected;
+            let n = update(brids).exec(&self.x()).await.ctx(OP)?.rows_affected;
             return Ok(n == 1);
         }
         let txn = self.write_txn(OP).await?;
@@ -666,7 +666,7 @@ impl Db {
         buildrequests::Entity::update_many()
             .col_expr(buildrequests::Column::Priority, Expr::value(priority))
             .filter(buildrequests::Column::Id.eq(brid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("setting a build request priority")?;
         Ok(())

@@ -82,7 +82,7 @@ impl Db {
             ..Default::default()
         };
         Ok(SchedulerId(find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a scheduler",
             schedulers::Entity,
             schedulers::Column::NameHash.eq(hash),
@@ -100,7 +100,7 @@ impl Db {
         schedulers::Entity::update_many()
             .col_expr(schedulers::Column::Enabled, Expr::value(i16::from(enabled)))
             .filter(schedulers::Column::Id.eq(id.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("enabling a scheduler")?;
         Ok(())
@@ -117,12 +117,12 @@ impl Db {
             schedulerid: Set(id.0),
             masterid: Set(masterid.0),
         })
-        .exec_without_returning(&self.conn)
+        .exec_without_returning(&self.x())
         .await
         .map(drop);
         claim_outcome(inserted, masterid, OP, || async {
             let owner = scheduler_masters::Entity::find_by_id(id.0)
-                .one(&self.conn)
+                .one(&self.x())
                 .await?;
             Ok(owner.map(|o| o.masterid))
         })
@@ -138,7 +138,7 @@ impl Db {
         scheduler_masters::Entity::delete_many()
             .filter(scheduler_masters::Column::Schedulerid.eq(id.0))
             .filter(scheduler_masters::Column::Masterid.eq(masterid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("unclaiming a scheduler")?;
         Ok(())
@@ -148,12 +148,12 @@ impl Db {
     pub async fn list_schedulers(&self) -> Result<Vec<SchedulerRow>, DbError> {
         const OP: &str = "listing schedulers";
         let owners = scheduler_masters::Entity::find()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         Ok(schedulers::Entity::find()
             .order_by_asc(schedulers::Column::Id)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
             .into_iter()
@@ -178,7 +178,7 @@ impl Db {
             ..Default::default()
         };
         Ok(ChangeSourceId(find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a change source",
             changesources::Entity,
             changesources::Column::NameHash.eq(hash),
@@ -198,12 +198,12 @@ impl Db {
             changesourceid: Set(id.0),
             masterid: Set(masterid.0),
         })
-        .exec_without_returning(&self.conn)
+        .exec_without_returning(&self.x())
         .await
         .map(drop);
         claim_outcome(inserted, masterid, OP, || async {
             let owner = changesource_masters::Entity::find_by_id(id.0)
-                .one(&self.conn)
+                .one(&self.x())
                 .await?;
             Ok(owner.map(|o| o.masterid))
         })
@@ -219,7 +219,7 @@ impl Db {
         changesource_masters::Entity::delete_many()
             .filter(changesource_masters::Column::Changesourceid.eq(id.0))
             .filter(changesource_masters::Column::Masterid.eq(masterid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("unclaiming a change source")?;
         Ok(())
@@ -229,12 +229,12 @@ impl Db {
     pub async fn list_changesources(&self) -> Result<Vec<ChangeSourceRow>, DbError> {
         const OP: &str = "listing change sources";
         let owners = changesource_masters::Entity::find()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         Ok(changesources::Entity::find()
             .order_by_asc(changesources::Column::Id)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
             .into_iter()
@@ -284,7 +284,7 @@ impl Db {
         Ok(scheduler_changes::Entity::find()
             .filter(scheduler_changes::Column::Schedulerid.eq(id.0))
             .order_by_asc(scheduler_changes::Column::Changeid)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("reading change classifications")?
             .into_iter()
@@ -303,7 +303,7 @@ impl Db {
         if let Some(c) = up_to {
             d = d.filter(scheduler_changes::Column::Changeid.lte(c.0));
         }
-        d.exec(&self.conn)
+        d.exec(&self.x())
             .await
             .ctx("flushing change classifications")?;
         Ok(())

@@ -136,7 +136,7 @@ impl Db {
             .expr(Expr::col(builds::Column::Id).count())
             .group_by(builds::Column::Results)
             .into_tuple()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("counting builds by result")?;
         Ok(rows
@@ -159,7 +159,7 @@ impl Db {
                 .not(),
             )
             .into_tuple()
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("counting pending build requests")?;
         Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))

@@ -125,7 +125,7 @@ impl Db {
             complete: Set(0),
             ..Default::default()
         })
-        .exec(&self.conn)
+        .exec(&self.x())
         .await
         .ctx("adding a test result set")?;
         Ok(TestResultSetId(r.last_insert_id))
@@ -151,7 +151,7 @@ impl Db {
             )
             .filter(test_result_sets::Column::Id.eq(id.0))
             .filter(test_result_sets::Column::Complete.eq(0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx(OP)?
             .rows_affected;
@@ -172,7 +172,7 @@ impl Db {
         Ok(test_result_sets::Entity::find()
             .filter(test_result_sets::Column::Buildid.eq(buildid.0))
             .order_by_asc(test_result_sets::Column::Id)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing test result sets")?
             .into_iter()
@@ -186,7 +186,7 @@ impl Db {
         id: TestResultSetId,
     ) -> Result<Option<TestResultSetRow>, DbError> {
         Ok(test_result_sets::Entity::find_by_id(id.0)
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a test result set")?
             .map(Into::into))
@@ -293,7 +293,7 @@ impl Db {
         let rows = test_results::Entity::find()
             .filter(test_results::Column::TestResultSetid.eq(setid.0))
             .order_by_asc(test_results::Column::Id)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?;
         let name_ids: Vec<i64> = rows.iter().filter_map(|r| r.test_nameid).collect();
@@ -302,7 +302,7 @@ impl Db {
         for c in name_ids.chunks(crate::common::BATCH) {
             for n in test_names::Entity::find()
                 .filter(test_names::Column::Id.is_in(c.to_vec()))
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?
             {
@@ -313,7 +313,7 @@ impl Db {
         for c in path_ids.chunks(crate::common::BATCH) {
             for p in test_code_paths::Entity::find()
                 .filter(test_code_paths::Column::Id.is_in(c.to_vec()))
-                .all(&self.conn)
+                .all(&self.x())
                 .await
                 .ctx(OP)?
             {

@@ -58,7 +58,7 @@ impl Db {
     pub async fn identifier_to_uid(&self, identifier: &str) -> Result<Option<UserId>, DbError> {
         Ok(users::Entity::find()
             .filter(users::Column::Identifier.eq(identifier))
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a user")?
             .map(|u| UserId(u.uid)))
@@ -77,7 +77,7 @@ impl Db {
             if let Some(r) = users_info::Entity::find()
                 .filter(users_info::Column::AttrType.eq(attr_type))
                 .filter(users_info::Column::AttrData.eq(attr_data))
-                .one(&self.conn)
+                .one(&self.x())
                 .await
                 .ctx(OP)?
             {
@@ -140,7 +140,7 @@ impl Db {
     pub async fn get_user(&self, uid: UserId) -> Result<Option<UserRow>, DbError> {
         const OP: &str = "reading a user";
         let Some(u) = users::Entity::find_by_id(uid.0)
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx(OP)?
         else {
@@ -148,7 +148,7 @@ impl Db {
         };
         let attributes = users_info::Entity::find()
             .filter(users_info::Column::Uid.eq(uid.0))
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
             .into_iter()
@@ -167,7 +167,7 @@ impl Db {
     pub async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRow>, DbError> {
         let u = users::Entity::find()
             .filter(users::Column::BbUsername.eq(username))
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading a user")?;
         match u {
@@ -180,7 +180,7 @@ impl Db {
     pub async fn list_users(&self) -> Result<Vec<UserRow>, DbError> {
         let ids: Vec<i64> = users::Entity::find()
             .order_by_asc(users::Column::Uid)
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx("listing users")?
             .into_iter()
@@ -285,7 +285,7 @@ impl Db {
             ..Default::default()
         };
         Ok(ObjectId(find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a state object",
             objects::Entity,
             objects::Column::Name
@@ -306,7 +306,7 @@ impl Db {
         let r = object_state::Entity::find()
             .filter(object_state::Column::Objectid.eq(objectid.0))
             .filter(object_state::Column::Name.eq(name))
-            .one(&self.conn)
+            .one(&self.x())
             .await
             .ctx("reading state")?;
         r.map(|r| {
@@ -332,7 +332,7 @@ impl Db {
             .col_expr(object_state::Column::ValueJson, Expr::value(json.clone()))
             .filter(object_state::Column::Objectid.eq(objectid.0))
             .filter(object_state::Column::Name.eq(name.clone()))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx(OP)?
             .rows_affected;
@@ -342,7 +342,7 @@ impl Db {
                 name: Set(name),
                 value_json: Set(json),
             })
-            .exec_without_returning(&self.conn)
+            .exec_without_returning(&self.x())
             .await;
             match r {
                 Ok(_) => {}
@@ -369,7 +369,7 @@ impl Db {
             name: Set(short),
             value_json: Set(py_json(value)),
         })
-        .exec_without_returning(&self.conn)
+        .exec_without_returning(&self.x())
         .await;
         match r {
             Ok(_) => Ok(value.clone()),

@@ -57,7 +57,7 @@ impl Db {
             ..Default::default()
         };
         Ok(WorkerId(find_or_create!(
-            &self.conn,
+            &self.x(),
             "finding or creating a worker",
             workers::Entity,
             workers::Column::Name.eq(name),
@@ -130,7 +130,7 @@ impl Db {
         const OP: &str = "deconfiguring workers";
         let bms: Vec<i64> = builder_masters::Entity::find()
             .filter(builder_masters::Column::Masterid.eq(masterid.0))
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
             .into_iter()
@@ -139,7 +139,7 @@ impl Db {
         if !bms.is_empty() {
             configured_workers::Entity::delete_many()
                 .filter(configured_workers::Column::Buildermasterid.is_in(bms))
-                .exec(&self.conn)
+                .exec(&self.x())
                 .await
                 .ctx(OP)?;
         }
@@ -192,7 +192,7 @@ impl Db {
         connected_workers::Entity::delete_many()
             .filter(connected_workers::Column::Workerid.eq(workerid.0))
             .filter(connected_workers::Column::Masterid.eq(masterid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("recording a worker disconnection")?;
         Ok(())
@@ -218,7 +218,7 @@ impl Db {
                 }),
             )
             .filter(workers::Column::Id.eq(workerid.0))
-            .exec(&self.conn)
+            .exec(&self.x())
             .await
             .ctx("updating worker state")?;
         Ok(())
@@ -258,12 +258,12 @@ impl Db {
             worker_field,
             col(workers::Entity, workers::Column::Id),
         )?
-        .all(&self.conn)
+        .all(&self.x())
         .await
         .ctx(OP)?;
         let mut conn_to: BTreeMap<i64, Vec<MasterId>> = BTreeMap::new();
         for c in connected_workers::Entity::find()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
         {
@@ -273,7 +273,7 @@ impl Db {
                 .push(MasterId(c.masterid));
         }
         let bms: BTreeMap<i64, (i64, i64)> = builder_masters::Entity::find()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
             .into_iter()
@@ -281,7 +281,7 @@ impl Db {
             .collect();
         let mut conf: BTreeMap<i64, Vec<(MasterId, BuilderId)>> = BTreeMap::new();
         for c in configured_workers::Entity::find()
-            .all(&self.conn)
+            .all(&self.x())
             .await
             .ctx(OP)?
         {
