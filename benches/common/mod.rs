@@ -73,6 +73,8 @@ pub fn config_text(workers: usize, command: &str) -> String {
 
 /// Starts a master in `basedir` (fresh SQLite DB, worker port on 127.0.0.1:0).
 pub async fn start_master(text: &str, basedir: &Path) -> MasterHandle {
+    // the executor `buildbot start` sets up (half the cores)
+    buildbot::core::daemon::init_executor(buildbot::core::daemon::master_executor_threads());
     // `RUST_LOG=buildbot_db::sql=trace` lists every statement
     let _ = env_logger::builder().is_test(false).try_init();
     let cfg = parse_config(text, "master.cfg", &Registry::new())

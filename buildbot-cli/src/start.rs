@@ -241,6 +241,7 @@ fn run_master(
             }
         },
     };
+    daemon::init_executor(daemon::master_executor_threads());
     let log_handle = match daemon::init_logging(target, verbose.then_some("debug")) {
         Ok(h) => h,
         Err(e) => {

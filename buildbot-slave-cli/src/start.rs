@@ -315,22 +315,9 @@ fn hostname() -> String {
 /// thread also behaves like the Python worker's single reactor thread.
 const EXECUTOR_THREADS: usize = 1;
 
-/// Configures (and starts) the executor before async-std would start it with one thread per
-/// core on its first use; the first configuration wins. Unlike setting
-/// `ASYNC_STD_THREAD_COUNT`, this leaves the environment that build commands inherit alone.
-/// Starts threads: call it after daemonizing.
-fn init_executor() {
-    async_global_executor::init_with_config(
-        async_global_executor::GlobalExecutorConfig::default()
-            .with_env_var("ASYNC_STD_THREAD_COUNT")
-            .with_min_threads(EXECUTOR_THREADS)
-            .with_thread_name_fn(|| "async-std/runtime".to_owned()),
-    );
-}
-
 /// The slave process itself (daemon or foreground).
 fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow::Result<ExitCode> {
-    init_executor();
+    buildbot_core::daemon::init_executor(EXECUTOR_THREADS);
     let fail = |readiness: &mut Readiness, e: anyhow::Error| {
         readiness.failed(&format!("{e:#}"));
         Err(e)

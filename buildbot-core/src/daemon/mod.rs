@@ -41,6 +41,7 @@
 
 mod detach;
 mod error;
+mod executor;
 mod logfile;
 mod paths;
 mod pidfile;
@@ -53,6 +54,7 @@ pub use detach::{
     Readiness, apply_umask, daemonize, start_timeout_from_env,
 };
 pub use error::DaemonError;
+pub use executor::{init_executor, master_executor_threads};
 pub use logfile::{
     DEFAULT_MAX_ROTATED_FILES, DEFAULT_ROTATE_LENGTH, LogFile, LogHandle, LogTarget, Rotation,
     format_log_line, init_logging, log_component, log_line_now,
