@@ -29,11 +29,12 @@ mod config;
 mod password;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use buildbot_core::master::MasterHandle;
+use buildbot_core::master::config::MasterConfig;
 use serde_json::{Value, json};
 use tide::{Request, Response, StatusCode};
 
@@ -165,43 +166,80 @@ struct Session {
 /// Sessions and users.
 #[derive(Debug, Default)]
 pub(crate) struct AuthState {
+    /// The policy of the configuration it was read from (`buildbot reconfig` replaces it).
+    policy: Mutex<(Option<Arc<MasterConfig>>, Arc<Policy>)>,
+    sessions: Mutex<HashMap<String, Session>>,
+    basic_cache: Mutex<HashMap<[u8; 32], (User, Instant)>>,
+}
+
+/// What `[www.auth]` and `[www.authz]` say.
+#[derive(Debug, Default)]
+struct Policy {
     auth: Option<AuthConfig>,
     authz: Option<AuthzConfig>,
     /// A configuration error: logins and control actions are refused.
     error: Option<String>,
     secure_cookie: bool,
-    sessions: Mutex<HashMap<String, Session>>,
-    basic_cache: Mutex<HashMap<[u8; 32], (User, Instant)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl AuthState {
-    pub(crate) fn new(handle: &MasterHandle) -> Self {
-        let cfg = handle.config();
-        let secure_cookie = cfg.buildbot_url.starts_with("https:");
-        let mut st = AuthState {
-            secure_cookie,
+impl Policy {
+    fn load(cfg: &MasterConfig, basedir: &std::path::Path) -> Self {
+        let mut p = Policy {
+            secure_cookie: cfg.buildbot_url.starts_with("https:"),
             ..Default::default()
         };
-        match AuthConfig::load(cfg.www.auth.as_ref(), handle.basedir()) {
-            Ok(a) => st.auth = a,
-            Err(e) => st.error = Some(e),
+        match AuthConfig::load(cfg.www.auth.as_ref(), basedir) {
+            Ok(a) => p.auth = a,
+            Err(e) => p.error = Some(e),
         }
         match AuthzConfig::load(cfg.www.authz.as_ref()) {
-            Ok(a) => st.authz = a,
-            Err(e) => st.error = Some(st.error.take().unwrap_or(e)),
+            Ok(a) => p.authz = a,
+            Err(e) => p.error = Some(p.error.take().unwrap_or(e)),
         }
-        if let Some(e) = &st.error {
+        if let Some(e) = &p.error {
             log::error!("web authentication disabled, control actions refused: {e}");
         }
+        p
+    }
+}
+
+impl AuthState {
+    pub(crate) fn new(handle: &MasterHandle) -> Self {
+        let st = AuthState::default();
+        st.refresh(handle);
         st
     }
 
+    /// Re-reads the policy when the master's configuration was replaced (reconfig); the
+    /// sessions stay, remembered Basic credentials are checked again.
+    pub(crate) fn refresh(&self, handle: &MasterHandle) {
+        let cfg = handle.config();
+        let mut cur = lock(&self.policy);
+        if cur.0.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cfg)) {
+            return;
+        }
+        let changed = cur
+            .0
+            .as_ref()
+            .is_none_or(|c| c.www != cfg.www || c.buildbot_url != cfg.buildbot_url);
+        if changed {
+            cur.1 = Arc::new(Policy::load(&cfg, handle.basedir()));
+            lock(&self.basic_cache).clear();
+        }
+        cur.0 = Some(cfg);
+    }
+
+    /// The policy in force.
+    fn p(&self) -> Arc<Policy> {
+        lock(&self.policy).1.clone()
+    }
+
     fn anonymous_read(&self) -> bool {
-        self.error.is_none() && self.authz.as_ref().is_none_or(|a| a.anonymous_read)
+        self.p().error.is_none() && self.p().authz.as_ref().is_none_or(|a| a.anonymous_read)
     }
 
     fn new_session(&self, user: User) -> String {
@@ -234,8 +272,9 @@ impl AuthState {
 
     /// Checks `username`/`password` against the configured users.
     async fn verify(&self, handle: &MasterHandle, username: &str, password: &str) -> Option<User> {
-        let auth = self.auth.as_ref()?;
-        if self.error.is_some() {
+        let policy = self.p();
+        let auth = policy.auth.as_ref()?;
+        if self.p().error.is_some() {
             return None;
         }
         let key = {
@@ -290,7 +329,7 @@ impl AuthState {
     /// The user's roles from every role matcher.
     fn roles(&self, user: &User) -> Vec<String> {
         let mut roles = Vec::new();
-        if let Some(a) = &self.authz {
+        if let Some(a) = &self.p().authz {
             for m in &a.role_matchers {
                 for r in m.roles(user) {
                     if !roles.contains(&r) {
@@ -310,13 +349,13 @@ impl AuthState {
         endpoint: EndpointKind,
         targets: &[String],
     ) -> Result<(), Denied> {
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.p().error {
             return Err(Denied::BadConfig(e.clone()));
         }
         if user.is_none() && !self.anonymous_read() {
             return Err(Denied::LoginRequired);
         }
-        let Some(authz) = &self.authz else {
+        let Some(authz) = &self.p().authz else {
             return Ok(());
         };
         let roles = user.map(|u| self.roles(u)).unwrap_or_default();
@@ -427,7 +466,7 @@ pub(crate) async fn authorize_rpc(
     params: &serde_json::Map<String, Value>,
 ) -> Result<(), Denied> {
     let st = &req.state().shared.auth;
-    if st.authz.is_none() && st.error.is_none() && st.anonymous_read() {
+    if st.p().authz.is_none() && st.p().error.is_none() && st.anonymous_read() {
         return Ok(());
     }
     let handle = &req.state().handle;
@@ -537,13 +576,13 @@ pub(crate) async fn authorize_rpc(
 
 impl AuthState {
     fn decide_generic(&self, user: Option<&User>, method: &str) -> Result<(), Denied> {
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.p().error {
             return Err(Denied::BadConfig(e.clone()));
         }
         if user.is_none() && !self.anonymous_read() {
             return Err(Denied::LoginRequired);
         }
-        let Some(authz) = &self.authz else {
+        let Some(authz) = &self.p().authz else {
             return Ok(());
         };
         let roles = user.map(|u| self.roles(u)).unwrap_or_default();
@@ -609,6 +648,7 @@ fn middleware<'a>(
         }
         let state = req.state().clone();
         let st = &state.shared.auth;
+        st.refresh(&state.handle);
         let mut user = None;
         if let Some((u, p)) = basic_credentials(&req) {
             match st.verify(&state.handle, &u, &p).await {
@@ -681,7 +721,7 @@ fn redirect_home(req: &Req) -> Response {
 
 fn set_cookie(req: &Req, r: &mut Response, value: &str, clear: bool) {
     let mut c = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if req.state().shared.auth.secure_cookie {
+    if req.state().shared.auth.p().secure_cookie {
         c.push_str("; Secure");
     }
     if clear {
@@ -700,7 +740,7 @@ struct LoginForm {
 async fn login(mut req: Req) -> tide::Result {
     let state = req.state().clone();
     let st = &state.shared.auth;
-    if st.auth.is_none() && st.error.is_none() {
+    if st.p().auth.is_none() && st.p().error.is_none() {
         let mut r = Response::new(StatusCode::NotImplemented);
         r.set_body("Not Implemented: no authentication is configured ([www.auth])");
         return Ok(r);

@@ -575,3 +575,62 @@ gitlab = { secret = "t" }
         "{e}"
     );
 }
+
+/// `buildbot reconfig` replaces the rules: the same anonymous force is refused, allowed once
+/// `[www.authz]` is gone, and refused again when it is back; a user's login is checked
+/// against the new user list.
+#[async_std::test]
+async fn reconfig_replaces_auth_and_rules() {
+    let e = WebEnv::start(
+        |w| {
+            w.auth = Some(users_auth());
+            w.authz = Some(admins_authz());
+        },
+        &[],
+        true,
+    )
+    .await;
+    let anon: Vec<(String, String)> = Vec::new();
+    let force = |h: Vec<(String, String)>| {
+        let e = &e;
+        async move {
+            e.rpc(
+                "/api/v2/forceschedulers/force",
+                "force",
+                json!({"builderNames": ["good"]}),
+                &h,
+            )
+            .await
+        }
+    };
+    assert_denied(
+        &force(anon.clone()).await,
+        "anonymous force before reconfig",
+    );
+    let a = force(vec![basic("admin", "adminpw")]).await;
+    assert_ok(&a, "admin force before reconfig");
+
+    let reconfig = |authz: Option<Value>, auth: Value| {
+        let e = &e;
+        async move {
+            let mut cfg = (*e.master.config()).clone();
+            cfg.www.authz = authz;
+            cfg.www.auth = Some(auth);
+            e.master.reconfig(cfg).await.expect("reconfig");
+        }
+    };
+    reconfig(None, users_auth()).await;
+    assert_ok(&force(anon.clone()).await, "anonymous force without authz");
+
+    // back, with admin's password changed
+    let new_users =
+        json!({"type": "UserPasswordAuth", "users": {"admin": "newpw", "dev": "devpw"}});
+    reconfig(Some(admins_authz()), new_users).await;
+    assert_denied(&force(anon.clone()).await, "anonymous force after reconfig");
+    let old = force(vec![basic("admin", "adminpw")]).await;
+    assert_eq!(old.status, 401, "old password: {}", old.body);
+    assert_ok(
+        &force(vec![basic("admin", "newpw")]).await,
+        "admin force with the new password",
+    );
+}
