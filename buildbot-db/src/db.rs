@@ -520,12 +520,7 @@ impl Db {
     }
 
     async fn lock_for(&self, sql: &str) -> Option<async_std::sync::MutexGuardArc<()>> {
-        let read = sql
-            .trim_start()
-            .as_bytes()
-            .get(..6)
-            .is_some_and(|k| k.eq_ignore_ascii_case(b"SELECT"));
-        if self.backend == Backend::Sqlite && !read {
+        if self.backend == Backend::Sqlite && !crate::stats::is_select(sql) {
             Some(self.write_lock.lock_arc().await)
         } else {
             None

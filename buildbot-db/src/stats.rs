@@ -104,17 +104,21 @@ impl DbStats {
     }
 }
 
+/// Whether a statement only reads (`SELECT …`); anything else may write.
+pub(crate) fn is_select(sql: &str) -> bool {
+    sql.trim_start()
+        .as_bytes()
+        .get(..6)
+        .is_some_and(|k| k.eq_ignore_ascii_case(b"SELECT"))
+}
+
 impl Db {
     /// Installs the statement-latency callback on the connection (done once at connect).
     pub(crate) fn with_stats(mut self) -> Db {
         let stats = self.stats.clone();
         self.conn.set_metric_callback(move |info| {
             stats.observe(info.elapsed, info.failed);
-            let sql = info.statement.sql.trim_start().as_bytes();
-            if !sql
-                .get(..6)
-                .is_some_and(|k| k.eq_ignore_ascii_case(b"SELECT"))
-            {
+            if !is_select(&info.statement.sql) {
                 stats.count_write();
             }
             // every statement with its latency (`RUST_LOG=buildbot_db::sql=trace`)

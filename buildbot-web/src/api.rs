@@ -91,10 +91,7 @@ fn rendered(compact: bool, v: &Value) -> (&'static str, String) {
 
 fn render(req: &Req, v: &Value) -> Response {
     let (content_type, body) = rendered(wants_compact(req), v);
-    let mut r = Response::new(StatusCode::Ok);
-    r.insert_header("Content-Type", content_type);
-    r.set_body(body);
-    r
+    crate::cache::response(content_type, body)
 }
 
 /// Answers from the response cache, or computes the value and keeps its rendering.

@@ -239,7 +239,7 @@ impl AuthState {
     }
 
     fn anonymous_read(&self) -> bool {
-        self.p().error.is_none() && self.p().authz.as_ref().is_none_or(|a| a.anonymous_read)
+        self.p().anonymous_read()
     }
 
     fn new_session(&self, user: User) -> String {
@@ -274,7 +274,7 @@ impl AuthState {
     async fn verify(&self, handle: &MasterHandle, username: &str, password: &str) -> Option<User> {
         let policy = self.p();
         let auth = policy.auth.as_ref()?;
-        if self.p().error.is_some() {
+        if policy.error.is_some() {
             return None;
         }
         let key = {
@@ -328,8 +328,30 @@ impl AuthState {
 
     /// The user's roles from every role matcher.
     fn roles(&self, user: &User) -> Vec<String> {
+        self.p().roles(user)
+    }
+
+    /// Decides an action on an endpoint (see [`Policy::decide`]).
+    fn decide(
+        &self,
+        user: Option<&User>,
+        action: Action,
+        endpoint: EndpointKind,
+        targets: &[String],
+    ) -> Result<(), Denied> {
+        self.p().decide(user, action.method(), endpoint, targets)
+    }
+}
+
+impl Policy {
+    fn anonymous_read(&self) -> bool {
+        self.error.is_none() && self.authz.as_ref().is_none_or(|a| a.anonymous_read)
+    }
+
+    /// The user's roles from every role matcher.
+    fn roles(&self, user: &User) -> Vec<String> {
         let mut roles = Vec::new();
-        if let Some(a) = &self.p().authz {
+        if let Some(a) = &self.authz {
             for m in &a.role_matchers {
                 for r in m.roles(user) {
                     if !roles.contains(&r) {
@@ -345,22 +367,22 @@ impl AuthState {
     fn decide(
         &self,
         user: Option<&User>,
-        action: Action,
+        method: &str,
         endpoint: EndpointKind,
         targets: &[String],
     ) -> Result<(), Denied> {
-        if let Some(e) = &self.p().error {
+        if let Some(e) = &self.error {
             return Err(Denied::BadConfig(e.clone()));
         }
         if user.is_none() && !self.anonymous_read() {
             return Err(Denied::LoginRequired);
         }
-        let Some(authz) = &self.p().authz else {
+        let Some(authz) = &self.authz else {
             return Ok(());
         };
         let roles = user.map(|u| self.roles(u)).unwrap_or_default();
         for rule in &authz.allow_rules {
-            if !rule.matches(action.method(), endpoint, targets) {
+            if !rule.matches(method, endpoint, targets) {
                 continue;
             }
             if roles.iter().any(|r| rule.role_matches(r)) {
@@ -466,7 +488,8 @@ pub(crate) async fn authorize_rpc(
     params: &serde_json::Map<String, Value>,
 ) -> Result<(), Denied> {
     let st = &req.state().shared.auth;
-    if st.p().authz.is_none() && st.p().error.is_none() && st.anonymous_read() {
+    let policy = st.p();
+    if policy.authz.is_none() && policy.error.is_none() && policy.anonymous_read() {
         return Ok(());
     }
     let handle = &req.state().handle;
@@ -560,7 +583,7 @@ pub(crate) async fn authorize_rpc(
         _ => {
             // Any other action: only the generic matchers apply.
             let user = current_user(req);
-            let r = st.decide_generic(user, method);
+            let r = st.p().decide(user, method, EndpointKind::Other, &[]);
             if let Err(d) = &r {
                 log::warn!(
                     "denied {method} on {} for {}: {d}",
@@ -572,33 +595,6 @@ pub(crate) async fn authorize_rpc(
         }
     };
     check(req, action, &targets)
-}
-
-impl AuthState {
-    fn decide_generic(&self, user: Option<&User>, method: &str) -> Result<(), Denied> {
-        if let Some(e) = &self.p().error {
-            return Err(Denied::BadConfig(e.clone()));
-        }
-        if user.is_none() && !self.anonymous_read() {
-            return Err(Denied::LoginRequired);
-        }
-        let Some(authz) = &self.p().authz else {
-            return Ok(());
-        };
-        let roles = user.map(|u| self.roles(u)).unwrap_or_default();
-        for rule in &authz.allow_rules {
-            if !rule.matches(method, EndpointKind::Other, &[]) {
-                continue;
-            }
-            if roles.iter().any(|r| rule.role_matches(r)) {
-                return Ok(());
-            }
-            if rule.default_deny {
-                return Err(Denied::Role(rule.role.clone()));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Host (with port) named by an `Origin`/`Referer` URL.
@@ -740,7 +736,8 @@ struct LoginForm {
 async fn login(mut req: Req) -> tide::Result {
     let state = req.state().clone();
     let st = &state.shared.auth;
-    if st.p().auth.is_none() && st.p().error.is_none() {
+    let policy = st.p();
+    if policy.auth.is_none() && policy.error.is_none() {
         let mut r = Response::new(StatusCode::NotImplemented);
         r.set_body("Not Implemented: no authentication is configured ([www.auth])");
         return Ok(r);

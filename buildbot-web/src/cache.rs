@@ -60,7 +60,8 @@ fn key(req: &Request<State>, compact: bool) -> Option<String> {
     ))
 }
 
-fn response(content_type: &str, body: &str) -> Response {
+/// A 200 answer with `body` of `content_type`.
+pub(crate) fn response(content_type: &str, body: impl Into<tide::Body>) -> Response {
     let mut r = Response::new(StatusCode::Ok);
     r.insert_header("Content-Type", content_type);
     r.set_body(body);
@@ -75,7 +76,7 @@ impl ResponseCache {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(&key)?;
         (e.generation == generation && e.at.elapsed() < MAX_AGE)
-            .then(|| response(e.content_type, &e.body))
+            .then(|| response(e.content_type, &*e.body))
     }
 
     /// Keeps a successful answer rendered from data read at `generation`, and returns it.
@@ -88,10 +89,10 @@ impl ResponseCache {
         body: String,
     ) -> Response {
         let Some(key) = key(req, compact).filter(|_| body.len() <= MAX_BODY) else {
-            return response(content_type, &body);
+            return response(content_type, body);
         };
         let body: Arc<str> = body.into();
-        let r = response(content_type, &body);
+        let r = response(content_type, &*body);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
