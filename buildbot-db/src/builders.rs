@@ -331,18 +331,19 @@ impl Db {
         description_format: Option<&str>,
         description_html: Option<&str>,
     ) -> Result<(), DbError> {
-        projects::Entity::update_many()
-            .set(projects::ActiveModel {
-                slug: Set(slug.to_owned()),
-                description: Set(description.map(str::to_owned)),
-                description_format: Set(description_format.map(str::to_owned)),
-                description_html: Set(description_html.map(str::to_owned)),
-                ..Default::default()
-            })
-            .filter(projects::Column::Id.eq(projectid.0))
-            .exec(&self.x())
-            .await
-            .ctx("updating a project")?;
+        self.write(
+            &projects::Entity::update_many()
+                .set(projects::ActiveModel {
+                    slug: Set(slug.to_owned()),
+                    description: Set(description.map(str::to_owned)),
+                    description_format: Set(description_format.map(str::to_owned)),
+                    description_html: Set(description_html.map(str::to_owned)),
+                    ..Default::default()
+                })
+                .filter(projects::Column::Id.eq(projectid.0)),
+        )
+        .await
+        .ctx("updating a project")?;
         Ok(())
     }
 

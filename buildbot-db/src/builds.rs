@@ -197,8 +197,8 @@ impl Db {
         const OP: &str = "adding a build";
         if self.backend() != crate::Backend::MySql {
             // the next number and the row in one statement (MySQL has no RETURNING)
+            use sea_orm::Iden;
             use sea_orm::sea_query::{Alias, Query as Q};
-            use sea_orm::{ConnectionTrait, Iden};
             let b = |c: builds::Column| Alias::new(c.to_string());
             let number = Func::coalesce([
                 Func::max(Expr::col(b(builds::Column::Number))).into(),
@@ -242,13 +242,11 @@ impl Db {
                 .to_owned();
             for _ in 0..100 {
                 let stmt = self.db_backend().build(&insert);
-                match self.x().query_one_raw(stmt).await {
-                    Ok(Some(row)) => {
-                        let id: i64 = row.try_get_by_index(0).ctx(OP)?;
-                        let number: i64 = row.try_get_by_index(1).ctx(OP)?;
-                        return Ok((BuildId(id), number));
+                match self.insert_returning_ints(stmt).await {
+                    Ok(Some(row)) if row.len() == 2 => {
+                        return Ok((BuildId(row[0]), row[1]));
                     }
-                    Ok(None) => {
+                    Ok(_) => {
                         return Err(DbError::Conflict {
                             op: OP,
                             reason: "the insert returned no row".into(),
@@ -270,23 +268,23 @@ impl Db {
                 .await
                 .ctx(OP)?;
             let number = max.flatten().unwrap_or(0) + 1;
-            let r = builds::Entity::insert(builds::ActiveModel {
-                number: Set(number),
-                builderid: Set(builderid.0),
-                buildrequestid: Set(buildrequestid.0),
-                workerid: Set(workerid.map(|w| w.0)),
-                masterid: Set(masterid.0),
-                started_at: Set(now()),
-                complete_at: Set(None),
-                locks_duration_s: Set(0),
-                state_string: Set(state_string.to_owned()),
-                results: Set(None),
-                ..Default::default()
-            })
-            .exec(&self.x())
-            .await;
+            let r = self
+                .insert(builds::Entity::insert(builds::ActiveModel {
+                    number: Set(number),
+                    builderid: Set(builderid.0),
+                    buildrequestid: Set(buildrequestid.0),
+                    workerid: Set(workerid.map(|w| w.0)),
+                    masterid: Set(masterid.0),
+                    started_at: Set(now()),
+                    complete_at: Set(None),
+                    locks_duration_s: Set(0),
+                    state_string: Set(state_string.to_owned()),
+                    results: Set(None),
+                    ..Default::default()
+                }))
+                .await;
             match r {
-                Ok(r) => return Ok((BuildId(r.last_insert_id), number)),
+                Ok(id) => return Ok((BuildId(id), number)),
                 Err(e) if is_unique_violation(&e) => continue,
                 Err(source) => return Err(DbError::Query { op: OP, source }),
             }
@@ -303,15 +301,16 @@ impl Db {
         buildid: BuildId,
         state_string: &str,
     ) -> Result<(), DbError> {
-        builds::Entity::update_many()
-            .col_expr(
-                builds::Column::StateString,
-                Expr::value(state_string.to_owned()),
-            )
-            .filter(builds::Column::Id.eq(buildid.0))
-            .exec(&self.x())
-            .await
-            .ctx("setting a build state string")?;
+        self.write(
+            &builds::Entity::update_many()
+                .col_expr(
+                    builds::Column::StateString,
+                    Expr::value(state_string.to_owned()),
+                )
+                .filter(builds::Column::Id.eq(buildid.0)),
+        )
+        .await
+        .ctx("setting a build state string")?;
         Ok(())
     }
 
@@ -321,15 +320,16 @@ impl Db {
         buildid: BuildId,
         seconds: i64,
     ) -> Result<(), DbError> {
-        builds::Entity::update_many()
-            .col_expr(
-                builds::Column::LocksDurationS,
-                Expr::col(builds::Column::LocksDurationS).add(seconds),
-            )
-            .filter(builds::Column::Id.eq(buildid.0))
-            .exec(&self.x())
-            .await
-            .ctx("adding build lock duration")?;
+        self.write(
+            &builds::Entity::update_many()
+                .col_expr(
+                    builds::Column::LocksDurationS,
+                    Expr::col(builds::Column::LocksDurationS).add(seconds),
+                )
+                .filter(builds::Column::Id.eq(buildid.0)),
+        )
+        .await
+        .ctx("adding build lock duration")?;
         Ok(())
     }
 
@@ -350,12 +350,13 @@ impl Db {
         if let Some(s) = state_string {
             u = u.col_expr(builds::Column::StateString, Expr::value(s.to_owned()));
         }
-        u.col_expr(builds::Column::CompleteAt, Expr::value(now()))
-            .col_expr(builds::Column::Results, Expr::value(results.code()))
-            .filter(builds::Column::Id.eq(buildid.0))
-            .exec(&self.x())
-            .await
-            .ctx("finishing a build")?;
+        self.write(
+            &u.col_expr(builds::Column::CompleteAt, Expr::value(now()))
+                .col_expr(builds::Column::Results, Expr::value(results.code()))
+                .filter(builds::Column::Id.eq(buildid.0)),
+        )
+        .await
+        .ctx("finishing a build")?;
         Ok(())
     }
 
@@ -478,8 +479,7 @@ impl Db {
             return Ok(());
         }
         if rows.len() <= crate::common::BATCH {
-            build_properties::Entity::insert_many(rows)
-                .exec_without_returning(&self.x())
+            self.write(&build_properties::Entity::insert_many(rows))
                 .await
                 .ctx(OP)?;
             return Ok(());
@@ -643,11 +643,11 @@ impl Db {
             hidden: Set(0),
             ..Default::default()
         };
-        match steps::Entity::insert(row(name.to_owned()))
-            .exec(&self.x())
+        match self
+            .insert(steps::Entity::insert(row(name.to_owned())))
             .await
         {
-            Ok(r) => return Ok((StepId(r.last_insert_id), number, name.to_owned())),
+            Ok(id) => return Ok((StepId(id), number, name.to_owned())),
             // the hint was wrong (or the name is taken): redo it the careful way
             Err(e) if hinted && is_unique_violation(&e) => {
                 return Box::pin(self.add_step_numbered(
@@ -680,11 +680,11 @@ impl Db {
             }
             n += 1;
         };
-        let r = steps::Entity::insert(row(newname.clone()))
-            .exec(&self.x())
+        let r = self
+            .insert(steps::Entity::insert(row(newname.clone())))
             .await
             .ctx(OP)?;
-        Ok((StepId(r.last_insert_id), number, newname))
+        Ok((StepId(r), number, newname))
     }
 
     /// Start a step (`started_at=now`; with `locks_acquired`, also `locks_acquired_at`).
@@ -694,8 +694,7 @@ impl Db {
         if locks_acquired {
             u = u.col_expr(steps::Column::LocksAcquiredAt, Expr::value(t));
         }
-        u.filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.x())
+        self.write(&u.filter(steps::Column::Id.eq(stepid.0)))
             .await
             .ctx("starting a step")?;
         Ok(())
@@ -703,12 +702,13 @@ impl Db {
 
     /// Record that the step's locks are held.
     pub async fn set_step_locks_acquired(&self, stepid: StepId) -> Result<(), DbError> {
-        steps::Entity::update_many()
-            .col_expr(steps::Column::LocksAcquiredAt, Expr::value(now()))
-            .filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.x())
-            .await
-            .ctx("setting step locks")?;
+        self.write(
+            &steps::Entity::update_many()
+                .col_expr(steps::Column::LocksAcquiredAt, Expr::value(now()))
+                .filter(steps::Column::Id.eq(stepid.0)),
+        )
+        .await
+        .ctx("setting step locks")?;
         Ok(())
     }
 
@@ -718,15 +718,16 @@ impl Db {
         stepid: StepId,
         state_string: &str,
     ) -> Result<(), DbError> {
-        steps::Entity::update_many()
-            .col_expr(
-                steps::Column::StateString,
-                Expr::value(state_string.to_owned()),
-            )
-            .filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.x())
-            .await
-            .ctx("setting a step state string")?;
+        self.write(
+            &steps::Entity::update_many()
+                .col_expr(
+                    steps::Column::StateString,
+                    Expr::value(state_string.to_owned()),
+                )
+                .filter(steps::Column::Id.eq(stepid.0)),
+        )
+        .await
+        .ctx("setting a step state string")?;
         Ok(())
     }
 
@@ -795,13 +796,14 @@ impl Db {
         if let Some(s) = state_string {
             u = u.col_expr(steps::Column::StateString, Expr::value(s.to_owned()));
         }
-        u.col_expr(steps::Column::CompleteAt, Expr::value(now()))
-            .col_expr(steps::Column::Results, Expr::value(results.code()))
-            .col_expr(steps::Column::Hidden, Expr::value(i16::from(hidden)))
-            .filter(steps::Column::Id.eq(stepid.0))
-            .exec(&self.x())
-            .await
-            .ctx("finishing a step")?;
+        self.write(
+            &u.col_expr(steps::Column::CompleteAt, Expr::value(now()))
+                .col_expr(steps::Column::Results, Expr::value(results.code()))
+                .col_expr(steps::Column::Hidden, Expr::value(i16::from(hidden)))
+                .filter(steps::Column::Id.eq(stepid.0)),
+        )
+        .await
+        .ctx("finishing a step")?;
         Ok(())
     }
 

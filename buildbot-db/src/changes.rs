@@ -213,18 +213,17 @@ impl Db {
         let patchid = match &ss.patch {
             None => None,
             Some(p) => {
-                let r = patches::Entity::insert(patches::ActiveModel {
+                let r = self.insert(patches::Entity::insert(patches::ActiveModel {
                     patchlevel: Set(p.level),
                     patch_base64: Set(base64::engine::general_purpose::STANDARD.encode(&p.body)),
                     patch_author: Set(p.author.clone()),
                     patch_comment: Set(p.comment.clone()),
                     subdir: Set(p.subdir.clone()),
                     ..Default::default()
-                })
-                .exec(&self.x())
+                }))
                 .await
                 .ctx(OP)?;
-                Some(r.last_insert_id)
+                Some(r)
             }
         };
         let hash = ss_hash(

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::error::Ctx;
+use crate::writer::{self, SlotGuard};
+pub(crate) use crate::writer::{ExecTxn, WriteTxn};
 use crate::{DbError, LogCompression};
 
 /// The database engine behind a [`Db`].
@@ -29,9 +31,12 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pub(crate) conn: DatabaseConnection,
-    /// Serializes this process's SQLite write transactions so they queue here instead of
-    /// sleeping in SQLite's busy handler (other processes still wait on the busy timeout).
-    write_lock: Arc<async_std::sync::Mutex<()>>,
+    /// This process's SQLite writer lock and, for a file, the writer connection
+    /// (`writer.rs`): writes queue here instead of sleeping in SQLite's busy handler (other
+    /// processes still wait on the busy timeout).
+    writer: Arc<async_std::sync::Mutex<crate::writer::Slot>>,
+    /// An SQLite file, with its writer connection.
+    pub(crate) has_writer: bool,
     backend: Backend,
     compression: LogCompression,
     target: Arc<str>,
@@ -279,7 +284,8 @@ impl Db {
                     backend: Backend::Sqlite,
                     compression: LogCompression::default(),
                     target: ":memory:".into(),
-                    write_lock: Default::default(),
+                    writer: Default::default(),
+                    has_writer: false,
                     stats: Default::default(),
                 }
                 .with_stats())
@@ -319,7 +325,8 @@ impl Db {
                     backend,
                     compression: LogCompression::default(),
                     target: display.into(),
-                    write_lock: Default::default(),
+                    writer: Default::default(),
+                    has_writer: false,
                     stats: Default::default(),
                 }
                 .with_stats())
@@ -386,20 +393,15 @@ impl Db {
             });
         let conn = Database::connect(opts)
             .await
-            .map_err(|e| sqlite_err(&path, "cannot open the database", e))?;
-        // Probe for writability (read-only file system, read-only file as root ...).
-        let probe = async {
-            let txn = conn
-                .begin_with_options(TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..Default::default()
-                })
-                .await?;
-            txn.execute_unprepared("CREATE TEMP TABLE IF NOT EXISTS bb_probe(x INTEGER)")
-                .await?;
-            sea_orm::TransactionSession::rollback(txn).await
+            .map_err(|source| sqlite_err(&path, "cannot open the database", source))?;
+        // The writer connection, opened after the pool's first one has switched the file to
+        // WAL, and probed for writability (read-only file system, read-only file as root ...).
+        let stats = Arc::<crate::stats::DbStats>::default();
+        let mut slot = match writer::open(&path) {
+            Ok(w) => writer::Slot::new(w),
+            Err(e) => return Err(sqlite_err(&path, "cannot open the database", e)),
         };
-        if let Err(e) = probe.await {
+        if let Err(e) = writer::probe(&mut slot, &stats).await {
             return Err(sqlite_err(&path, "the database is not writable", e));
         }
         let target: Arc<str> = path.to_string_lossy().into();
@@ -408,8 +410,9 @@ impl Db {
             backend: Backend::Sqlite,
             compression: LogCompression::default(),
             target,
-            write_lock: Default::default(),
-            stats: Default::default(),
+            writer: Arc::new(async_std::sync::Mutex::new(slot)),
+            has_writer: true,
+            stats,
         }
         .with_stats())
     }
@@ -471,8 +474,14 @@ impl Db {
         Ok(())
     }
 
-    /// Close the pool.
+    /// Close the pool (and the SQLite writer connection).
     pub async fn close(self) -> Result<(), DbError> {
+        let writer = self.writer.lock_arc().await.take();
+        if let Some(w) = writer
+            && let Err((_, e)) = w.close()
+        {
+            log::warn!("closing the SQLite writer connection: {e}");
+        }
         self.conn.close().await.ctx("closing the connection pool")
     }
 
@@ -489,28 +498,38 @@ impl Db {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                     ..Default::default()
                 },
-                Some(self.write_lock.lock_arc().await),
+                Some(self.writer().await),
             ),
             _ => (TransactionOptions::default(), None),
         };
         let txn = self.conn.begin_with_options(opts).await.ctx(op)?;
-        Ok(WriteTxn {
-            txn,
-            stats: self.stats.clone(),
-            _guard: guard,
-        })
+        Ok(WriteTxn::new(txn, guard, self.stats.clone()))
     }
 
-    /// The process-local SQLite writer lock (held by SQLite write batches).
-    pub(crate) async fn sqlite_write_guard(&self) -> async_std::sync::MutexGuardArc<()> {
-        self.write_lock.lock_arc().await
+    /// Begin a transaction of statements that only write, never read (no `SELECT`, no
+    /// `RETURNING`: see [`ExecTxn`]). On an SQLite file it runs on the writer connection
+    /// (`writer.rs`); elsewhere it is a [`Db::write_txn`].
+    pub(crate) async fn exec_txn(&self, op: &'static str) -> Result<ExecTxn, DbError> {
+        if self.has_writer {
+            let slot = self.writer().await;
+            if slot.is_open() {
+                return ExecTxn::begin(slot, self.stats.clone()).await.ctx(op);
+            }
+        }
+        Ok(ExecTxn::Pool(Some(self.write_txn(op).await?)))
+    }
+
+    /// The writer lock, held (SQLite; see `writer.rs`).
+    pub(crate) async fn writer(&self) -> SlotGuard {
+        self.writer.lock_arc().await
     }
 }
 
 /// The pool as a statement executor that, on SQLite, runs every statement but a `SELECT`
 /// under this process's writer lock: concurrent builds' writes then queue here for
 /// microseconds instead of colliding inside SQLite, whose busy handler sleeps a millisecond
-/// or more before it retries. (Transactions hold the lock from `BEGIN` to the end.)
+/// or more before it retries. (Transactions hold the lock from `BEGIN` to the end; the
+/// hot writes bypass the pool altogether, see `writer.rs`.)
 pub(crate) struct Exec<'a>(&'a Db);
 
 impl Db {
@@ -519,9 +538,9 @@ impl Db {
         Exec(self)
     }
 
-    async fn lock_for(&self, sql: &str) -> Option<async_std::sync::MutexGuardArc<()>> {
+    pub(crate) async fn writer_for(&self, sql: &str) -> Option<SlotGuard> {
         if self.backend == Backend::Sqlite && !crate::stats::is_select(sql) {
-            Some(self.write_lock.lock_arc().await)
+            Some(self.writer().await)
         } else {
             None
         }
@@ -538,12 +557,12 @@ impl sea_orm::ConnectionTrait for Exec<'_> {
         &self,
         stmt: sea_orm::Statement,
     ) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
-        let _w = self.0.lock_for(&stmt.sql).await;
+        let _w = self.0.writer_for(&stmt.sql).await;
         self.0.conn.execute_raw(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
-        let _w = self.0.lock_for(sql).await;
+        let _w = self.0.writer_for(sql).await;
         self.0.conn.execute_unprepared(sql).await
     }
 
@@ -551,7 +570,7 @@ impl sea_orm::ConnectionTrait for Exec<'_> {
         &self,
         stmt: sea_orm::Statement,
     ) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
-        let _w = self.0.lock_for(&stmt.sql).await;
+        let _w = self.0.writer_for(&stmt.sql).await;
         self.0.conn.query_one_raw(stmt).await
     }
 
@@ -559,40 +578,12 @@ impl sea_orm::ConnectionTrait for Exec<'_> {
         &self,
         stmt: sea_orm::Statement,
     ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
-        let _w = self.0.lock_for(&stmt.sql).await;
+        let _w = self.0.writer_for(&stmt.sql).await;
         self.0.conn.query_all_raw(stmt).await
     }
 
     fn support_returning(&self) -> bool {
         self.0.conn.support_returning()
-    }
-}
-
-/// A write transaction (plus, on SQLite, this process's writer lock until it ends).
-pub(crate) struct WriteTxn {
-    txn: DatabaseTransaction,
-    stats: Arc<crate::stats::DbStats>,
-    _guard: Option<async_std::sync::MutexGuardArc<()>>,
-}
-
-impl WriteTxn {
-    pub(crate) async fn commit(self) -> Result<(), sea_orm::DbErr> {
-        let r = self.txn.commit().await;
-        // what the transaction wrote is visible now (its statements counted before)
-        self.stats.count_write();
-        r
-    }
-
-    pub(crate) async fn rollback(self) -> Result<(), sea_orm::DbErr> {
-        self.txn.rollback().await
-    }
-}
-
-impl std::ops::Deref for WriteTxn {
-    type Target = DatabaseTransaction;
-
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
     }
 }
 

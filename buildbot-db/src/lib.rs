@@ -58,6 +58,7 @@ mod test_results;
 mod types;
 mod users;
 mod workers;
+mod writer;
 
 pub use builders::{BuilderInfo, BuilderRow, ProjectRow};
 pub use builds::{BuildDataRow, BuildRow, StepRow};

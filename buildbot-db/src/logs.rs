@@ -233,19 +233,19 @@ impl Db {
             slug = "_".into();
         }
         for _ in 0..1000 {
-            let r = logs::Entity::insert(logs::ActiveModel {
-                name: Set(name.to_owned()),
-                slug: Set(slug.clone()),
-                stepid: Set(stepid.0),
-                complete: Set(0),
-                num_lines: Set(0),
-                log_type: Set(log_type.code().to_owned()),
-                ..Default::default()
-            })
-            .exec(&self.x())
-            .await;
+            let r = self
+                .insert(logs::Entity::insert(logs::ActiveModel {
+                    name: Set(name.to_owned()),
+                    slug: Set(slug.clone()),
+                    stepid: Set(stepid.0),
+                    complete: Set(0),
+                    num_lines: Set(0),
+                    log_type: Set(log_type.code().to_owned()),
+                    ..Default::default()
+                }))
+                .await;
             match r {
-                Ok(r) => return Ok(LogId(r.last_insert_id)),
+                Ok(id) => return Ok(LogId(id)),
                 Err(e) if is_unique_violation(&e) => slug = increment_identifier(&slug, 50),
                 Err(source) => return Err(DbError::Query { op: OP, source }),
             }
@@ -278,8 +278,10 @@ impl Db {
             prepare(method, logid.0, content.as_bytes())?
         };
         let total: i64 = prepared.iter().map(|p| p.lines).sum();
-        if self.backend() == crate::Backend::Sqlite {
-            return self.append_sqlite(logid, total, prepared).await;
+        if self.backend() == crate::Backend::Sqlite
+            && let Some(r) = self.append_on_writer(logid, total, &prepared).await
+        {
+            return r;
         }
         let txn = self.write_txn(OP).await?;
         let backend = txn.get_database_backend();
@@ -352,73 +354,81 @@ impl Db {
         Ok(Some((first, first + total - 1)))
     }
 
-    /// SQLite fast path: the whole append (`BEGIN IMMEDIATE`, `num_lines` update, chunk
-    /// inserts computing their line numbers from the updated row, `COMMIT`) is one batch on
-    /// one pooled connection: one round trip to the SQLite thread instead of five. Values are
-    /// integers and hex blob literals generated here, never caller text.
-    async fn append_sqlite(
+    /// SQLite fast path on the writer connection (`writer.rs`): `BEGIN IMMEDIATE`, the
+    /// `num_lines` update returning the new count, the chunk inserts, `COMMIT`, run in place
+    /// with cached statements. `None`: no writer connection (in-memory SQLite).
+    async fn append_on_writer(
         &self,
         logid: LogId,
         total: i64,
-        prepared: Vec<Prepared>,
-    ) -> Result<Option<(i64, i64)>, DbError> {
-        use sea_orm::sqlx::{Executor, Row};
-        use std::fmt::Write;
+        prepared: &[Prepared],
+    ) -> Option<Result<Option<(i64, i64)>, DbError>> {
+        use rusqlite::OptionalExtension;
         const OP: &str = "appending to a log";
-        let err = |e: sea_orm::sqlx::Error| DbError::Query {
-            op: OP,
-            source: sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into())),
-        };
         let id = logid.0;
-        let mut sql = String::with_capacity(
-            256 + prepared
-                .iter()
-                .map(|p| p.content.len() * 2 + 160)
-                .sum::<usize>(),
-        );
-        let _ = write!(
-            sql,
-            "BEGIN IMMEDIATE;UPDATE logs SET num_lines=num_lines+{total} WHERE id={id};"
-        );
-        let mut off = 0i64;
-        for p in &prepared {
-            let _ = write!(
-                sql,
-                "INSERT INTO logchunks(logid,first_line,last_line,content,compressed) SELECT {id},num_lines-{b},num_lines-{e},X'",
-                b = total - off,
-                e = total - off - p.lines + 1,
-            );
-            sql.push_str(&hex::encode(&p.content));
-            let _ = write!(sql, "',{} FROM logs WHERE id={id};", p.compressed);
-            off += p.lines;
-        }
-        let _ = write!(sql, "SELECT num_lines FROM logs WHERE id={id};COMMIT;");
-        let _guard = self.sqlite_write_guard().await;
-        let pool = self.conn.get_sqlite_connection_pool();
-        let mut conn = pool.acquire().await.map_err(err)?;
-        let rows = match conn.fetch_all(sea_orm::sqlx::AssertSqlSafe(sql)).await {
-            Ok(r) => r,
-            Err(e) => {
-                // Leave the pooled connection clean whatever failed.
-                let _ = conn.execute("ROLLBACK").await;
-                return Err(err(e));
+        let append = |c: &rusqlite::Connection| -> rusqlite::Result<Option<i64>> {
+            let n: Option<i64> = c
+                .prepare_cached(
+                    "UPDATE logs SET num_lines=num_lines+?1 WHERE id=?2 RETURNING num_lines",
+                )?
+                .query_row(rusqlite::params![total, id], |r| r.get(0))
+                .optional()?;
+            let Some(n) = n else {
+                return Ok(None);
+            };
+            let mut ins = c.prepare_cached(
+                "INSERT INTO logchunks(logid,first_line,last_line,content,compressed) VALUES (?1,?2,?3,?4,?5)",
+            )?;
+            let mut line = n - total;
+            for p in prepared {
+                ins.execute(rusqlite::params![
+                    id,
+                    line,
+                    line + p.lines - 1,
+                    p.content,
+                    p.compressed
+                ])?;
+                line += p.lines;
             }
+            Ok(Some(n))
         };
-        let Some(row) = rows.first() else {
-            return Err(DbError::NotFound { what: "log", id });
-        };
-        let n: i64 = row.try_get(0).map_err(err)?;
-        Ok(Some((n - total, n - 1)))
+        let mut w = self.writer().await;
+        let r = crate::writer::run(
+            &mut w,
+            &self.stats,
+            "log append (BEGIN IMMEDIATE;UPDATE logs …)",
+            |c| {
+                c.execute_batch("BEGIN IMMEDIATE")?;
+                match append(c) {
+                    Ok(n) => {
+                        c.execute_batch(if n.is_some() { "COMMIT" } else { "ROLLBACK" })?;
+                        Ok(n)
+                    }
+                    Err(e) => {
+                        let _ = c.execute_batch("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            },
+        )
+        .await?;
+        self.after_write(&w);
+        Some(match r {
+            Ok(Some(n)) => Ok(Some((n - total, n - 1))),
+            Ok(None) => Err(DbError::NotFound { what: "log", id }),
+            Err(source) => Err(DbError::Query { op: OP, source }),
+        })
     }
 
     /// Mark a log finished.
     pub async fn finish_log(&self, logid: LogId) -> Result<(), DbError> {
-        logs::Entity::update_many()
-            .col_expr(logs::Column::Complete, Expr::value(1i16))
-            .filter(logs::Column::Id.eq(logid.0))
-            .exec(&self.x())
-            .await
-            .ctx("finishing a log")?;
+        self.write(
+            &logs::Entity::update_many()
+                .col_expr(logs::Column::Complete, Expr::value(1i16))
+                .filter(logs::Column::Id.eq(logid.0)),
+        )
+        .await
+        .ctx("finishing a log")?;
         Ok(())
     }
 

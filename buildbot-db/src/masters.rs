@@ -114,13 +114,14 @@ impl Db {
 
     /// Heartbeat: `active=1, last_active=now`.
     pub async fn master_heartbeat(&self, masterid: MasterId) -> Result<(), DbError> {
-        masters::Entity::update_many()
-            .col_expr(masters::Column::Active, Expr::value(1))
-            .col_expr(masters::Column::LastActive, Expr::value(now()))
-            .filter(masters::Column::Id.eq(masterid.0))
-            .exec(&self.x())
-            .await
-            .ctx("master heartbeat")?;
+        self.write(
+            &masters::Entity::update_many()
+                .col_expr(masters::Column::Active, Expr::value(1))
+                .col_expr(masters::Column::LastActive, Expr::value(now()))
+                .filter(masters::Column::Id.eq(masterid.0)),
+        )
+        .await
+        .ctx("master heartbeat")?;
         Ok(())
     }
 
@@ -303,11 +304,12 @@ impl Db {
     /// Rows of `connected_workers` for a master are left alone by housekeeping (as Python);
     /// this removes them (used when a master restarts).
     pub async fn forget_connected_workers(&self, masterid: MasterId) -> Result<(), DbError> {
-        crate::entities::connected_workers::Entity::delete_many()
-            .filter(crate::entities::connected_workers::Column::Masterid.eq(masterid.0))
-            .exec(&self.x())
-            .await
-            .ctx("removing connected workers of a master")?;
+        self.write(
+            &crate::entities::connected_workers::Entity::delete_many()
+                .filter(crate::entities::connected_workers::Column::Masterid.eq(masterid.0)),
+        )
+        .await
+        .ctx("removing connected workers of a master")?;
         Ok(())
     }
 }

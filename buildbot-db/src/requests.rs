@@ -210,32 +210,32 @@ impl Db {
     ) -> Result<(BuildsetId, BTreeMap<BuilderId, BuildRequestId>), DbError> {
         const OP: &str = "adding a buildset";
         let t = bs.submitted_at.unwrap_or_else(now);
-        let txn = self.write_txn(OP).await?;
-        let bsid = buildsets::Entity::insert(buildsets::ActiveModel {
-            external_idstring: Set(bs.external_idstring.clone()),
-            reason: Set(Some(bs.reason.clone())),
-            submitted_at: Set(t),
-            complete: Set(0),
-            complete_at: Set(None),
-            results: Set(Some(-1)),
-            parent_buildid: Set(bs.parent_buildid.map(|b| b.0)),
-            parent_relationship: Set(bs.parent_relationship.clone()),
-            rebuilt_buildid: Set(bs.rebuilt_buildid.map(|b| b.0)),
-            ..Default::default()
-        })
-        .exec(&*txn)
-        .await
-        .ctx(OP)?
-        .last_insert_id;
-        if !bs.properties.is_empty() {
-            buildset_properties::Entity::insert_many(bs.properties.iter().map(|(n, (v, s))| {
-                buildset_properties::ActiveModel {
-                    buildsetid: Set(bsid),
-                    property_name: Set(n.clone()),
-                    property_value: Set(encode_sourced(v, s)),
-                }
+        let txn = self.exec_txn(OP).await?;
+        let bsid = txn
+            .insert(buildsets::Entity::insert(buildsets::ActiveModel {
+                external_idstring: Set(bs.external_idstring.clone()),
+                reason: Set(Some(bs.reason.clone())),
+                submitted_at: Set(t),
+                complete: Set(0),
+                complete_at: Set(None),
+                results: Set(Some(-1)),
+                parent_buildid: Set(bs.parent_buildid.map(|b| b.0)),
+                parent_relationship: Set(bs.parent_relationship.clone()),
+                rebuilt_buildid: Set(bs.rebuilt_buildid.map(|b| b.0)),
+                ..Default::default()
             }))
-            .exec_without_returning(&*txn)
+            .await
+            .ctx(OP)?;
+        if !bs.properties.is_empty() {
+            txn.write(&buildset_properties::Entity::insert_many(
+                bs.properties
+                    .iter()
+                    .map(|(n, (v, s))| buildset_properties::ActiveModel {
+                        buildsetid: Set(bsid),
+                        property_name: Set(n.clone()),
+                        property_value: Set(encode_sourced(v, s)),
+                    }),
+            ))
             .await
             .ctx(OP)?;
         }
@@ -245,32 +245,32 @@ impl Db {
                 continue;
             }
             seen.push(*ss);
-            buildset_sourcestamps::Entity::insert(buildset_sourcestamps::ActiveModel {
-                buildsetid: Set(bsid),
-                sourcestampid: Set(ss.0),
-                ..Default::default()
-            })
-            .exec(&*txn)
+            txn.write(&buildset_sourcestamps::Entity::insert(
+                buildset_sourcestamps::ActiveModel {
+                    buildsetid: Set(bsid),
+                    sourcestampid: Set(ss.0),
+                    ..Default::default()
+                },
+            ))
             .await
             .ctx(OP)?;
         }
         let mut brids = BTreeMap::new();
         for b in &bs.builderids {
-            let id = buildrequests::Entity::insert(buildrequests::ActiveModel {
-                buildsetid: Set(bsid),
-                builderid: Set(b.0),
-                priority: Set(bs.priority),
-                complete: Set(Some(0)),
-                results: Set(Some(-1)),
-                submitted_at: Set(t),
-                complete_at: Set(None),
-                waited_for: Set(Some(i16::from(bs.waited_for))),
-                ..Default::default()
-            })
-            .exec(&*txn)
-            .await
-            .ctx(OP)?
-            .last_insert_id;
+            let id = txn
+                .insert(buildrequests::Entity::insert(buildrequests::ActiveModel {
+                    buildsetid: Set(bsid),
+                    builderid: Set(b.0),
+                    priority: Set(bs.priority),
+                    complete: Set(Some(0)),
+                    results: Set(Some(-1)),
+                    submitted_at: Set(t),
+                    complete_at: Set(None),
+                    waited_for: Set(Some(i16::from(bs.waited_for))),
+                    ..Default::default()
+                }))
+                .await
+                .ctx(OP)?;
             brids.insert(*b, BuildRequestId(id));
         }
         txn.commit().await.ctx(OP)?;
@@ -363,17 +363,23 @@ impl Db {
         bsid: BuildsetId,
     ) -> Result<Option<Results>, DbError> {
         const OP: &str = "completing a buildset";
-        let reqs = buildrequests::Entity::find()
-            .filter(buildrequests::Column::Buildsetid.eq(bsid.0))
-            .all(&self.x())
+        let reqs = self
+            .select_ints(
+                &buildrequests::Entity::find()
+                    .select_only()
+                    .column(buildrequests::Column::Complete)
+                    .column(buildrequests::Column::Results)
+                    .filter(buildrequests::Column::Buildsetid.eq(bsid.0)),
+            )
             .await
             .ctx(OP)?;
-        if reqs.iter().any(|r| !oflag(r.complete)) {
+        let col = |r: &[Option<i64>], i: usize| r.get(i).copied().flatten();
+        if reqs.iter().any(|r| !oflag(col(r, 0))) {
             return Ok(None);
         }
         let worst = reqs
             .iter()
-            .filter_map(|r| r.results.and_then(|x| Results::from_code(i64::from(x))))
+            .filter_map(|r| col(r, 1).and_then(Results::from_code))
             .fold(Results::Success, Results::worst);
         self.complete_buildset(bsid, worst)
             .await
@@ -386,23 +392,24 @@ impl Db {
         bsid: BuildsetId,
         results: Results,
     ) -> Result<bool, DbError> {
-        let n = buildsets::Entity::update_many()
-            .col_expr(buildsets::Column::Complete, Expr::value(1i16))
-            .col_expr(
-                buildsets::Column::Results,
-                Expr::value(results.code() as i16),
+        let n = self
+            .write(
+                &buildsets::Entity::update_many()
+                    .col_expr(buildsets::Column::Complete, Expr::value(1i16))
+                    .col_expr(
+                        buildsets::Column::Results,
+                        Expr::value(results.code() as i16),
+                    )
+                    .col_expr(buildsets::Column::CompleteAt, Expr::value(now()))
+                    .filter(buildsets::Column::Id.eq(bsid.0))
+                    .filter(
+                        Cond::any()
+                            .add(buildsets::Column::Complete.ne(1))
+                            .add(buildsets::Column::Complete.is_null()),
+                    ),
             )
-            .col_expr(buildsets::Column::CompleteAt, Expr::value(now()))
-            .filter(buildsets::Column::Id.eq(bsid.0))
-            .filter(
-                Cond::any()
-                    .add(buildsets::Column::Complete.ne(1))
-                    .add(buildsets::Column::Complete.is_null()),
-            )
-            .exec(&self.x())
             .await
-            .ctx("completing a buildset")?
-            .rows_affected;
+            .ctx("completing a buildset")?;
         Ok(n > 0)
     }
 
@@ -467,23 +474,68 @@ impl Db {
         builderid: Option<BuilderId>,
         limit: Option<u64>,
     ) -> Result<Vec<BuildRequestRow>, DbError> {
+        use buildrequests::Column as C;
+        const OP: &str = "listing pending build requests";
         let mut sel = buildrequests::Entity::find()
-            .filter(buildrequests::Column::Complete.eq(0))
+            .select_only()
+            .columns([
+                C::Id,
+                C::Buildsetid,
+                C::Builderid,
+                C::Priority,
+                C::Complete,
+                C::Results,
+                C::SubmittedAt,
+                C::CompleteAt,
+                C::WaitedFor,
+            ])
+            .filter(C::Complete.eq(0))
             .filter(Expr::cust(CLAIMED_EXISTS).not())
-            .order_by_desc(buildrequests::Column::Priority)
-            .order_by_asc(buildrequests::Column::Id);
+            .order_by_desc(C::Priority)
+            .order_by_asc(C::Id);
         if let Some(b) = builderid {
-            sel = sel.filter(buildrequests::Column::Builderid.eq(b.0));
+            sel = sel.filter(C::Builderid.eq(b.0));
         }
         if let Some(l) = limit {
             sel = sel.limit(l);
         }
-        let rows = sel
-            .all(&self.x())
-            .await
-            .ctx("listing pending build requests")?;
-        // unclaimed by the query's own condition: no claims to look up
-        Ok(rows.into_iter().map(|r| request_row(r, None)).collect())
+        let bad = || DbError::Conflict {
+            op: OP,
+            reason: "a build request column is out of range".into(),
+        };
+        let small = |v: Option<i64>| v.map(i16::try_from).transpose().map_err(|_| bad());
+        let rows = self.select_ints(&sel).await.ctx(OP)?;
+        rows.into_iter()
+            .map(|r| {
+                let [
+                    id,
+                    bsid,
+                    builderid,
+                    prio,
+                    complete,
+                    results,
+                    submitted,
+                    complete_at,
+                    waited,
+                ] = r[..]
+                else {
+                    return Err(bad());
+                };
+                let model = buildrequests::Model {
+                    id: id.ok_or_else(bad)?,
+                    buildsetid: bsid.ok_or_else(bad)?,
+                    builderid: builderid.ok_or_else(bad)?,
+                    priority: prio.unwrap_or(0),
+                    complete: complete.map(i32::try_from).transpose().map_err(|_| bad())?,
+                    results: small(results)?,
+                    submitted_at: submitted.unwrap_or(0),
+                    complete_at,
+                    waited_for: small(waited)?,
+                };
+                // unclaimed by the query's own condition: no claims to look up
+                Ok(request_row(model, None))
+            })
+            .collect()
     }
 
     /// Builders having pending requests: `(builderid, highest priority, oldest submitted_at)`.
@@ -536,8 +588,8 @@ impl Db {
         };
         if brids.len() <= BATCH {
             // one statement is atomic on its own: no transaction round trips
-            return match buildrequest_claims::Entity::insert_many(rows(brids))
-                .exec_without_returning(&self.x())
+            return match self
+                .write(&buildrequest_claims::Entity::insert_many(rows(brids)))
                 .await
             {
                 Ok(_) => Ok(ClaimOutcome::Claimed),
@@ -571,12 +623,13 @@ impl Db {
     ) -> Result<(), DbError> {
         const OP: &str = "unclaiming build requests";
         for chunk in brids.chunks(BATCH) {
-            buildrequest_claims::Entity::delete_many()
-                .filter(buildrequest_claims::Column::Brid.is_in(chunk.iter().map(|b| b.0)))
-                .filter(buildrequest_claims::Column::Masterid.eq(masterid.0))
-                .exec(&self.x())
-                .await
-                .ctx(OP)?;
+            self.write(
+                &buildrequest_claims::Entity::delete_many()
+                    .filter(buildrequest_claims::Column::Brid.is_in(chunk.iter().map(|b| b.0)))
+                    .filter(buildrequest_claims::Column::Masterid.eq(masterid.0)),
+            )
+            .await
+            .ctx(OP)?;
         }
         Ok(())
     }
@@ -663,12 +716,13 @@ impl Db {
         brid: BuildRequestId,
         priority: i64,
     ) -> Result<(), DbError> {
-        buildrequests::Entity::update_many()
-            .col_expr(buildrequests::Column::Priority, Expr::value(priority))
-            .filter(buildrequests::Column::Id.eq(brid.0))
-            .exec(&self.x())
-            .await
-            .ctx("setting a build request priority")?;
+        self.write(
+            &buildrequests::Entity::update_many()
+                .col_expr(buildrequests::Column::Priority, Expr::value(priority))
+                .filter(buildrequests::Column::Id.eq(brid.0)),
+        )
+        .await
+        .ctx("setting a build request priority")?;
         Ok(())
     }
 }

@@ -97,12 +97,13 @@ impl Db {
         id: SchedulerId,
         enabled: bool,
     ) -> Result<(), DbError> {
-        schedulers::Entity::update_many()
-            .col_expr(schedulers::Column::Enabled, Expr::value(i16::from(enabled)))
-            .filter(schedulers::Column::Id.eq(id.0))
-            .exec(&self.x())
-            .await
-            .ctx("enabling a scheduler")?;
+        self.write(
+            &schedulers::Entity::update_many()
+                .col_expr(schedulers::Column::Enabled, Expr::value(i16::from(enabled)))
+                .filter(schedulers::Column::Id.eq(id.0)),
+        )
+        .await
+        .ctx("enabling a scheduler")?;
         Ok(())
     }
 
@@ -113,13 +114,15 @@ impl Db {
         masterid: MasterId,
     ) -> Result<ServiceClaim, DbError> {
         const OP: &str = "claiming a scheduler";
-        let inserted = scheduler_masters::Entity::insert(scheduler_masters::ActiveModel {
-            schedulerid: Set(id.0),
-            masterid: Set(masterid.0),
-        })
-        .exec_without_returning(&self.x())
-        .await
-        .map(drop);
+        let inserted = self
+            .write(&scheduler_masters::Entity::insert(
+                scheduler_masters::ActiveModel {
+                    schedulerid: Set(id.0),
+                    masterid: Set(masterid.0),
+                },
+            ))
+            .await
+            .map(drop);
         claim_outcome(inserted, masterid, OP, || async {
             let owner = scheduler_masters::Entity::find_by_id(id.0)
                 .one(&self.x())
@@ -135,12 +138,13 @@ impl Db {
         id: SchedulerId,
         masterid: MasterId,
     ) -> Result<(), DbError> {
-        scheduler_masters::Entity::delete_many()
-            .filter(scheduler_masters::Column::Schedulerid.eq(id.0))
-            .filter(scheduler_masters::Column::Masterid.eq(masterid.0))
-            .exec(&self.x())
-            .await
-            .ctx("unclaiming a scheduler")?;
+        self.write(
+            &scheduler_masters::Entity::delete_many()
+                .filter(scheduler_masters::Column::Schedulerid.eq(id.0))
+                .filter(scheduler_masters::Column::Masterid.eq(masterid.0)),
+        )
+        .await
+        .ctx("unclaiming a scheduler")?;
         Ok(())
     }
 
@@ -194,13 +198,15 @@ impl Db {
         masterid: MasterId,
     ) -> Result<ServiceClaim, DbError> {
         const OP: &str = "claiming a change source";
-        let inserted = changesource_masters::Entity::insert(changesource_masters::ActiveModel {
-            changesourceid: Set(id.0),
-            masterid: Set(masterid.0),
-        })
-        .exec_without_returning(&self.x())
-        .await
-        .map(drop);
+        let inserted = self
+            .write(&changesource_masters::Entity::insert(
+                changesource_masters::ActiveModel {
+                    changesourceid: Set(id.0),
+                    masterid: Set(masterid.0),
+                },
+            ))
+            .await
+            .map(drop);
         claim_outcome(inserted, masterid, OP, || async {
             let owner = changesource_masters::Entity::find_by_id(id.0)
                 .one(&self.x())
@@ -216,12 +222,13 @@ impl Db {
         id: ChangeSourceId,
         masterid: MasterId,
     ) -> Result<(), DbError> {
-        changesource_masters::Entity::delete_many()
-            .filter(changesource_masters::Column::Changesourceid.eq(id.0))
-            .filter(changesource_masters::Column::Masterid.eq(masterid.0))
-            .exec(&self.x())
-            .await
-            .ctx("unclaiming a change source")?;
+        self.write(
+            &changesource_masters::Entity::delete_many()
+                .filter(changesource_masters::Column::Changesourceid.eq(id.0))
+                .filter(changesource_masters::Column::Masterid.eq(masterid.0)),
+        )
+        .await
+        .ctx("unclaiming a change source")?;
         Ok(())
     }
 

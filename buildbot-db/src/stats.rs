@@ -62,6 +62,16 @@ impl DbStats {
         }
     }
 
+    /// Records one statement: its latency, and a write unless it is a `SELECT`.
+    pub(crate) fn record(&self, sql: &str, elapsed: Duration, failed: bool) {
+        self.observe(elapsed, failed);
+        if !is_select(sql) {
+            self.count_write();
+        }
+        // every statement with its latency (`RUST_LOG=buildbot_db::sql=trace`)
+        log::trace!(target: "buildbot_db::sql", "{elapsed:?} {sql}");
+    }
+
     /// Counts one statement that may have changed data (or a commit).
     pub(crate) fn count_write(&self) {
         self.writes.fetch_add(1, Ordering::Release);
@@ -117,12 +127,7 @@ impl Db {
     pub(crate) fn with_stats(mut self) -> Db {
         let stats = self.stats.clone();
         self.conn.set_metric_callback(move |info| {
-            stats.observe(info.elapsed, info.failed);
-            if !is_select(&info.statement.sql) {
-                stats.count_write();
-            }
-            // every statement with its latency (`RUST_LOG=buildbot_db::sql=trace`)
-            log::trace!(target: "buildbot_db::sql", "{:?} {}", info.elapsed, info.statement.sql);
+            stats.record(&info.statement.sql, info.elapsed, info.failed);
         });
         self
     }

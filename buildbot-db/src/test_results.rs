@@ -113,22 +113,24 @@ impl Db {
         category: &str,
         value_unit: &str,
     ) -> Result<TestResultSetId, DbError> {
-        let r = test_result_sets::Entity::insert(test_result_sets::ActiveModel {
-            builderid: Set(builderid.0),
-            buildid: Set(buildid.0),
-            stepid: Set(stepid.0),
-            description: Set(description.map(str::to_owned)),
-            category: Set(category.to_owned()),
-            value_unit: Set(value_unit.to_owned()),
-            tests_passed: Set(None),
-            tests_failed: Set(None),
-            complete: Set(0),
-            ..Default::default()
-        })
-        .exec(&self.x())
-        .await
-        .ctx("adding a test result set")?;
-        Ok(TestResultSetId(r.last_insert_id))
+        let r = self
+            .insert(test_result_sets::Entity::insert(
+                test_result_sets::ActiveModel {
+                    builderid: Set(builderid.0),
+                    buildid: Set(buildid.0),
+                    stepid: Set(stepid.0),
+                    description: Set(description.map(str::to_owned)),
+                    category: Set(category.to_owned()),
+                    value_unit: Set(value_unit.to_owned()),
+                    tests_passed: Set(None),
+                    tests_failed: Set(None),
+                    complete: Set(0),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .ctx("adding a test result set")?;
+        Ok(TestResultSetId(r))
     }
 
     /// Complete a set with its counts; completing a complete set is an error.
@@ -139,22 +141,23 @@ impl Db {
         tests_failed: Option<i64>,
     ) -> Result<(), DbError> {
         const OP: &str = "completing a test result set";
-        let n = test_result_sets::Entity::update_many()
-            .col_expr(test_result_sets::Column::Complete, Expr::value(1i16))
-            .col_expr(
-                test_result_sets::Column::TestsPassed,
-                Expr::value(tests_passed),
+        let n = self
+            .write(
+                &test_result_sets::Entity::update_many()
+                    .col_expr(test_result_sets::Column::Complete, Expr::value(1i16))
+                    .col_expr(
+                        test_result_sets::Column::TestsPassed,
+                        Expr::value(tests_passed),
+                    )
+                    .col_expr(
+                        test_result_sets::Column::TestsFailed,
+                        Expr::value(tests_failed),
+                    )
+                    .filter(test_result_sets::Column::Id.eq(id.0))
+                    .filter(test_result_sets::Column::Complete.eq(0)),
             )
-            .col_expr(
-                test_result_sets::Column::TestsFailed,
-                Expr::value(tests_failed),
-            )
-            .filter(test_result_sets::Column::Id.eq(id.0))
-            .filter(test_result_sets::Column::Complete.eq(0))
-            .exec(&self.x())
             .await
-            .ctx(OP)?
-            .rows_affected;
+            .ctx(OP)?;
         if n == 0 {
             return Err(DbError::Conflict {
                 op: OP,

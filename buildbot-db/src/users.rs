@@ -328,22 +328,23 @@ impl Db {
         const OP: &str = "storing state";
         let name = shorten(name, 255, 127);
         let json = py_json(value);
-        let n = object_state::Entity::update_many()
-            .col_expr(object_state::Column::ValueJson, Expr::value(json.clone()))
-            .filter(object_state::Column::Objectid.eq(objectid.0))
-            .filter(object_state::Column::Name.eq(name.clone()))
-            .exec(&self.x())
+        let n = self
+            .write(
+                &object_state::Entity::update_many()
+                    .col_expr(object_state::Column::ValueJson, Expr::value(json.clone()))
+                    .filter(object_state::Column::Objectid.eq(objectid.0))
+                    .filter(object_state::Column::Name.eq(name.clone())),
+            )
             .await
-            .ctx(OP)?
-            .rows_affected;
+            .ctx(OP)?;
         if n == 0 {
-            let r = object_state::Entity::insert(object_state::ActiveModel {
-                objectid: Set(objectid.0),
-                name: Set(name),
-                value_json: Set(json),
-            })
-            .exec_without_returning(&self.x())
-            .await;
+            let r = self
+                .write(&object_state::Entity::insert(object_state::ActiveModel {
+                    objectid: Set(objectid.0),
+                    name: Set(name),
+                    value_json: Set(json),
+                }))
+                .await;
             match r {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {}
@@ -364,13 +365,13 @@ impl Db {
             return Ok(v);
         }
         let short = shorten(name, 255, 127);
-        let r = object_state::Entity::insert(object_state::ActiveModel {
-            objectid: Set(objectid.0),
-            name: Set(short),
-            value_json: Set(py_json(value)),
-        })
-        .exec_without_returning(&self.x())
-        .await;
+        let r = self
+            .write(&object_state::Entity::insert(object_state::ActiveModel {
+                objectid: Set(objectid.0),
+                name: Set(short),
+                value_json: Set(py_json(value)),
+            }))
+            .await;
         match r {
             Ok(_) => Ok(value.clone()),
             Err(e) if is_unique_violation(&e) => Ok(self

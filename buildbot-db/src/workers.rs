@@ -137,11 +137,12 @@ impl Db {
             .map(|b| b.id)
             .collect();
         if !bms.is_empty() {
-            configured_workers::Entity::delete_many()
-                .filter(configured_workers::Column::Buildermasterid.is_in(bms))
-                .exec(&self.x())
-                .await
-                .ctx(OP)?;
+            self.write(
+                &configured_workers::Entity::delete_many()
+                    .filter(configured_workers::Column::Buildermasterid.is_in(bms)),
+            )
+            .await
+            .ctx(OP)?;
         }
         Ok(())
     }
@@ -189,12 +190,13 @@ impl Db {
         workerid: WorkerId,
         masterid: MasterId,
     ) -> Result<(), DbError> {
-        connected_workers::Entity::delete_many()
-            .filter(connected_workers::Column::Workerid.eq(workerid.0))
-            .filter(connected_workers::Column::Masterid.eq(masterid.0))
-            .exec(&self.x())
-            .await
-            .ctx("recording a worker disconnection")?;
+        self.write(
+            &connected_workers::Entity::delete_many()
+                .filter(connected_workers::Column::Workerid.eq(workerid.0))
+                .filter(connected_workers::Column::Masterid.eq(masterid.0)),
+        )
+        .await
+        .ctx("recording a worker disconnection")?;
         Ok(())
     }
 
@@ -206,21 +208,22 @@ impl Db {
         graceful: bool,
         pause_reason: Option<&str>,
     ) -> Result<(), DbError> {
-        workers::Entity::update_many()
-            .col_expr(workers::Column::Paused, Expr::value(i16::from(paused)))
-            .col_expr(workers::Column::Graceful, Expr::value(i16::from(graceful)))
-            .col_expr(
-                workers::Column::PauseReason,
-                Expr::value(if paused {
-                    pause_reason.map(str::to_owned)
-                } else {
-                    None
-                }),
-            )
-            .filter(workers::Column::Id.eq(workerid.0))
-            .exec(&self.x())
-            .await
-            .ctx("updating worker state")?;
+        self.write(
+            &workers::Entity::update_many()
+                .col_expr(workers::Column::Paused, Expr::value(i16::from(paused)))
+                .col_expr(workers::Column::Graceful, Expr::value(i16::from(graceful)))
+                .col_expr(
+                    workers::Column::PauseReason,
+                    Expr::value(if paused {
+                        pause_reason.map(str::to_owned)
+                    } else {
+                        None
+                    }),
+                )
+                .filter(workers::Column::Id.eq(workerid.0)),
+        )
+        .await
+        .ctx("updating worker state")?;
         Ok(())
     }
 
