@@ -574,7 +574,12 @@ mod tests {
             // outside a transaction too, and the writer is not left inside one
             let id = db.insert(buildset("alone")).await.expect("insert");
             assert!(id > kept);
-            assert!(db.get_buildset(BuildsetId(id)).await.expect("read").is_some());
+            assert!(
+                db.get_buildset(BuildsetId(id))
+                    .await
+                    .expect("read")
+                    .is_some()
+            );
             db.close().await.expect("close");
         });
     }
