@@ -6,6 +6,9 @@
 //! connected, master VmRSS/VmHWM after 10 s idle (target <= 25 MiB; Python: 84.4 MiB), the
 //! workers' median/sum VmRSS.
 //!
+//! Like `buildbot start`, the master gives back the memory of its start-up code once it is
+//! up (`buildbot_core::daemon::release_startup_code`).
+//!
 //! Workers are the release `buildslave` binary (built like benches/slave_footprint.rs does),
 //! one OS process each. The master is this process; each part starts a fresh master. The
 //! master runs (b) in a child process of its own, so that (a)'s peak does not count.
@@ -34,6 +37,8 @@ fn part(workers: usize, bin: PathBuf) {
             &dir.path().join("master"),
         )
         .await;
+        // as `buildbot start` does once the master is up (daemon/memory.rs)
+        buildbot::core::daemon::release_startup_code();
         async_std::task::sleep(Duration::from_secs(1)).await;
         let before = status_kib(None, "VmRSS:");
         let port = master.worker_addr().port();

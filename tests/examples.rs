@@ -54,7 +54,10 @@ fn hello_master_runs_a_build_and_prints_its_log() {
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines.contains(&"oHello, World!"), "{out}");
     assert!(lines.contains(&"oLinux"), "{out}");
-    assert!(lines.contains(&"hprogram finished with exit code 0"), "{out}");
+    assert!(
+        lines.contains(&"hprogram finished with exit code 0"),
+        "{out}"
+    );
     assert_eq!(
         lines.last().copied(),
         Some("build #1: build successful (success)"),

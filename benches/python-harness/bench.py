@@ -79,7 +79,7 @@ def proc_status(pid: int) -> dict:
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
+                if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:")):
                     k, v = line.split(":", 1)
                     out[k] = int(v.split()[0])
         with open(f"/proc/{pid}/stat") as f:
@@ -512,7 +512,8 @@ def w4(args):
         m1 = env.master.stats()
         wst = env.workers.stats()[0]
         r1 = {"workers": 1, "master_before_workers": m0, "master": m1, "worker": wst}
-        print(f"  master VmRSS {m1['VmRSS'] / 1024:.1f} MiB (HWM {m1['VmHWM'] / 1024:.1f}); "
+        print(f"  master VmRSS {m1['VmRSS'] / 1024:.1f} MiB (HWM {m1['VmHWM'] / 1024:.1f}; "
+              f"anonymous {m1.get('RssAnon', 0) / 1024:.1f}, file-backed {m1.get('RssFile', 0) / 1024:.1f}); "
               f"worker VmRSS {wst['VmRSS'] / 1024:.1f} MiB")
     n = args.many
     log(f"W4 idle memory: 1 builder, {n} workers")

@@ -342,6 +342,9 @@ fn run_master(
         }
         log::info!("BuildMaster is running");
         readiness.ready();
+        // start-up code is not needed any more: give its memory back (daemon/memory.rs)
+        let released = daemon::release_startup_code();
+        log::debug!("released {} KiB of start-up code", released / 1024);
         serve(dir, config, engine, signals, log_handle, pidfile.clone()).await
     })
 }

@@ -43,6 +43,7 @@ mod detach;
 mod error;
 mod executor;
 mod logfile;
+mod memory;
 mod paths;
 mod pidfile;
 mod signals;
@@ -59,6 +60,7 @@ pub use logfile::{
     DEFAULT_MAX_ROTATED_FILES, DEFAULT_ROTATE_LENGTH, LogFile, LogHandle, LogTarget, Rotation,
     format_log_line, init_logging, log_component, log_line_now,
 };
+pub use memory::release_startup_code;
 pub use paths::{TacText, expand_basedir, parse_toml, read_tac};
 pub use pidfile::{PID_FILE_NAME, PidFile, PidStatus, process_exists};
 pub use signals::{Signal, Signals};
