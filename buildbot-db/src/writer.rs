@@ -200,29 +200,40 @@ fn execute(conn: &rusqlite::Connection, sql: &str, p: &[LiteValue]) -> rusqlite:
         .map(|n| n as u64)
 }
 
-/// Where an execute-only write runs.
-enum Target<'a> {
-    Writer(&'a mut Slot),
-    Pool,
-}
-
 impl crate::Db {
+    /// Runs `f` (given the statement's SQL and values) on the writer connection, where this
+    /// database has one; `None`: use the pool.
+    async fn on_writer<T>(
+        &self,
+        stmt: &Statement,
+        mut f: impl FnMut(&rusqlite::Connection, &str, &[LiteValue]) -> rusqlite::Result<T>,
+    ) -> Option<Result<T, DbErr>> {
+        if !self.has_writer {
+            return None;
+        }
+        let mut slot = self.writer().await;
+        if !slot.is_open() {
+            return None;
+        }
+        let p = match params(stmt.values.clone()) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        let sql = stmt.sql.as_str();
+        let r = run(&mut slot, &self.stats, sql, |c| f(c, sql, &p)).await;
+        self.after_write(&slot);
+        r
+    }
+
     /// An `UPDATE`, `DELETE` or `INSERT` (no `RETURNING`) built by sea-orm, outside a
     /// transaction: the number of rows it changed. On an SQLite file it runs on the writer
     /// connection; elsewhere like `.exec(&db)`.
     pub(crate) async fn write(&self, q: &impl QueryTrait) -> Result<u64, DbErr> {
         let stmt = q.build(self.db_backend());
-        let mut guard = self.writer_for(&stmt.sql).await;
-        match target(&mut guard) {
-            Target::Writer(slot) => {
-                let p = params(stmt.values)?;
-                let sql = stmt.sql.as_str();
-                let r = run(slot, &self.stats, sql, |c| execute(c, sql, &p)).await;
-                self.after_write(slot);
-                r.unwrap_or_else(closed)
-            }
-            Target::Pool => Ok(self.x().execute_raw(stmt).await?.rows_affected()),
+        if let Some(r) = self.on_writer(&stmt, execute).await {
+            return r;
         }
+        Ok(self.x().execute_raw(stmt).await?.rows_affected())
     }
 
     /// An `INSERT` of one row built by sea-orm, outside a transaction: its id.
@@ -232,24 +243,15 @@ impl crate::Db {
         PkValue<A>: Into<i64>,
     {
         let stmt = ins.build(self.db_backend());
-        let mut guard = self.writer_for(&stmt.sql).await;
-        match target(&mut guard) {
-            Target::Writer(slot) => {
-                let p = params(stmt.values)?;
-                let sql = stmt.sql.as_str();
-                let r = run(slot, &self.stats, sql, |c| {
-                    execute(c, sql, &p).map(|_| c.last_insert_rowid())
-                })
-                .await;
-                self.after_write(slot);
-                r.unwrap_or_else(closed)
-            }
-            Target::Pool => {
-                drop(guard);
-                Ok(ins.exec(&self.x()).await?.last_insert_id.into())
-            }
+        let on_writer = self.on_writer(&stmt, |c, sql, p| {
+            execute(c, sql, p).map(|_| c.last_insert_rowid())
+        });
+        if let Some(r) = on_writer.await {
+            return r;
         }
+        Ok(ins.exec(&self.x()).await?.last_insert_id.into())
     }
+
     /// The rows of a query whose columns are all integers or NULL. On an SQLite file it runs
     /// on the writer connection, in place (it sees every write of this process); elsewhere on
     /// the pool.
@@ -258,22 +260,16 @@ impl crate::Db {
         q: &impl QueryTrait,
     ) -> Result<Vec<Vec<Option<i64>>>, DbErr> {
         let stmt = q.build(self.db_backend());
-        if self.has_writer {
-            let mut slot = self.writer().await;
-            let p = params(stmt.values.clone())?;
-            let sql = stmt.sql.as_str();
-            let r = run(&mut slot, &self.stats, sql, |c| {
-                let mut st = c.prepare_cached(sql)?;
-                let n = st.column_count();
-                let rows = st.query_map(rusqlite::params_from_iter(p.iter()), |r| {
-                    (0..n).map(|i| r.get::<_, Option<i64>>(i)).collect()
-                })?;
-                rows.collect()
-            })
-            .await;
-            if let Some(r) = r {
-                return r;
-            }
+        let on_writer = self.on_writer(&stmt, |c, sql, p| {
+            let mut st = c.prepare_cached(sql)?;
+            let n = st.column_count();
+            let rows = st.query_map(rusqlite::params_from_iter(p.iter()), |r| {
+                (0..n).map(|i| r.get::<_, Option<i64>>(i)).collect()
+            })?;
+            rows.collect()
+        });
+        if let Some(r) = on_writer.await {
+            return r;
         }
         let rows = self.x().query_all_raw(stmt).await?;
         // PostgreSQL and MySQL type their integers: take whichever width the column has
@@ -320,53 +316,34 @@ impl crate::Db {
         &self,
         stmt: Statement,
     ) -> Result<Option<Vec<i64>>, DbErr> {
-        let mut w = self.writer_for(&stmt.sql).await;
-        if let Some(g) = w.as_mut()
-            && g.is_open()
-        {
-            let p = params(stmt.values.clone())?;
-            let sql = stmt.sql.as_str();
-            let r = run(g, &self.stats, sql, |c| {
-                let mut st = c.prepare_cached(sql)?;
-                let n = st.column_count();
-                let mut rows = st.query(rusqlite::params_from_iter(p.iter()))?;
-                let Some(row) = rows.next()? else {
-                    return Ok(None);
-                };
-                let v = (0..n)
-                    .map(|i| row.get::<_, i64>(i))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                // step to the end so that the statement completes
-                while rows.next()?.is_some() {}
-                Ok(Some(v))
-            })
-            .await;
-            self.after_write(g);
-            if let Some(r) = r {
-                return r;
-            }
+        let on_writer = self.on_writer(&stmt, |c, sql, p| {
+            let mut st = c.prepare_cached(sql)?;
+            let n = st.column_count();
+            let mut rows = st.query(rusqlite::params_from_iter(p.iter()))?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            let v = (0..n)
+                .map(|i| row.get::<_, i64>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // step to the end so that the statement completes
+            while rows.next()?.is_some() {}
+            Ok(Some(v))
+        });
+        if let Some(r) = on_writer.await {
+            return r;
         }
-        drop(w);
         let row = self.x().query_one_raw(stmt).await?;
-        row.map(|r| {
+        Ok(row.map(|r| {
             (0..)
                 .map_while(|i| r.try_get_by_index::<i64>(i).ok())
                 .collect::<Vec<_>>()
-        })
-        .map(Ok)
-        .transpose()
+        }))
     }
 }
 
 type PkValue<A> =
     <<<A as ActiveModelTrait>::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType;
-
-fn target(guard: &mut Option<SlotGuard>) -> Target<'_> {
-    match guard {
-        Some(g) if g.is_open() => Target::Writer(g),
-        _ => Target::Pool,
-    }
-}
 
 fn closed<T>() -> Result<T, DbErr> {
     Err(DbErr::Custom(
