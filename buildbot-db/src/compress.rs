@@ -71,14 +71,26 @@ impl LogCompression {
     pub fn compress(self, data: &[u8]) -> std::io::Result<Vec<u8>> {
         match self {
             LogCompression::Raw => Ok(data.to_vec()),
-            LogCompression::Gz => {
-                let mut e = flate2::write::ZlibEncoder::new(
-                    Vec::with_capacity(data.len() / 4),
-                    flate2::Compression::new(9),
-                );
-                e.write_all(data)?;
-                e.finish()
-            }
+            // one compressor per thread, reset for each chunk: a new one is a few hundred KiB
+            // of tables, which the allocator maps and unmaps every time
+            LogCompression::Gz => ZLIB.with(|c| {
+                let mut c = c.borrow_mut();
+                let c = c.get_or_insert_with(|| {
+                    flate2::Compress::new(flate2::Compression::new(9), true)
+                });
+                c.reset();
+                let mut out = Vec::with_capacity(data.len() / 4 + 64);
+                loop {
+                    let done = usize::try_from(c.total_in()).unwrap_or(data.len());
+                    let status = c
+                        .compress_vec(&data[done..], &mut out, flate2::FlushCompress::Finish)
+                        .map_err(std::io::Error::other)?;
+                    if status == flate2::Status::StreamEnd {
+                        return Ok(out);
+                    }
+                    out.reserve(out.capacity().max(64));
+                }
+            }),
             LogCompression::Bz2 => {
                 let mut e = bzip2::write::BzEncoder::new(
                     Vec::with_capacity(data.len() / 4),
@@ -118,6 +130,8 @@ const ZSTD_LEVEL: i32 = 3;
 
 thread_local! {
     static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static ZLIB: std::cell::RefCell<Option<flate2::Compress>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -199,6 +213,25 @@ mod tests {
             }
             assert_eq!(decompress(1, c.id(), &z).expect("decompress"), text, "{c}");
             assert_eq!(c.name().parse::<LogCompression>().expect("parse"), c);
+        }
+    }
+
+    /// The per-thread zlib compressor is reset between chunks, and output larger than its
+    /// first guess (incompressible input) is grown until the stream ends.
+    #[test]
+    fn gz_compressor_reuse_and_incompressible_input() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for data in [&b"first chunk\nsecond line"[..], &noise, b"again", b""] {
+            let z = LogCompression::Gz.compress(data).expect("gz");
+            assert_eq!(decompress(1, 1, &z).expect("inflate"), data);
         }
     }
 
