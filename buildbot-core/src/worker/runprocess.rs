@@ -284,7 +284,7 @@ fn enlarge_pipe(f: &std::fs::File) {
 type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 fn spawn_reader(mut r: std::fs::File, src: Src, tx: Sender<Ev>) {
-    std::thread::spawn(move || {
+    async_std::task::spawn_blocking(move || {
         let mut buf = vec![0u8; 128 * 1024];
         loop {
             match r.read(&mut buf) {
@@ -407,7 +407,7 @@ fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
             enlarge_pipe(e);
         }
         if let (Some(mut stdin), Some(data)) = (child.stdin.take(), spec.initial_stdin.clone()) {
-            std::thread::spawn(move || {
+            async_std::task::spawn_blocking(move || {
                 let _ = stdin.write_all(&data);
             });
         }
@@ -506,7 +506,7 @@ pub(crate) async fn run(
     {
         let tx = tx.clone();
         let mut child = spawned.child;
-        std::thread::spawn(move || {
+        async_std::task::spawn_blocking(move || {
             let status = child.wait();
             let _ = tx.send_blocking(Ev::Exit(status));
         });
