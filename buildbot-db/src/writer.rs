@@ -12,7 +12,7 @@
 //! execute-only transactions (`Db::exec_txn`), the log appends and small integer reads
 //! (`Db::select_ints`). Other statements, and transactions that also read, use the pool
 //! under the same lock. The writer never checkpoints (that would block the task for an
-//! fsync); every thousandth write asks the pool for a passive checkpoint instead.
+//! fsync); every thousandth writer statement asks the pool for a passive checkpoint instead.
 //!
 //! For PostgreSQL, MySQL and in-memory SQLite there is no writer: statements take the
 //! pool.
@@ -31,14 +31,15 @@ use sea_orm::{
 
 use crate::stats::DbStats;
 
-/// Writes between two checkpoint requests.
+/// Writer statements between two checkpoint requests.
 const CHECKPOINT_EVERY: u64 = 1000;
 
 /// What the writer lock guards: the writer connection, if this database has one.
 #[derive(Default)]
 pub(crate) struct Slot {
     conn: Option<Conn>,
-    writes: u64,
+    /// Statements run on the writer (each [`CHECKPOINT_EVERY`]th asks for a checkpoint).
+    statements: u64,
     /// A checkpoint asked of the pool is running.
     checkpointing: Arc<AtomicBool>,
 }
@@ -146,7 +147,7 @@ pub(crate) async fn run<T>(
             }
             r => {
                 stats.record(label, t.elapsed(), r.is_err());
-                slot.writes += 1;
+                slot.statements += 1;
                 return Some(r.map_err(lite_err));
             }
         }
@@ -272,30 +273,16 @@ impl crate::Db {
             return r;
         }
         let rows = self.x().query_all_raw(stmt).await?;
-        // PostgreSQL and MySQL type their integers: take whichever width the column has
-        let int = |r: &QueryResult, i: usize| {
-            r.try_get_by_index::<Option<i64>>(i)
-                .or_else(|_| {
-                    r.try_get_by_index::<Option<i32>>(i)
-                        .map(|v| v.map(i64::from))
-                })
-                .or_else(|_| {
-                    r.try_get_by_index::<Option<i16>>(i)
-                        .map(|v| v.map(i64::from))
-                })
-                .ok()
-        };
-        Ok(rows
-            .iter()
-            .map(|r| (0..).map_while(|i| int(r, i)).collect())
-            .collect())
+        Ok(rows.iter().map(row_ints).collect())
     }
 
-    /// Asks the pool for a passive checkpoint every [`CHECKPOINT_EVERY`] writes (the writer
+    /// Asks the pool for a passive checkpoint every [`CHECKPOINT_EVERY`] statements (the writer
     /// never checkpoints itself).
     pub(crate) fn after_write(&self, guard: &Slot) {
         let running = guard.checkpointing.clone();
-        if !guard.writes.is_multiple_of(CHECKPOINT_EVERY) || running.swap(true, Ordering::AcqRel) {
+        if !guard.statements.is_multiple_of(CHECKPOINT_EVERY)
+            || running.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let conn = self.conn.clone();
@@ -334,12 +321,26 @@ impl crate::Db {
             return r;
         }
         let row = self.x().query_one_raw(stmt).await?;
-        Ok(row.map(|r| {
-            (0..)
-                .map_while(|i| r.try_get_by_index::<i64>(i).ok())
-                .collect::<Vec<_>>()
-        }))
+        Ok(row.map(|r| row_ints(&r).into_iter().map_while(|v| v).collect()))
     }
+}
+
+/// A pool row's leading integer columns (up to the first that is not one). PostgreSQL and
+/// MySQL type their integers: each column is read at whichever width it has.
+fn row_ints(r: &QueryResult) -> Vec<Option<i64>> {
+    let int = |i: usize| {
+        r.try_get_by_index::<Option<i64>>(i)
+            .or_else(|_| {
+                r.try_get_by_index::<Option<i32>>(i)
+                    .map(|v| v.map(i64::from))
+            })
+            .or_else(|_| {
+                r.try_get_by_index::<Option<i16>>(i)
+                    .map(|v| v.map(i64::from))
+            })
+            .ok()
+    };
+    (0..).map_while(int).collect()
 }
 
 type PkValue<A> =
@@ -421,7 +422,9 @@ impl ExecTxn {
         })
     }
 
-    fn on_writer<T>(
+    /// Runs `f` inside the open transaction on the writer (no busy retries: `BEGIN
+    /// IMMEDIATE` holds the lock), recorded in `stats` under `sql`.
+    fn in_txn<T>(
         slot: &Slot,
         stats: &DbStats,
         sql: &str,
@@ -442,7 +445,7 @@ impl ExecTxn {
             ExecTxn::Writer { slot, stats, .. } => {
                 let stmt = q.build(DbBackend::Sqlite);
                 let p = params(stmt.values)?;
-                Self::on_writer(slot, stats, &stmt.sql, |c| execute(c, &stmt.sql, &p))
+                Self::in_txn(slot, stats, &stmt.sql, |c| execute(c, &stmt.sql, &p))
             }
             ExecTxn::Pool(Some(txn)) => {
                 let stmt = q.build(txn.get_database_backend());
@@ -462,7 +465,7 @@ impl ExecTxn {
             ExecTxn::Writer { slot, stats, .. } => {
                 let stmt = ins.build(DbBackend::Sqlite);
                 let p = params(stmt.values)?;
-                Self::on_writer(slot, stats, &stmt.sql, |c| {
+                Self::in_txn(slot, stats, &stmt.sql, |c| {
                     execute(c, &stmt.sql, &p).map(|_| c.last_insert_rowid())
                 })
             }
@@ -478,7 +481,7 @@ impl ExecTxn {
                 None => Ok(()),
             },
             ExecTxn::Writer { slot, stats, ended } => {
-                let r = Self::on_writer(slot, stats, "COMMIT", |c| c.execute_batch("COMMIT"));
+                let r = Self::in_txn(slot, stats, "COMMIT", |c| c.execute_batch("COMMIT"));
                 stats.count_write();
                 // a failed COMMIT leaves the transaction open: Drop rolls it back
                 *ended = r.is_ok();

@@ -40,6 +40,30 @@ fn assert_denied(a: &Answer, what: &str) {
     );
 }
 
+/// A web server with the users of [`users_auth`] and the rules of [`admins_authz`].
+async fn guarded(worker: bool) -> WebEnv {
+    WebEnv::start(
+        |w| {
+            w.auth = Some(users_auth());
+            w.authz = Some(admins_authz());
+        },
+        &[],
+        worker,
+    )
+    .await
+}
+
+/// Forces `builder` through the JSON-RPC control endpoint with `headers`.
+async fn force(e: &WebEnv, headers: &[(String, String)], builder: &str) -> Answer {
+    e.rpc(
+        "/api/v2/forceschedulers/force",
+        "force",
+        json!({"builderNames": [builder]}),
+        headers,
+    )
+    .await
+}
+
 fn assert_ok(a: &Answer, what: &str) -> Value {
     assert_eq!(a.status, 200, "{what}: {}", a.body);
     a.json()["result"].clone()
@@ -47,15 +71,7 @@ fn assert_ok(a: &Answer, what: &str) -> Value {
 
 #[async_std::test]
 async fn control_actions_need_the_role() {
-    let e = WebEnv::start(
-        |w| {
-            w.auth = Some(users_auth());
-            w.authz = Some(admins_authz());
-        },
-        &[],
-        true,
-    )
-    .await;
+    let e = guarded(true).await;
     let anon: Vec<(String, String)> = Vec::new();
     let dev = vec![basic("dev", "devpw")];
     let admin = vec![basic("admin", "adminpw")];
@@ -65,30 +81,18 @@ async fn control_actions_need_the_role() {
     assert_eq!(a.status, 200);
 
     // force (the fixture's exact body for the refusal)
-    let force = |h: Vec<(String, String)>, b: &'static str| {
-        let e = &e;
-        async move {
-            e.rpc(
-                "/api/v2/forceschedulers/force",
-                "force",
-                json!({"builderNames": [b]}),
-                &h,
-            )
-            .await
-        }
-    };
-    let a = force(anon.clone(), "good").await;
+    let a = force(&e, &anon, "good").await;
     assert_denied(&a, "anonymous force");
     if let Ok(t) = std::fs::read_to_string(
         "/work/shared/spec/fixtures/rest/auth_rpc_force__anonymous_403.json",
     ) {
         assert_eq!(a.json(), serde_json::from_str::<Value>(&t).unwrap());
     }
-    assert_denied(&force(dev.clone(), "good").await, "dev force");
-    assert_ok(&force(admin.clone(), "good").await, "admin force");
+    assert_denied(&force(&e, &dev, "good").await, "dev force");
+    assert_ok(&force(&e, &admin, "good").await, "admin force");
 
     // a running build to stop, a pending request to cancel
-    let r = assert_ok(&force(admin.clone(), "slow").await, "admin force slow");
+    let r = assert_ok(&force(&e, &admin, "slow").await, "admin force slow");
     let brid = r[1]
         .as_object()
         .unwrap()
@@ -122,10 +126,7 @@ async fn control_actions_need_the_role() {
     async_std::task::sleep(std::time::Duration::from_millis(300)).await;
 
     // forced once the first runs, so it stays pending (not collapsed into the first)
-    let r2 = assert_ok(
-        &force(admin.clone(), "slow").await,
-        "admin force slow again",
-    );
+    let r2 = assert_ok(&force(&e, &admin, "slow").await, "admin force slow again");
     let brid2 = r2[1]
         .as_object()
         .unwrap()
@@ -248,15 +249,7 @@ fn session_cookie(a: &Answer) -> String {
 
 #[async_std::test]
 async fn login_logout_cookie_flow_and_csrf() {
-    let e = WebEnv::start(
-        |w| {
-            w.auth = Some(users_auth());
-            w.authz = Some(admins_authz());
-        },
-        &[],
-        false,
-    )
-    .await;
+    let e = guarded(false).await;
     // no credentials, bad password: 401 with a Basic challenge
     let a = e.get("/auth/login", &[]).await;
     assert_eq!((a.status, a.body.as_str()), (401, "Unauthorized"));
@@ -581,33 +574,13 @@ gitlab = { secret = "t" }
 /// against the new user list.
 #[async_std::test]
 async fn reconfig_replaces_auth_and_rules() {
-    let e = WebEnv::start(
-        |w| {
-            w.auth = Some(users_auth());
-            w.authz = Some(admins_authz());
-        },
-        &[],
-        true,
-    )
-    .await;
+    let e = guarded(true).await;
     let anon: Vec<(String, String)> = Vec::new();
-    let force = |h: Vec<(String, String)>| {
-        let e = &e;
-        async move {
-            e.rpc(
-                "/api/v2/forceschedulers/force",
-                "force",
-                json!({"builderNames": ["good"]}),
-                &h,
-            )
-            .await
-        }
-    };
     assert_denied(
-        &force(anon.clone()).await,
+        &force(&e, &anon, "good").await,
         "anonymous force before reconfig",
     );
-    let a = force(vec![basic("admin", "adminpw")]).await;
+    let a = force(&e, &[basic("admin", "adminpw")], "good").await;
     assert_ok(&a, "admin force before reconfig");
 
     let reconfig = |authz: Option<Value>, auth: Value| {
@@ -620,17 +593,23 @@ async fn reconfig_replaces_auth_and_rules() {
         }
     };
     reconfig(None, users_auth()).await;
-    assert_ok(&force(anon.clone()).await, "anonymous force without authz");
+    assert_ok(
+        &force(&e, &anon, "good").await,
+        "anonymous force without authz",
+    );
 
     // back, with admin's password changed
     let new_users =
         json!({"type": "UserPasswordAuth", "users": {"admin": "newpw", "dev": "devpw"}});
     reconfig(Some(admins_authz()), new_users).await;
-    assert_denied(&force(anon.clone()).await, "anonymous force after reconfig");
-    let old = force(vec![basic("admin", "adminpw")]).await;
+    assert_denied(
+        &force(&e, &anon, "good").await,
+        "anonymous force after reconfig",
+    );
+    let old = force(&e, &[basic("admin", "adminpw")], "good").await;
     assert_eq!(old.status, 401, "old password: {}", old.body);
     assert_ok(
-        &force(vec![basic("admin", "newpw")]).await,
+        &force(&e, &[basic("admin", "newpw")], "good").await,
         "admin force with the new password",
     );
 }
