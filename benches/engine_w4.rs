@@ -6,8 +6,8 @@
 //! connected, master VmRSS/VmHWM after 10 s idle (target <= 25 MiB; Python: 84.4 MiB), the
 //! workers' median/sum VmRSS.
 //!
-//! Like `buildbot start`, the master gives back the memory of its start-up code once it is
-//! up (`buildbot_core::daemon::release_startup_code`).
+//! Like `buildbot start`, the master gives memory back whenever it falls idle
+//! (`buildbot_core::daemon::release_memory_when_idle`).
 //!
 //! Workers are the release `buildslave` binary (built like benches/slave_footprint.rs does),
 //! one OS process each. The master is this process; each part starts a fresh master. The
@@ -38,7 +38,9 @@ fn part(workers: usize, bin: PathBuf) {
         )
         .await;
         // as `buildbot start` does once the master is up (daemon/memory.rs)
-        buildbot::core::daemon::release_startup_code();
+        buildbot::core::daemon::release_memory_when_idle(
+            buildbot::core::daemon::IDLE_RELEASE_AFTER,
+        );
         async_std::task::sleep(Duration::from_secs(1)).await;
         let before = status_kib(None, "VmRSS:");
         let port = master.worker_addr().port();
@@ -57,6 +59,7 @@ fn part(workers: usize, bin: PathBuf) {
         async_std::task::sleep(Duration::from_secs(10)).await;
         let rss = status_kib(None, "VmRSS:");
         let hwm = status_kib(None, "VmHWM:");
+        let anon = status_kib(None, "RssAnon:");
         let wrss: Vec<f64> = procs
             .iter()
             .map(|p| mib(status_kib(Some(p.0.id()), "VmRSS:")))
@@ -69,11 +72,12 @@ fn part(workers: usize, bin: PathBuf) {
         };
         println!(
             "engine_w4 {workers} worker(s): master VmRSS {:.1} MiB before, {:.1} MiB connected+10 s idle \
-             (VmHWM {:.1} MiB; target {target}; Python {py}); all connected {:.2} s after launch; \
+             (VmHWM {:.1} MiB, anonymous {:.1} MiB; target {target}; Python {py}); all connected {:.2} s after launch; \
              per-worker increment {:.1} KiB; worker VmRSS median {:.2} MiB, sum {sum:.1} MiB",
             mib(before),
             mib(rss),
             mib(hwm),
+            mib(anon),
             took.as_secs_f64(),
             (rss as f64 - before as f64) / workers as f64,
             median(wrss.clone()),

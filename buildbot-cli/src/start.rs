@@ -342,9 +342,8 @@ fn run_master(
         }
         log::info!("BuildMaster is running");
         readiness.ready();
-        // start-up code is not needed any more: give its memory back (daemon/memory.rs)
-        let released = daemon::release_startup_code();
-        log::debug!("released {} KiB of start-up code", released / 1024);
+        // give memory back whenever the master falls idle (start-up code first)
+        daemon::release_memory_when_idle(daemon::IDLE_RELEASE_AFTER);
         serve(dir, config, engine, signals, log_handle, pidfile.clone()).await
     })
 }

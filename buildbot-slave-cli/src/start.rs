@@ -375,16 +375,13 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
 
     let ready = readiness.clone();
     let result = async_std::task::block_on(async move {
+        // give memory back whenever the slave falls idle (start-up code first)
+        buildbot_core::daemon::release_memory_when_idle(buildbot_core::daemon::IDLE_RELEASE_AFTER);
         async_std::task::spawn(async move {
-            let mut released = false;
             while let Ok(ev) = events.recv().await {
                 match ev {
                     WorkerEvent::Connected => {
                         ready.lock().unwrap_or_else(PoisonError::into_inner).ready();
-                        // start-up done: give the memory of its code back (once)
-                        if !std::mem::replace(&mut released, true) {
-                            buildbot_core::daemon::release_startup_code();
-                        }
                     }
                     WorkerEvent::AuthFailed(_) => {
                         log::warn!("{AUTH_HINT}: check slavename and passwd in buildbot.tac")

@@ -420,3 +420,31 @@ fn stop_clean_waits_for_the_running_build() {
     // SUCCESS = 0, and it finished
     assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), "0|1");
 }
+
+fn rss_file_kib(pid: u32) -> u64 {
+    read(std::path::Path::new(&format!("/proc/{pid}/status")))
+        .lines()
+        .find_map(|l| l.strip_prefix("RssFile:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn idle_master_gives_its_program_pages_back() {
+    let sc = Scratch::new();
+    let (b, _) = mkm(&sc, "m");
+    run(&["start", s(&b)]).ok();
+    let pid = pid_of(&b).expect("twistd.pid");
+    let web = web_port(&b);
+    assert_eq!(api_builders(web), ["b1"]);
+    let started = rss_file_kib(pid);
+    // 5 s idle (daemon::IDLE_RELEASE_AFTER), sampled every 1.25 s
+    assert!(
+        wait_for(20, || rss_file_kib(pid) < started / 2),
+        "RssFile {started} kB at start, {} kB after 20 s idle",
+        rss_file_kib(pid)
+    );
+    // the master goes on working from the released pages
+    assert_eq!(api_builders(web), ["b1"]);
+    run(&["stop", s(&b)]).ok();
+}

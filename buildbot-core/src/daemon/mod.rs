@@ -60,7 +60,9 @@ pub use logfile::{
     DEFAULT_MAX_ROTATED_FILES, DEFAULT_ROTATE_LENGTH, LogFile, LogHandle, LogTarget, Rotation,
     format_log_line, init_logging, log_component, log_line_now,
 };
-pub use memory::release_startup_code;
+pub use memory::{
+    IDLE_RELEASE_AFTER, release_idle_memory, release_memory_when_idle, release_startup_code,
+};
 pub use paths::{TacText, expand_basedir, parse_toml, read_tac};
 pub use pidfile::{PID_FILE_NAME, PidFile, PidStatus, process_exists};
 pub use signals::{Signal, Signals};
