@@ -8,7 +8,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -353,9 +353,43 @@ fn open_pty() -> std::io::Result<(OwnedFd, OwnedFd)> {
     unsafe { Ok((OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave))) }
 }
 
+/// Where `execvpe` would find `program` (a name without `/`): the first directory of the
+/// child's `PATH` (its default `/bin:/usr/bin` when unset; empty and relative entries are
+/// relative to the child's working directory) that holds an executable file of that name.
+/// `None`: no such file (or a name with a `/`), and exec itself looks it up and reports.
+///
+/// Looking the program up here, rather than leaving it to exec, lets the standard library
+/// start the child with `posix_spawn` (a `vfork`, no copy of this process's page tables):
+/// it can only do so for a program it does not have to look up in a changed `PATH`.
+fn find_program(program: &[u8], env: &BTreeMap<String, String>, cwd: &Path) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    if program.is_empty() || program.contains(&b'/') {
+        return None;
+    }
+    let path = env.get("PATH").map_or("/bin:/usr/bin", String::as_str);
+    path.split(':').find_map(|dir| {
+        let cand = cwd
+            .join(if dir.is_empty() { "." } else { dir })
+            .join(std::ffi::OsStr::from_bytes(program));
+        let c = std::ffi::CString::new(cand.as_os_str().as_bytes()).ok()?;
+        // SAFETY: access() only reads the NUL-terminated path.
+        let executable = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
+        (executable && cand.is_file()).then_some(cand)
+    })
+}
+
 fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
     let argv = spec.argv_bytes();
-    let mut cmd = std::process::Command::new(OsString::from_vec(argv[0].clone()));
+    let arg0 = OsString::from_vec(argv[0].clone());
+    let mut cmd = match find_program(&argv[0], &spec.env, &spec.workdir) {
+        Some(path) => {
+            // argv[0] stays the name the command gave
+            let mut c = std::process::Command::new(path);
+            c.arg0(&arg0);
+            c
+        }
+        None => std::process::Command::new(arg0),
+    };
     cmd.args(argv[1..].iter().map(|a| OsString::from_vec(a.clone())));
     cmd.current_dir(&spec.workdir);
     cmd.env_clear();

@@ -330,6 +330,62 @@ async fn shell_env_stdin_pty_logfiles() {
 }
 
 #[async_std::test]
+async fn shell_finds_programs_in_the_commands_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_m, w, conn) = setup().await;
+    let wd = w.path("b1/build");
+    std::fs::create_dir_all(&wd).unwrap();
+    // d1 holds a non-executable file of the name (skipped, as execvpe does), d2 the tool,
+    // and the relative entry `bin` is relative to the command's working directory
+    let tool = |dir: &str, name: &str, text: &str, mode: u32| {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = format!("{dir}/{name}");
+        std::fs::write(&p, format!("#!/bin/sh\necho {text} \"$@\"\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let d1 = w.path("d1");
+    let d2 = w.path("d2");
+    tool(&d1, "bbtool", "wrong", 0o644);
+    tool(&d2, "bbtool", "from-d2", 0o755);
+    tool(&format!("{wd}/bin"), "bbtool2", "from-workdir-bin", 0o755);
+    let with_path = |cmd: &[&str]| {
+        let mut args = shell_args(&wd, arr(cmd));
+        set_arg(
+            &mut args,
+            "env",
+            map(vec![("PATH", s(&format!("{d1}:{d2}:bin:${{PATH}}")))]),
+        );
+        args
+    };
+    let log = conn.run("shell", with_path(&["bbtool", "x"])).await;
+    assert_eq!(log.text("stdout"), "from-d2 x\n");
+    let log = conn.run("shell", with_path(&["bbtool2"])).await;
+    assert_eq!(log.text("stdout"), "from-workdir-bin\n");
+    // the program keeps the name it was given as argv[0]
+    let log = conn
+        .run(
+            "shell",
+            with_path(&["sh", "-c", "tr '\\0' ' ' < /proc/$$/cmdline"]),
+        )
+        .await;
+    assert!(
+        log.text("stdout").starts_with("sh -c "),
+        "{:?}",
+        log.text("stdout")
+    );
+    // not found anywhere: exec's own error, as before
+    let log = conn.run("shell", with_path(&["bbtool-missing"])).await;
+    assert_eq!(log.rc(), Some(1));
+    assert!(
+        log.text("stderr")
+            .contains("Upon execvpe b'bbtool-missing'")
+            && log.text("stderr").contains("FileNotFoundError"),
+        "{}",
+        log.text("stderr")
+    );
+}
+
+#[async_std::test]
 async fn latin1_encoding() {
     let (_m, w, conn) = setup_with(MasterOpts::default(), |c| {
         c.unicode_encoding = Some("latin-1".into())
