@@ -521,7 +521,7 @@ impl Db {
         value: &[u8],
         source: &str,
     ) -> Result<(), DbError> {
-        build_data::Entity::insert(build_data::ActiveModel {
+        let upsert = build_data::Entity::insert(build_data::ActiveModel {
             buildid: Set(buildid.0),
             name: Set(name.to_owned()),
             value: Set(value.to_vec()),
@@ -537,10 +537,8 @@ impl Db {
                     build_data::Column::Source,
                 ])
                 .to_owned(),
-        )
-        .exec_without_returning(&self.x())
-        .await
-        .ctx("setting build data")?;
+        );
+        self.write(&upsert).await.ctx("setting build data")?;
         Ok(())
     }
 

@@ -105,7 +105,7 @@ impl Db {
         if active {
             upd = upd.col_expr(masters::Column::LastActive, Expr::value(now()));
         }
-        let changed = upd.exec(&self.x()).await.ctx(OP)?.rows_affected > 0;
+        let changed = self.write(&upd).await.ctx(OP)? > 0;
         if active && !changed {
             self.master_heartbeat(masterid).await?;
         }

@@ -663,7 +663,7 @@ impl Db {
         };
         if let [_] = brids {
             // one row, one statement: all or nothing without a transaction
-            let n = update(brids).exec(&self.x()).await.ctx(OP)?.rows_affected;
+            let n = self.write(&update(brids)).await.ctx(OP)?;
             return Ok(n == 1);
         }
         let txn = self.write_txn(OP).await?;

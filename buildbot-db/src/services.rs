@@ -310,7 +310,7 @@ impl Db {
         if let Some(c) = up_to {
             d = d.filter(scheduler_changes::Column::Changeid.lte(c.0));
         }
-        d.exec(&self.x())
+        self.write(&d)
             .await
             .ctx("flushing change classifications")?;
         Ok(())
