@@ -484,14 +484,15 @@ impl Db {
                 .ctx(OP)?;
             return Ok(());
         }
-        let txn = self.write_txn(OP).await?;
+        let txn = self.exec_txn(OP).await?;
         let mut rows = rows;
         while !rows.is_empty() {
             let rest = rows.split_off(rows.len().min(crate::common::BATCH));
-            build_properties::Entity::insert_many(std::mem::replace(&mut rows, rest))
-                .exec_without_returning(&*txn)
-                .await
-                .ctx(OP)?;
+            txn.write(&build_properties::Entity::insert_many(std::mem::replace(
+                &mut rows, rest,
+            )))
+            .await
+            .ctx(OP)?;
         }
         txn.commit().await.ctx(OP)?;
         Ok(())

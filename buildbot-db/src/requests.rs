@@ -597,17 +597,15 @@ impl Db {
                 Err(source) => Err(DbError::Query { op: OP, source }),
             };
         }
-        let txn = self.write_txn(OP).await?;
+        let txn = self.exec_txn(OP).await?;
         for chunk in brids.chunks(BATCH) {
-            let r = buildrequest_claims::Entity::insert_many(rows(chunk))
-                .exec_without_returning(&*txn)
-                .await;
-            match r {
+            match txn
+                .write(&buildrequest_claims::Entity::insert_many(rows(chunk)))
+                .await
+            {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    txn.rollback().await.ctx(OP)?;
-                    return Ok(ClaimOutcome::AlreadyClaimed);
-                }
+                // dropped uncommitted: nothing of the claim stays
+                Err(e) if is_unique_violation(&e) => return Ok(ClaimOutcome::AlreadyClaimed),
                 Err(source) => return Err(DbError::Query { op: OP, source }),
             }
         }
@@ -666,11 +664,11 @@ impl Db {
             let n = self.write(&update(brids)).await.ctx(OP)?;
             return Ok(n == 1);
         }
-        let txn = self.write_txn(OP).await?;
+        let txn = self.exec_txn(OP).await?;
         for chunk in brids.chunks(BATCH) {
-            let n = update(chunk).exec(&*txn).await.ctx(OP)?.rows_affected;
+            let n = txn.write(&update(chunk)).await.ctx(OP)?;
             if n as usize != chunk.len() {
-                txn.rollback().await.ctx(OP)?;
+                // dropped uncommitted: nothing of the completion stays
                 return Ok(false);
             }
         }
