@@ -5,7 +5,7 @@
 //! set-up) and never again; the kernel keeps those pages mapped, and counted in the
 //! process's resident memory, until memory runs short. Measured on an idle master (W4):
 //! 15 MiB of mapped code after start-up, of which the idle master uses about 2 MiB.
-//! [`release_startup_code`] asks the kernel to reclaim the program's read-only pages now
+//! [`release_program_pages`] asks the kernel to reclaim the program's read-only pages now
 //! (`madvise(MADV_PAGEOUT)`, Linux 5.4+) and, from then on, to map them one page at a time
 //! as they run (`MADV_RANDOM`; kernels from 6.x fault the 64 KiB around a page in anyway).
 //! Pages that are needed again come back from the page cache or the file on their next use.
@@ -83,7 +83,7 @@ fn process_cpu_time() -> Duration {
 }
 
 /// Gives memory the process is not using back to the system now: the C heap's free pages
-/// (glibc's `malloc_trim`) and the resident pages of the program ([`release_startup_code`]).
+/// (glibc's `malloc_trim`) and the resident pages of the program ([`release_program_pages`]).
 /// Returns the bytes of program mappings handed to the kernel.
 pub fn release_idle_memory() -> usize {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -91,7 +91,7 @@ pub fn release_idle_memory() -> usize {
     unsafe {
         libc::malloc_trim(0);
     }
-    release_startup_code()
+    release_program_pages()
 }
 
 /// Starts a background task that calls [`release_idle_memory`] each time the process has
@@ -119,7 +119,7 @@ pub fn release_memory_when_idle(quiet: Duration) {
 
 /// Reclaims the resident pages of this program's read-only mappings (code and constants),
 /// returning how many bytes of mappings were handed to the kernel (0 where unsupported).
-pub fn release_startup_code() -> usize {
+pub fn release_program_pages() -> usize {
     #[cfg(target_os = "linux")]
     {
         linux::release()
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn released_code_leaves_memory_and_comes_back_on_use() {
         let before = rss_file_kib();
-        assert!(release_startup_code() > 0);
+        assert!(release_program_pages() > 0);
         let after = rss_file_kib();
         assert!(after < before, "RssFile {before} kB -> {after} kB");
         // the program goes on running from the file

@@ -61,7 +61,7 @@ pub use logfile::{
     format_log_line, init_logging, log_component, log_line_now,
 };
 pub use memory::{
-    IDLE_RELEASE_AFTER, release_idle_memory, release_memory_when_idle, release_startup_code,
+    IDLE_RELEASE_AFTER, release_idle_memory, release_memory_when_idle, release_program_pages,
 };
 pub use paths::{TacText, expand_basedir, parse_toml, read_tac};
 pub use pidfile::{PID_FILE_NAME, PidFile, PidStatus, process_exists};
