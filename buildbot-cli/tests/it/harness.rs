@@ -40,7 +40,13 @@ impl Out {
 
 /// Runs `buildbot ARGS` with extra env vars, bounded by 60 s.
 pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Out {
-    let mut cmd = Command::new(BIN);
+    run_bin(Path::new(BIN), args, env)
+}
+
+/// Runs the `buildbot` program at `bin` (a copy, say) with `args` and extra env vars,
+/// bounded by 60 s.
+pub fn run_bin(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
