@@ -352,6 +352,79 @@ async fn reconfig_adds_builder_and_refuses_bad_configs() {
     tm.master.stop().await.unwrap();
 }
 
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[async_std::test]
+async fn change_sources_and_schedulers_are_registered_and_given_up_on_reconfig() {
+    let services = |with_pb: bool, pb_port: u16| {
+        let pb = if with_pb {
+            format!("[[change_source]]\ntype = \"PBChangeSource\"\nport = {pb_port}\n")
+        } else {
+            String::new()
+        };
+        format!(
+            r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[[builders]]
+name = "b"
+workernames = ["w1"]
+steps = [{{ type = "ShellCommand", command = ["true"] }}]
+[[schedulers]]
+type = "ForceScheduler"
+name = "force"
+builderNames = ["b"]
+{}
+{pb}"#,
+            if with_pb {
+                "[[schedulers]]\ntype = \"ForceScheduler\"\nname = \"extra\"\nbuilderNames = [\"b\"]\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let port = free_port();
+    let cfg = parse_config(&services(true, port), "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    let tm = TestMaster::start(cfg).await;
+    let mid = tm.master.masterid();
+    let db = tm.master.db();
+    let sources = db.list_changesources().await.unwrap();
+    let pb_name = format!("PBChangeSource:{port}");
+    assert_eq!(
+        sources
+            .iter()
+            .map(|c| (c.name.as_str(), c.masterid))
+            .collect::<Vec<_>>(),
+        [(pb_name.as_str(), Some(mid))]
+    );
+    let owner = |name: &str, rows: &[buildbot_db::SchedulerRow]| {
+        rows.iter().find(|r| r.name == name).map(|r| r.masterid)
+    };
+    let scheds = db.list_schedulers().await.unwrap();
+    assert_eq!(owner("extra", &scheds), Some(Some(mid)));
+    // a reconfig without them: still listed, run by no master
+    let cfg = parse_config(&services(false, port), "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    tm.master.reconfig(cfg).await.unwrap();
+    let sources = db.list_changesources().await.unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].masterid, None);
+    let scheds = db.list_schedulers().await.unwrap();
+    assert_eq!(owner("extra", &scheds), Some(None));
+    assert_eq!(owner("force", &scheds), Some(Some(mid)));
+    tm.master.stop().await.unwrap();
+}
+
 #[async_std::test]
 async fn force_parameters_are_validated() {
     let text = r#"

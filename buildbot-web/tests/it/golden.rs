@@ -598,12 +598,8 @@ fn golden_rest_matches_python_buildbot() {
             "error_500_changes_properties_list.json",
             // the CORS check needs an Origin header
             "error_400_cors_bad_origin.json",
-            // engine differences (reported): no change source row for PBChangeSource, steps
-            // after a halting failure are not listed, the SingleBranchScheduler build
-            // (forced here) shares no buildset with the change
-            "api_v2_changesources.json",
-            "api_v2_changesources_1.json",
-            "api_v2_masters_1_changesources.json",
+            // engine differences (reported): steps after a halting failure are not listed,
+            // the SingleBranchScheduler build (forced here) shares no buildset with the change
             "api_v2_builds_2_steps.json",
             "api_v2_changes_1_builds.json",
         ]

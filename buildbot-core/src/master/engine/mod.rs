@@ -536,8 +536,8 @@ impl Inner {
             .clone()
     }
 
-    /// Registers builders, workers and schedulers (§7.1 step 4); `old` is the previous
-    /// config on reconfig.
+    /// Registers builders, workers, schedulers and change sources (§7.1 step 4); `old` is the
+    /// previous config on reconfig.
     async fn apply_config(
         &self,
         cfg: &MasterConfig,
@@ -604,6 +604,31 @@ impl Inner {
         for s in &cfg.schedulers {
             let id = db.find_or_create_scheduler(&s.name).await?;
             db.claim_scheduler(id, self.masterid).await?;
+        }
+        // change sources are listed (`/changesources`) as Buildbot lists them: by name, with
+        // the master that runs them
+        for c in &cfg.change_sources {
+            let id = db.find_or_create_changesource(&c.name).await?;
+            db.claim_changesource(id, self.masterid).await?;
+        }
+        if let Some(old) = old {
+            // services a reconfig removed: this master no longer runs them
+            for s in old
+                .schedulers
+                .iter()
+                .filter(|s| !cfg.schedulers.iter().any(|n| n.name == s.name))
+            {
+                let id = db.find_or_create_scheduler(&s.name).await?;
+                db.unclaim_scheduler(id, self.masterid).await?;
+            }
+            for c in old
+                .change_sources
+                .iter()
+                .filter(|c| !cfg.change_sources.iter().any(|n| n.name == c.name))
+            {
+                let id = db.find_or_create_changesource(&c.name).await?;
+                db.unclaim_changesource(id, self.masterid).await?;
+            }
         }
         {
             let mut st = lock(&self.state);
