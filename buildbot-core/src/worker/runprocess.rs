@@ -367,15 +367,18 @@ fn find_program(program: &[u8], env: &BTreeMap<String, String>, cwd: &Path) -> O
         return None;
     }
     let path = env.get("PATH").map_or("/bin:/usr/bin", String::as_str);
-    path.split(':').find_map(|dir| {
-        let cand = cwd
-            .join(if dir.is_empty() { "." } else { dir })
-            .join(std::ffi::OsStr::from_bytes(program));
-        let c = std::ffi::CString::new(cand.as_os_str().as_bytes()).ok()?;
-        // SAFETY: access() only reads the NUL-terminated path.
-        let executable = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
-        (executable && cand.is_file()).then_some(cand)
-    })
+    path.split(':')
+        .find_map(|dir| {
+            let cand = cwd
+                .join(if dir.is_empty() { "." } else { dir })
+                .join(std::ffi::OsStr::from_bytes(program));
+            let c = std::ffi::CString::new(cand.as_os_str().as_bytes()).ok()?;
+            // SAFETY: access() only reads the NUL-terminated path.
+            let executable = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
+            (executable && cand.is_file()).then_some(cand)
+        })
+        // a relative result would be taken from the slave's directory, not the command's
+        .filter(|p| p.is_absolute())
 }
 
 fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
