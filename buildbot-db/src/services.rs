@@ -299,6 +299,24 @@ impl Db {
             .collect())
     }
 
+    /// Forget the classifications of these changes.
+    pub async fn unclassify_changes(
+        &self,
+        id: SchedulerId,
+        changes: &[ChangeId],
+    ) -> Result<(), DbError> {
+        for chunk in changes.chunks(crate::common::BATCH) {
+            self.write(
+                &scheduler_changes::Entity::delete_many()
+                    .filter(scheduler_changes::Column::Schedulerid.eq(id.0))
+                    .filter(scheduler_changes::Column::Changeid.is_in(chunk.iter().map(|c| c.0))),
+            )
+            .await
+            .ctx("forgetting change classifications")?;
+        }
+        Ok(())
+    }
+
     /// Forget classifications up to and including `less_than_or_equal` (all when `None`).
     pub async fn flush_change_classifications(
         &self,

@@ -10,6 +10,7 @@ mod lifecycle;
 mod locks;
 mod own;
 mod python;
+mod schedulers;
 mod source;
 mod strategies;
 mod trigger;

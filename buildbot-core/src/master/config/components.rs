@@ -453,6 +453,17 @@ fn field_filter(a: &mut ComponentArgs<'_>, field: &str) -> FieldFilter {
         re: a.str(&format!("{field}_re")),
         not_re: a.str(&format!("{field}_not_re")),
     };
+    for (key, re) in [("re", &f.re), ("not_re", &f.not_re)] {
+        if let Some(re) = re
+            && let Err(e) = regex::Regex::new(re)
+        {
+            a.error(
+                &format!("{field}_{key}"),
+                format!("ChangeFilter: '{field}_{key}' is not a valid regular expression: {e}"),
+                None,
+            );
+        }
+    }
     if a.has(&format!("{field}_fn")) {
         a.error(
             &format!("{field}_fn"),

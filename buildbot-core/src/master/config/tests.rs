@@ -868,3 +868,24 @@ retry = 5
         ["master.cfg:16:9: Git: 'retry' must be [delay_seconds, repeats] (retry = [10, 3])"]
     );
 }
+
+#[test]
+fn change_filter_regular_expressions_are_checked() {
+    let text = format!(
+        "{F1}{}",
+        r#"
+[[schedulers]]
+type = "AnyBranchScheduler"
+name = "any"
+builderNames = ["b1"]
+change_filter = { branch_re = "feat/(", project_not_re = "ok.*" }
+"#
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains(": ChangeFilter: 'branch_re' is not a valid regular expression: ")
+            && errs[0].starts_with("master.cfg:"),
+        "{errs:?}"
+    );
+}

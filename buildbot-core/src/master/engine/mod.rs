@@ -39,6 +39,7 @@ mod build;
 mod builtin;
 pub mod json;
 mod locks;
+mod schedulers;
 mod source;
 mod step;
 mod strategies;
@@ -504,10 +505,12 @@ impl Master {
                 .publish_master(masterid, "started", || json::master(masterid, &n, true));
         }
         let events = inner.manager.events();
+        let changes = inner.events.subscribe_path("changes/*/new");
         let t1 = async_std::task::spawn(connection_loop(inner.clone(), events));
         let t2 = async_std::task::spawn(distributor_loop(inner.clone(), wake_rx));
         let t3 = async_std::task::spawn(heartbeat_loop(inner.clone(), opts.heartbeat_interval));
-        lock(&inner.tasks).extend([t1, t2, t3]);
+        let t4 = async_std::task::spawn(schedulers::change_loop(inner.clone(), changes));
+        lock(&inner.tasks).extend([t1, t2, t3, t4]);
         let _ = inner.wake.try_send(Wake::All);
         let handle = MasterHandle { inner };
         match crate::master::pb::start_change_ports(&handle, &config).await {

@@ -1,0 +1,157 @@
+//! Change-driven schedulers: `SingleBranchScheduler` (tree-stable timer) and
+//! `AnyBranchScheduler` (per branch), fed by changes added to the master.
+
+use std::time::{Duration, Instant};
+
+use buildbot_core::master::config::{Registry, parse_config};
+use buildbot_db::{BuildsetRow, NewChange, Query};
+
+use crate::harness::*;
+
+const CONFIG: &str = r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[[builders]]
+name = "b"
+workernames = ["w1"]
+steps = [{ type = "ShellCommand", command = ["echo", "%(prop:scheduler)s %(src::branch)s %(src::revision)s"] }]
+[[schedulers]]
+type = "SingleBranchScheduler"
+name = "main-sb"
+builderNames = ["b"]
+treeStableTimer = 1
+change_filter = { branch = "main" }
+properties = { flavour = "ci" }
+[[schedulers]]
+type = "AnyBranchScheduler"
+name = "features"
+builderNames = ["b"]
+change_filter = { branch_re = "feat/" }
+"#;
+
+fn change(branch: &str, revision: &str) -> NewChange {
+    let mut c = NewChange::new("dev <dev@example.org>", &format!("commit {revision}"));
+    c.branch = Some(branch.to_owned());
+    c.revision = Some(revision.to_owned());
+    c.repository = "https://example.org/repo.git".to_owned();
+    c.files = vec!["src/lib.rs".to_owned()];
+    c
+}
+
+async fn buildsets(tm: &TestMaster) -> Vec<BuildsetRow> {
+    tm.master
+        .db()
+        .list_buildsets(&Query::new().order("bsid", false))
+        .await
+        .unwrap()
+}
+
+/// Waits until there are `n` buildsets (at most `secs`).
+async fn wait_buildsets(tm: &TestMaster, n: usize, secs: u64) -> Vec<BuildsetRow> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let b = buildsets(tm).await;
+        if b.len() >= n || Instant::now() > deadline {
+            return b;
+        }
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[async_std::test]
+async fn changes_trigger_single_and_any_branch_schedulers() {
+    let cfg = parse_config(CONFIG, "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    let tm = TestMaster::start(cfg).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    let db = tm.master.db().clone();
+
+    // two changes on main within the stable time, one on a branch nobody watches, one on a
+    // feature branch (built at once: no timer)
+    tm.master
+        .add_change(&change("main", "aaa111"))
+        .await
+        .unwrap();
+    tm.master
+        .add_change(&change("other", "ccc333"))
+        .await
+        .unwrap();
+    tm.master
+        .add_change(&change("feat/x", "ddd444"))
+        .await
+        .unwrap();
+    async_std::task::sleep(Duration::from_millis(500)).await;
+    tm.master
+        .add_change(&change("main", "bbb222"))
+        .await
+        .unwrap();
+    let early = buildsets(&tm).await;
+    assert_eq!(early.len(), 1, "only the feature branch so far: {early:?}");
+    assert_eq!(
+        early[0].reason.as_deref(),
+        Some("The AnyBranchScheduler scheduler named 'features' triggered this build")
+    );
+    // the tree is stable 1 s after the last main change: one buildset for both
+    let all = wait_buildsets(&tm, 2, 10).await;
+    async_std::task::sleep(Duration::from_millis(1500)).await;
+    let all2 = buildsets(&tm).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all2.len(), 2, "no second buildset for main: {all2:?}");
+    let sb = &all[1];
+    assert_eq!(
+        sb.reason.as_deref(),
+        Some("The SingleBranchScheduler scheduler named 'main-sb' triggered this build")
+    );
+    let ss = db.get_sourcestamps(&sb.sourcestamps).await.unwrap();
+    assert_eq!(ss.len(), 1);
+    assert_eq!(ss[0].branch.as_deref(), Some("main"));
+    assert_eq!(
+        ss[0].revision.as_deref(),
+        Some("bbb222"),
+        "the latest change"
+    );
+    let props = db.get_buildset_properties(sb.bsid).await.unwrap();
+    assert_eq!(props["scheduler"].0, "main-sb");
+    assert_eq!(props["flavour"].0, "ci");
+    // both buildsets are built, with the change's source stamp rendered into the step
+    for bs in [&all[0], sb] {
+        let done = complete_buildset(&tm.master, bs.bsid).await;
+        assert_eq!(done.results, Some(0), "{done:?}");
+    }
+    let builds = db
+        .list_builds(&Query::new().order("buildid", false))
+        .await
+        .unwrap();
+    let mut outputs = Vec::new();
+    for b in &builds {
+        let steps = tm.steps(b).await;
+        let cmd = steps
+            .iter()
+            .find(|s| s.name == "shell")
+            .expect("shell step");
+        // the stdout lines of the log (stream prefix `o`)
+        let log = tm.stdio(cmd).await;
+        let out: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix('o')).collect();
+        outputs.push(out.join("\n"));
+    }
+    assert_eq!(outputs, ["features feat/x ddd444", "main-sb main bbb222"]);
+    // classified changes are forgotten once built
+    let sid = db.find_or_create_scheduler("main-sb").await.unwrap();
+    assert!(db.get_change_classifications(sid).await.unwrap().is_empty());
+
+    // a disabled scheduler ignores changes
+    tm.master.set_scheduler_enabled(sid, false).await.unwrap();
+    tm.master
+        .add_change(&change("main", "eee555"))
+        .await
+        .unwrap();
+    async_std::task::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(buildsets(&tm).await.len(), 2);
+    assert!(db.get_change_classifications(sid).await.unwrap().is_empty());
+    tm.master.stop().await.unwrap();
+}
