@@ -155,3 +155,58 @@ async fn changes_trigger_single_and_any_branch_schedulers() {
     assert!(db.get_change_classifications(sid).await.unwrap().is_empty());
     tm.master.stop().await.unwrap();
 }
+
+#[async_std::test]
+async fn changes_classified_before_a_restart_are_built_after_it() {
+    let config = |stable: u32| {
+        let text = CONFIG.replace(
+            "treeStableTimer = 1",
+            &format!("treeStableTimer = {stable}"),
+        );
+        parse_config(&text, "master.cfg", &Registry::new())
+            .unwrap()
+            .config
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // a long timer: the master stops before it fires
+    let m = TestMaster::start_in(config(600), dir.path(), "127.0.0.1:0").await;
+    let id = m.add_change(&change("main", "fff666")).await.unwrap();
+    let sid = m.db().find_or_create_scheduler("main-sb").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m
+        .db()
+        .get_change_classifications(sid)
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "change never classified");
+        async_std::task::sleep(Duration::from_millis(20)).await;
+    }
+    m.stop().await.unwrap();
+    let m = TestMaster::start_in(config(1), dir.path(), "127.0.0.1:0").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let bs = loop {
+        let b = m
+            .db()
+            .list_buildsets(&Query::new().order("bsid", false))
+            .await
+            .unwrap();
+        if let Some(bs) = b.into_iter().next() {
+            break bs;
+        }
+        assert!(Instant::now() < deadline, "no buildset after the restart");
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    };
+    let ss = m.db().get_sourcestamps(&bs.sourcestamps).await.unwrap();
+    let ch = m.db().get_change(id).await.unwrap().unwrap();
+    assert_eq!(ss[0].ssid, ch.sourcestampid);
+    assert!(
+        m.db()
+            .get_change_classifications(sid)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    m.stop().await.unwrap();
+}
