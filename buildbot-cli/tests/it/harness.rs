@@ -180,12 +180,24 @@ pub fn read(p: &Path) -> String {
 }
 
 /// A free TCP port on 127.0.0.1 (bound then released).
+/// A free port on 127.0.0.1, never one this test process handed out before (the kernel may
+/// hand a just-closed port out again: a master's web and worker ports must differ).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// The seed's fixture F1: worker w1/pw on `wport`, web on `web`, builder b1, force scheduler.

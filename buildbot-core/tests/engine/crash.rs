@@ -34,18 +34,6 @@ fn cfg(step: &[&str]) -> MasterConfig {
         .unwrap()
 }
 
-/// A free port outside the ephemeral range (where the other tests' port-0 listeners live).
-fn free_port() -> u16 {
-    let seed = std::process::id() as u16;
-    for i in 0..1000u16 {
-        let port = 20000 + (seed.wrapping_add(i.wrapping_mul(7919))) % 10000;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
-}
-
 /// Runs as the child process when the environment says so; otherwise does nothing.
 #[async_std::test]
 async fn crash_child_master() {

@@ -252,3 +252,36 @@ impl Drop for PyWorker {
         }
     }
 }
+
+/// A free port outside the ephemeral range (where the other tests' port-0 listeners live),
+/// never one this test process handed out before.
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seed = std::process::id() as u16;
+    for i in 0..1000u16 {
+        let port = 20000 + (seed.wrapping_add(i.wrapping_mul(7919))) % 10000;
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+/// The start of a TOML `master.cfg` for [`parse_config`]: workers on any port, worker
+/// `w1`/`pass1`, builder `b` on it (its `steps` and the rest follow).
+///
+/// [`parse_config`]: buildbot_core::master::config::parse_config
+pub const ONE_BUILDER: &str = r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[[builders]]
+name = "b"
+workernames = ["w1"]
+"#;

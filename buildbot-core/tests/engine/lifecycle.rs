@@ -352,12 +352,6 @@ async fn reconfig_adds_builder_and_refuses_bad_configs() {
     tm.master.stop().await.unwrap();
 }
 
-/// A free TCP port on 127.0.0.1.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 #[async_std::test]
 async fn change_sources_and_schedulers_are_registered_and_given_up_on_reconfig() {
     let services = |with_pb: bool, pb_port: u16| {
@@ -367,16 +361,7 @@ async fn change_sources_and_schedulers_are_registered_and_given_up_on_reconfig()
             String::new()
         };
         format!(
-            r#"
-[protocols.msgpack]
-port = 0
-[[workers]]
-name = "w1"
-password = "pass1"
-[[builders]]
-name = "b"
-workernames = ["w1"]
-steps = [{{ type = "ShellCommand", command = ["true"] }}]
+            r#"{ONE_BUILDER}steps = [{{ type = "ShellCommand", command = ["true"] }}]
 [[schedulers]]
 type = "ForceScheduler"
 name = "force"
@@ -427,16 +412,9 @@ builderNames = ["b"]
 
 #[async_std::test]
 async fn force_parameters_are_validated() {
-    let text = r#"
-[protocols.msgpack]
-port = 0
-[[workers]]
-name = "w1"
-password = "pass1"
-[[builders]]
-name = "b"
-workernames = ["w1"]
-steps = [{ type = "ShellCommand", command = ["echo", "%(prop:flavour)s", "%(prop:jobs)s"] }]
+    let text = format!(
+        "{ONE_BUILDER}{}",
+        r#"steps = [{ type = "ShellCommand", command = ["echo", "%(prop:flavour)s", "%(prop:jobs)s"] }]
 [[schedulers]]
 type = "ForceScheduler"
 name = "force"
@@ -450,8 +428,9 @@ default = "debug"
 type = "IntParameter"
 name = "jobs"
 default = 1
-"#;
-    let cfg = parse_config(text, "master.cfg", &Registry::new())
+"#
+    );
+    let cfg = parse_config(&text, "master.cfg", &Registry::new())
         .unwrap()
         .config;
     let tm = TestMaster::start(cfg).await;

@@ -8,16 +8,12 @@ use buildbot_db::{BuildsetRow, NewChange, Query};
 
 use crate::harness::*;
 
-const CONFIG: &str = r#"
-[protocols.msgpack]
-port = 0
-[[workers]]
-name = "w1"
-password = "pass1"
-[[builders]]
-name = "b"
-workernames = ["w1"]
-steps = [{ type = "ShellCommand", command = ["echo", "%(prop:scheduler)s %(src::branch)s %(src::revision)s"] }]
+/// Builder `b` echoes the scheduler and the source stamp; a SingleBranchScheduler on `main`
+/// and an AnyBranchScheduler on `feat/…` branches.
+fn config_text() -> String {
+    format!(
+        "{ONE_BUILDER}{}",
+        r#"steps = [{ type = "ShellCommand", command = ["echo", "%(prop:scheduler)s %(src::branch)s %(src::revision)s"] }]
 [[schedulers]]
 type = "SingleBranchScheduler"
 name = "main-sb"
@@ -30,7 +26,9 @@ type = "AnyBranchScheduler"
 name = "features"
 builderNames = ["b"]
 change_filter = { branch_re = "feat/" }
-"#;
+"#
+    )
+}
 
 fn change(branch: &str, revision: &str) -> NewChange {
     let mut c = NewChange::new("dev <dev@example.org>", &format!("commit {revision}"));
@@ -63,7 +61,7 @@ async fn wait_buildsets(tm: &TestMaster, n: usize, secs: u64) -> Vec<BuildsetRow
 
 #[async_std::test]
 async fn changes_trigger_single_and_any_branch_schedulers() {
-    let cfg = parse_config(CONFIG, "master.cfg", &Registry::new())
+    let cfg = parse_config(&config_text(), "master.cfg", &Registry::new())
         .unwrap()
         .config;
     let tm = TestMaster::start(cfg).await;
@@ -159,7 +157,7 @@ async fn changes_trigger_single_and_any_branch_schedulers() {
 #[async_std::test]
 async fn changes_classified_before_a_restart_are_built_after_it() {
     let config = |stable: u32| {
-        let text = CONFIG.replace(
+        let text = config_text().replace(
             "treeStableTimer = 1",
             &format!("treeStableTimer = {stable}"),
         );
@@ -209,4 +207,81 @@ async fn changes_classified_before_a_restart_are_built_after_it() {
             .is_empty()
     );
     m.stop().await.unwrap();
+}
+
+fn periodic_text() -> String {
+    format!(
+        "{ONE_BUILDER}{}",
+        r#"steps = [{ type = "ShellCommand", command = ["true"] }]
+[[schedulers]]
+type = "Periodic"
+name = "every3"
+builderNames = ["b"]
+periodicBuildTimer = 3
+[[schedulers]]
+type = "Periodic"
+name = "onchange"
+builderNames = ["b"]
+periodicBuildTimer = 1
+onlyIfChanged = true
+"#
+    )
+}
+
+async fn count_by(tm: &TestMaster, scheduler: &str) -> Vec<BuildsetRow> {
+    let reason = format!("The Periodic scheduler named '{scheduler}' triggered this build");
+    buildsets(tm)
+        .await
+        .into_iter()
+        .filter(|b| b.reason.as_deref() == Some(reason.as_str()))
+        .collect()
+}
+
+#[async_std::test]
+async fn periodic_builds_on_its_timer_and_only_if_changed() {
+    let cfg = parse_config(&periodic_text(), "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    let t0 = Instant::now();
+    let tm = TestMaster::start(cfg).await;
+    // both build at once (a new scheduler's first turn, changes or not)
+    async_std::task::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count_by(&tm, "every3").await.len(), 1);
+    assert_eq!(count_by(&tm, "onchange").await.len(), 1);
+    // 3 s after the first turn: every3 again; onchange had turns but no changes
+    let until = |s: f64| {
+        let left = Duration::from_secs_f64(s).saturating_sub(t0.elapsed());
+        async_std::task::sleep(left)
+    };
+    until(4.5).await;
+    assert_eq!(count_by(&tm, "every3").await.len(), 2);
+    assert_eq!(count_by(&tm, "onchange").await.len(), 1);
+    // a change: onchange's next turn builds it
+    tm.master
+        .add_change(&change("main", "abc123"))
+        .await
+        .unwrap();
+    async_std::task::sleep(Duration::from_millis(2500)).await;
+    let on = count_by(&tm, "onchange").await;
+    assert_eq!(on.len(), 2, "{on:?}");
+    let ss = tm
+        .master
+        .db()
+        .get_sourcestamps(&on[1].sourcestamps)
+        .await
+        .unwrap();
+    assert_eq!(ss[0].revision.as_deref(), Some("abc123"));
+    // the last turn's time is kept in the scheduler's state
+    let db = tm.master.db();
+    let oid = db
+        .get_object_id("every3", "buildbot.schedulers.timed.Periodic")
+        .await
+        .unwrap();
+    assert!(
+        db.get_state(oid, "last_build")
+            .await
+            .unwrap()
+            .is_some_and(|v| v.is_f64())
+    );
+    tm.master.stop().await.unwrap();
 }

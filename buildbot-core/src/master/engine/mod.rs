@@ -510,7 +510,8 @@ impl Master {
         let t2 = async_std::task::spawn(distributor_loop(inner.clone(), wake_rx));
         let t3 = async_std::task::spawn(heartbeat_loop(inner.clone(), opts.heartbeat_interval));
         let t4 = async_std::task::spawn(schedulers::change_loop(inner.clone(), changes));
-        lock(&inner.tasks).extend([t1, t2, t3, t4]);
+        let t5 = async_std::task::spawn(schedulers::periodic_loop(inner.clone()));
+        lock(&inner.tasks).extend([t1, t2, t3, t4, t5]);
         let _ = inner.wake.try_send(Wake::All);
         let handle = MasterHandle { inner };
         match crate::master::pb::start_change_ports(&handle, &config).await {

@@ -11,12 +11,20 @@
 //! build`, the scheduler's properties and `scheduler`. Classified changes left by a stopped
 //! master are built once it runs again (after the timer). A disabled scheduler
 //! (`schedulers.enabled`) ignores changes.
+//!
+//! `Periodic` builds every `periodicBuildTimer` seconds, the first time at once; the time of
+//! its last build is kept in the scheduler's state (`last_build`), so a restarted master
+//! goes on from there. With `onlyIfChanged` it classifies every new change and skips a turn
+//! that has none (except its very first); a turn with changes builds them as above, one
+//! without builds the scheduler's codebases (default: the codebase `""`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use buildbot_db::{ChangeId, ChangeRow, DbError, NewBuildset, SchedulerId};
+use buildbot_db::{
+    ChangeId, ChangeRow, DbError, NewBuildset, SchedulerId, SourceStampId, SourceStampSpec,
+};
 use serde_json::Value;
 
 use super::{Inner, MasterHandle, lock};
@@ -127,6 +135,15 @@ async fn on_change(inner: &Arc<Inner>, timers: &Timers, id: ChangeId) -> Result<
     };
     let cfg = inner.config();
     for s in &cfg.schedulers {
+        if let SchedulerKind::Periodic {
+            only_if_changed: true,
+            ..
+        } = s.kind
+        {
+            let sid = inner.db.find_or_create_scheduler(&s.name).await?;
+            inner.db.classify_changes(sid, &[(id, true)]).await?;
+            continue;
+        }
         let Some((filter, stable, per_branch)) = change_driven(s) else {
             continue;
         };
@@ -198,44 +215,180 @@ async fn fire(inner: &Arc<Inner>, name: &str, key: &str) -> Result<(), DbError> 
         }
     }
     let ids: Vec<ChangeId> = changes.iter().map(|c| c.changeid).collect();
-    if important {
-        // the latest change's source stamp of each codebase
-        let mut latest: BTreeMap<&str, &ChangeRow> = BTreeMap::new();
-        for ch in &changes {
-            let e = latest.entry(ch.codebase.as_str()).or_insert(ch);
-            if ch.changeid.0 > e.changeid.0 {
-                *e = ch;
-            }
-        }
-        let sourcestamps = latest.values().map(|c| c.sourcestampid).collect();
-        let builderids = {
-            let st = lock(&inner.state);
-            s.builder_names
-                .iter()
-                .filter_map(|n| st.builders.get(n).map(|b| b.id))
-                .collect()
-        };
-        let reason = format!(
-            "The {} scheduler named '{name}' triggered this build",
-            s.kind.type_name()
-        );
-        let mut props = Properties::new();
-        for (k, v, src) in s.properties.iter() {
-            props.set(k, v.clone(), src);
-        }
-        props.set("scheduler", Value::from(name), "Scheduler");
-        let mut bs = NewBuildset::new(&reason, sourcestamps, builderids);
-        bs.properties = props.as_map().clone();
-        bs.priority = s.priority;
-        let master = MasterHandle {
-            inner: inner.clone(),
-        };
-        if let Err(e) = master.submit(bs, name, None).await {
-            log::warn!("scheduler {name}: cannot submit a buildset: {e}");
-            return Ok(()); // classified changes stay for the next attempt
-        }
+    if important && !submit(inner, s, latest_sourcestamps(&changes)).await {
+        return Ok(()); // classified changes stay for the next attempt
     }
     inner.db.unclassify_changes(sid, &ids).await
+}
+
+/// For each codebase of `changes`, the source stamp of its latest change.
+fn latest_sourcestamps(changes: &[ChangeRow]) -> Vec<SourceStampId> {
+    let mut latest: BTreeMap<&str, &ChangeRow> = BTreeMap::new();
+    for ch in changes {
+        let e = latest.entry(ch.codebase.as_str()).or_insert(ch);
+        if ch.changeid.0 > e.changeid.0 {
+            *e = ch;
+        }
+    }
+    latest.values().map(|c| c.sourcestampid).collect()
+}
+
+/// Submits a buildset of scheduler `s` for `sourcestamps`: Buildbot's reason, the
+/// scheduler's properties and `scheduler`. `false` when it could not.
+async fn submit(inner: &Arc<Inner>, s: &SchedulerConfig, sourcestamps: Vec<SourceStampId>) -> bool {
+    let name = &s.name;
+    let builderids = {
+        let st = lock(&inner.state);
+        s.builder_names
+            .iter()
+            .filter_map(|n| st.builders.get(n).map(|b| b.id))
+            .collect()
+    };
+    let reason = format!(
+        "The {} scheduler named '{name}' triggered this build",
+        s.kind.type_name()
+    );
+    let mut props = Properties::new();
+    for (k, v, src) in s.properties.iter() {
+        props.set(k, v.clone(), src);
+    }
+    props.set("scheduler", Value::from(name.as_str()), "Scheduler");
+    let mut bs = NewBuildset::new(&reason, sourcestamps, builderids);
+    bs.properties = props.as_map().clone();
+    bs.priority = s.priority;
+    let master = MasterHandle {
+        inner: inner.clone(),
+    };
+    match master.submit(bs, name, None).await {
+        Ok(_) => true,
+        Err(e) => {
+            log::warn!("scheduler {name}: cannot submit a buildset: {e}");
+            false
+        }
+    }
+}
+
+/// Buildbot's class of a `Periodic` scheduler (its state is kept under this name).
+const PERIODIC_CLASS: &str = "buildbot.schedulers.timed.Periodic";
+
+/// Runs the `Periodic` schedulers of the current configuration until the master stops.
+pub(super) async fn periodic_loop(inner: Arc<Inner>) {
+    // per scheduler: (timer, next build time) from its state or the last turn
+    let mut next: HashMap<String, (u64, f64)> = HashMap::new();
+    loop {
+        let cfg = inner.config();
+        let now = now_f64();
+        let mut wake = now + 5.0; // a reconfig may add schedulers: look again soon
+        for s in &cfg.schedulers {
+            let SchedulerKind::Periodic {
+                periodic_build_timer: every,
+                only_if_changed,
+            } = s.kind
+            else {
+                continue;
+            };
+            let at = match next.get(&s.name) {
+                Some((t, at)) if *t == every => *at,
+                _ => match last_build(&inner, &s.name).await {
+                    Ok(Some(last)) => last + every as f64,
+                    Ok(None) => now, // a new scheduler builds at once
+                    Err(e) => {
+                        log::error!("scheduler {}: reading its state: {e}", s.name);
+                        continue;
+                    }
+                },
+            };
+            if at <= now {
+                if let Err(e) = periodic_turn(&inner, s, only_if_changed, at).await {
+                    log::error!("scheduler {}: {e}", s.name);
+                }
+                next.insert(s.name.clone(), (every, at + every as f64));
+                wake = wake.min(at + every as f64);
+            } else {
+                next.insert(s.name.clone(), (every, at));
+                wake = wake.min(at);
+            }
+        }
+        next.retain(|n, _| cfg.schedulers.iter().any(|s| &s.name == n));
+        let secs = (wake - now_f64()).clamp(0.0, 5.0);
+        async_std::task::sleep(Duration::from_secs_f64(secs)).await;
+    }
+}
+
+fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+async fn last_build(inner: &Inner, name: &str) -> Result<Option<f64>, DbError> {
+    let oid = inner.db.get_object_id(name, PERIODIC_CLASS).await?;
+    Ok(inner
+        .db
+        .get_state(oid, "last_build")
+        .await?
+        .and_then(|v| v.as_f64()))
+}
+
+/// One turn of a `Periodic` scheduler, due at `at`.
+async fn periodic_turn(
+    inner: &Arc<Inner>,
+    s: &SchedulerConfig,
+    only_if_changed: bool,
+    at: f64,
+) -> Result<(), DbError> {
+    let oid = inner.db.get_object_id(&s.name, PERIODIC_CLASS).await?;
+    let first = inner.db.get_state(oid, "last_build").await?.is_none();
+    inner
+        .db
+        .set_state(oid, "last_build", &Value::from(at))
+        .await?;
+    let sid = inner.db.find_or_create_scheduler(&s.name).await?;
+    if !enabled(inner, sid).await? {
+        return Ok(());
+    }
+    let classified = inner.db.get_change_classifications(sid).await?;
+    if only_if_changed && classified.is_empty() && !first {
+        log::info!(
+            "Periodic scheduler <{}>: skipping build - No important changes",
+            s.name
+        );
+        return Ok(());
+    }
+    let mut changes = Vec::new();
+    for (id, _) in &classified {
+        if let Some(ch) = inner.db.get_change(*id).await? {
+            changes.push(ch);
+        }
+    }
+    let sourcestamps = if changes.is_empty() {
+        // no changes: the scheduler's codebases as configured
+        let mut ids = Vec::new();
+        let default = BTreeMap::from([(String::new(), Default::default())]);
+        let codebases = if s.codebases.is_empty() {
+            &default
+        } else {
+            &s.codebases
+        };
+        for (cb, c) in codebases {
+            let c: &crate::master::config::CodebaseConfig = c;
+            let mut spec = SourceStampSpec::new(
+                Some(c.branch.as_deref().unwrap_or("")),
+                Some(c.revision.as_deref().unwrap_or("")),
+                &c.repository,
+            );
+            spec.codebase = cb.clone();
+            ids.push(inner.db.find_or_create_sourcestamp(&spec).await?);
+        }
+        ids
+    } else {
+        latest_sourcestamps(&changes)
+    };
+    if submit(inner, s, sourcestamps).await {
+        let ids: Vec<ChangeId> = classified.iter().map(|c| c.0).collect();
+        inner.db.unclassify_changes(sid, &ids).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
