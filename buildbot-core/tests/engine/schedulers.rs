@@ -285,3 +285,65 @@ async fn periodic_builds_on_its_timer_and_only_if_changed() {
     );
     tm.master.stop().await.unwrap();
 }
+
+#[async_std::test]
+async fn nightly_catches_up_once_after_a_missed_turn() {
+    let text = format!(
+        "{ONE_BUILDER}{}",
+        r#"steps = [{ type = "ShellCommand", command = ["true"] }]
+[[schedulers]]
+type = "Nightly"
+name = "nightly"
+builderNames = ["b"]
+branch = "main"
+minute = 0
+hour = 3
+"#
+    );
+    let cfg = parse_config(&text, "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    let dir = tempfile::tempdir().unwrap();
+    // its last turn was two days ago: the master was down at the last 03:00
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let db = buildbot_db::Db::connect("sqlite:///state.sqlite", dir.path())
+        .await
+        .unwrap();
+    db.upgrade().await.unwrap();
+    let oid = db
+        .get_object_id("nightly", "buildbot.schedulers.timed.Nightly")
+        .await
+        .unwrap();
+    db.set_state(oid, "last_build", &serde_json::json!(now - 2.0 * 86_400.0))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    let m = TestMaster::start_in(cfg, dir.path(), "127.0.0.1:0").await;
+    let reason = "The Nightly scheduler named 'nightly' triggered this build";
+    let nightly = || async {
+        m.db()
+            .list_buildsets(&Query::new())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.reason.as_deref() == Some(reason))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nightly().await.is_empty() {
+        assert!(Instant::now() < deadline, "no catch-up build");
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+    // once, not once per missed day; on the scheduler's branch; the turn is now
+    async_std::task::sleep(Duration::from_millis(1500)).await;
+    let b = nightly().await;
+    assert_eq!(b.len(), 1, "{b:?}");
+    let ss = m.db().get_sourcestamps(&b[0].sourcestamps).await.unwrap();
+    assert_eq!(ss[0].branch.as_deref(), Some("main"));
+    let last = m.db().get_state(oid, "last_build").await.unwrap().unwrap();
+    assert!(last.as_f64().unwrap() >= now, "{last}");
+    m.stop().await.unwrap();
+}

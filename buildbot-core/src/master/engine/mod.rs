@@ -510,7 +510,7 @@ impl Master {
         let t2 = async_std::task::spawn(distributor_loop(inner.clone(), wake_rx));
         let t3 = async_std::task::spawn(heartbeat_loop(inner.clone(), opts.heartbeat_interval));
         let t4 = async_std::task::spawn(schedulers::change_loop(inner.clone(), changes));
-        let t5 = async_std::task::spawn(schedulers::periodic_loop(inner.clone()));
+        let t5 = async_std::task::spawn(schedulers::timed_loop(inner.clone()));
         lock(&inner.tasks).extend([t1, t2, t3, t4, t5]);
         let _ = inner.wake.try_send(Wake::All);
         let handle = MasterHandle { inner };
@@ -1414,9 +1414,8 @@ impl MasterHandle {
                         )
                     });
             }
-            let sourcestamps: Vec<Value> =
-                ss_rows.iter().map(|s| Value::Object(ss_map(s))).collect();
             inner.events.publish_buildset(bsid, "new", || {
+                let sourcestamps = ss_rows.iter().map(|s| Value::Object(ss_map(s))).collect();
                 json::buildset_new(
                     bsid,
                     &bs.reason,
