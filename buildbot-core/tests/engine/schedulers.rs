@@ -347,3 +347,77 @@ hour = 3
     assert!(last.as_f64().unwrap() >= now, "{last}");
     m.stop().await.unwrap();
 }
+
+#[async_std::test]
+async fn dependent_builds_after_its_upstream_succeeds() {
+    let text = format!(
+        "{ONE_BUILDER}{}",
+        r#"steps = [{ type = "ShellCommand", command = ["true"] }]
+[[builders]]
+name = "bad"
+workernames = ["w1"]
+steps = [{ type = "ShellCommand", command = ["false"] }]
+[[builders]]
+name = "after"
+workernames = ["w1"]
+steps = [{ type = "ShellCommand", command = ["echo", "%(src::branch)s"] }]
+[[schedulers]]
+type = "ForceScheduler"
+name = "force"
+builderNames = ["b", "bad"]
+[[schedulers]]
+type = "Dependent"
+name = "downstream"
+upstream = "force"
+builderNames = ["after"]
+"#
+    );
+    let cfg = parse_config(&text, "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    let tm = TestMaster::start(cfg).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    let downstream = || async {
+        buildsets(&tm)
+            .await
+            .into_iter()
+            .filter(|b| b.reason.as_deref() == Some("downstream"))
+            .collect::<Vec<_>>()
+    };
+    // a failing upstream buildset: nothing downstream
+    let bad = tm.run("bad").await;
+    assert_eq!(bad.results, Some(2));
+    async_std::task::sleep(Duration::from_millis(500)).await;
+    assert!(downstream().await.is_empty());
+    // a successful one: the same source stamps, built by `after`
+    let (up, _) = tm
+        .master
+        .force(
+            "force",
+            buildbot_core::master::engine::ForceRequest::new("me", "up").builders(["b"]),
+        )
+        .await
+        .unwrap();
+    let up = complete_buildset(&tm.master, up).await;
+    assert_eq!(up.results, Some(0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let down = loop {
+        if let Some(d) = downstream().await.into_iter().next() {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no downstream buildset");
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(down.sourcestamps, up.sourcestamps);
+    let down = complete_buildset(&tm.master, down.bsid).await;
+    assert_eq!(down.results, Some(0));
+    let props = tm
+        .master
+        .db()
+        .get_buildset_properties(down.bsid)
+        .await
+        .unwrap();
+    assert_eq!(props["scheduler"].0, "downstream");
+    tm.master.stop().await.unwrap();
+}

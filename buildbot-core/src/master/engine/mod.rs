@@ -342,6 +342,8 @@ struct Inner {
     /// Builder strategies by name.
     strategies: BTreeMap<String, BuilderStrategy>,
     wake: Sender<Wake>,
+    /// Buildsets of `Dependent` schedulers to submit (`schedulers::dependent_loop`).
+    dependent: Sender<(String, Vec<buildbot_db::SourceStampId>)>,
     manager: WorkerManager,
     /// No new builds are started.
     draining: AtomicBool,
@@ -476,6 +478,7 @@ impl Master {
         let manager =
             WorkerManager::start(WorkerManagerConfig::new(bind), registrations(&config)).await?;
         let (wake_tx, wake_rx) = unbounded();
+        let (dependent_tx, dependent_rx) = unbounded();
         let inner = Arc::new(Inner {
             db,
             events: EventBus::new(),
@@ -489,6 +492,7 @@ impl Master {
             locks: Arc::default(),
             strategies: opts.strategies.clone(),
             wake: wake_tx,
+            dependent: dependent_tx,
             manager,
             draining: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
@@ -511,7 +515,8 @@ impl Master {
         let t3 = async_std::task::spawn(heartbeat_loop(inner.clone(), opts.heartbeat_interval));
         let t4 = async_std::task::spawn(schedulers::change_loop(inner.clone(), changes));
         let t5 = async_std::task::spawn(schedulers::timed_loop(inner.clone()));
-        lock(&inner.tasks).extend([t1, t2, t3, t4, t5]);
+        let t6 = async_std::task::spawn(schedulers::dependent_loop(inner.clone(), dependent_rx));
+        lock(&inner.tasks).extend([t1, t2, t3, t4, t5, t6]);
         let _ = inner.wake.try_send(Wake::All);
         let handle = MasterHandle { inner };
         match crate::master::pb::start_change_ports(&handle, &config).await {
@@ -1232,6 +1237,7 @@ fn publish_req(
 
 async fn publish_buildset_complete(inner: &Inner, bsid: BuildsetId) -> Result<(), DbError> {
     lock(&inner.buildsets).remove(&bsid);
+    schedulers::buildset_completed(inner, bsid).await?;
     if inner
         .events
         .is_wanted(&["buildsets".into(), bsid.0.into(), "complete".into()])
@@ -1390,6 +1396,7 @@ impl MasterHandle {
         self.check_running()?;
         let inner = &self.inner;
         let (bsid, map) = inner.db.add_buildset(&bs).await?;
+        schedulers::buildset_submitted(inner, scheduler, bsid).await?;
         let reqs: Vec<(BuilderId, BuildRequestId)> = map.into_iter().collect();
         for (builderid, brid) in &reqs {
             self.collapse(*builderid, *brid, bsid).await?;

@@ -12,6 +12,10 @@
 //! master are built once it runs again (after the timer). A disabled scheduler
 //! (`schedulers.enabled`) ignores changes.
 //!
+//! `Dependent` schedulers remember the buildsets their upstream scheduler submits
+//! (`upstream_bsids` in their state, as Buildbot keeps them) and, when one completes with
+//! SUCCESS or WARNINGS, submit a buildset of the same source stamps, reason `downstream`.
+//!
 //! Timed schedulers: `Periodic` builds every `periodicBuildTimer` seconds, the first time at
 //! once; `Nightly` at the minutes its cron-like fields select, in the master's local time
 //! (day of week 0 = Monday, as in Buildbot). The time of the last turn is kept in the
@@ -27,9 +31,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use buildbot_db::{
-    ChangeId, ChangeRow, DbError, NewBuildset, SchedulerId, SourceStampId, SourceStampSpec,
+    BuildsetId, ChangeId, ChangeRow, DbError, NewBuildset, ObjectId, SchedulerId, SourceStampId,
+    SourceStampSpec,
 };
 use serde_json::Value;
+
+use async_std::channel::Receiver;
 
 use super::{Inner, MasterHandle, lock};
 use crate::master::config::{ChangeFilter, CronField, FieldFilter, SchedulerConfig, SchedulerKind};
@@ -219,10 +226,19 @@ async fn fire(inner: &Arc<Inner>, name: &str, key: &str) -> Result<(), DbError> 
         }
     }
     let ids: Vec<ChangeId> = changes.iter().map(|c| c.changeid).collect();
-    if important && !submit(inner, s, latest_sourcestamps(&changes)).await {
+    if important && !submit(inner, s, latest_sourcestamps(&changes), &triggered(s)).await {
         return Ok(()); // classified changes stay for the next attempt
     }
     inner.db.unclassify_changes(sid, &ids).await
+}
+
+/// Buildbot's default reason of a scheduler's buildsets.
+fn triggered(s: &SchedulerConfig) -> String {
+    format!(
+        "The {} scheduler named '{}' triggered this build",
+        s.kind.type_name(),
+        s.name
+    )
 }
 
 /// For each codebase of `changes`, the source stamp of its latest change.
@@ -239,7 +255,12 @@ fn latest_sourcestamps(changes: &[ChangeRow]) -> Vec<SourceStampId> {
 
 /// Submits a buildset of scheduler `s` for `sourcestamps`: Buildbot's reason, the
 /// scheduler's properties and `scheduler`. `false` when it could not.
-async fn submit(inner: &Arc<Inner>, s: &SchedulerConfig, sourcestamps: Vec<SourceStampId>) -> bool {
+async fn submit(
+    inner: &Arc<Inner>,
+    s: &SchedulerConfig,
+    sourcestamps: Vec<SourceStampId>,
+    reason: &str,
+) -> bool {
     let name = &s.name;
     let builderids = {
         let st = lock(&inner.state);
@@ -248,16 +269,12 @@ async fn submit(inner: &Arc<Inner>, s: &SchedulerConfig, sourcestamps: Vec<Sourc
             .filter_map(|n| st.builders.get(n).map(|b| b.id))
             .collect()
     };
-    let reason = format!(
-        "The {} scheduler named '{name}' triggered this build",
-        s.kind.type_name()
-    );
     let mut props = Properties::new();
     for (k, v, src) in s.properties.iter() {
         props.set(k, v.clone(), src);
     }
     props.set("scheduler", Value::from(name.as_str()), "Scheduler");
-    let mut bs = NewBuildset::new(&reason, sourcestamps, builderids);
+    let mut bs = NewBuildset::new(reason, sourcestamps, builderids);
     bs.properties = props.as_map().clone();
     bs.priority = s.priority;
     let master = MasterHandle {
@@ -506,11 +523,95 @@ async fn timed_turn(
     } else {
         latest_sourcestamps(&changes)
     };
-    if submit(inner, s, sourcestamps).await {
+    if submit(inner, s, sourcestamps, &triggered(s)).await {
         let ids: Vec<ChangeId> = classified.iter().map(|c| c.0).collect();
         inner.db.unclassify_changes(sid, &ids).await?;
     }
     Ok(())
+}
+
+/// Buildbot's class of a `Dependent` scheduler (its state is kept under this name).
+const DEPENDENT_CLASS: &str = "buildbot.schedulers.dependent.Dependent";
+
+/// The `Dependent` schedulers of the current configuration, with their upstream's name.
+fn dependents(cfg: &crate::master::config::MasterConfig) -> Vec<(&SchedulerConfig, &str)> {
+    cfg.schedulers
+        .iter()
+        .filter_map(|s| match &s.kind {
+            SchedulerKind::Dependent { upstream } => Some((s, upstream.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn upstream_bsids(inner: &Inner, name: &str) -> Result<(ObjectId, Vec<i64>), DbError> {
+    let oid = inner.db.get_object_id(name, DEPENDENT_CLASS).await?;
+    let ids = inner
+        .db
+        .get_state(oid, "upstream_bsids")
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    Ok((oid, ids))
+}
+
+/// `scheduler` submitted `bsid`: the `Dependent` schedulers downstream of it remember it.
+pub(super) async fn buildset_submitted(
+    inner: &Inner,
+    scheduler: &str,
+    bsid: BuildsetId,
+) -> Result<(), DbError> {
+    let cfg = inner.config();
+    for (s, upstream) in dependents(&cfg) {
+        if upstream == scheduler {
+            let (oid, mut ids) = upstream_bsids(inner, &s.name).await?;
+            ids.push(bsid.0);
+            inner
+                .db
+                .set_state(oid, "upstream_bsids", &Value::from(ids))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// `bsid` completed: a `Dependent` scheduler that remembered it builds its source stamps
+/// when it succeeded (SUCCESS or WARNINGS).
+pub(super) async fn buildset_completed(inner: &Inner, bsid: BuildsetId) -> Result<(), DbError> {
+    let cfg = inner.config();
+    for (s, _) in dependents(&cfg) {
+        let (oid, mut ids) = upstream_bsids(inner, &s.name).await?;
+        if !ids.contains(&bsid.0) {
+            continue;
+        }
+        ids.retain(|i| *i != bsid.0);
+        inner
+            .db
+            .set_state(oid, "upstream_bsids", &Value::from(ids))
+            .await?;
+        let Some(bs) = inner.db.get_buildset(bsid).await? else {
+            continue;
+        };
+        let sid = inner.db.find_or_create_scheduler(&s.name).await?;
+        if !matches!(bs.results, Some(0 | 1)) || !enabled(inner, sid).await? {
+            continue;
+        }
+        // submitted by `dependent_loop`: the new buildset may complete (and come back here)
+        // at once
+        let _ = inner.dependent.try_send((s.name.clone(), bs.sourcestamps));
+    }
+    Ok(())
+}
+
+/// Submits the buildsets of `Dependent` schedulers ([`buildset_completed`]) until the
+/// master stops.
+pub(super) async fn dependent_loop(inner: Arc<Inner>, rx: Receiver<(String, Vec<SourceStampId>)>) {
+    while let Ok((name, sourcestamps)) = rx.recv().await {
+        let cfg = inner.config();
+        if let Some(s) = cfg.schedulers.iter().find(|s| s.name == name) {
+            submit(&inner, s, sourcestamps, "downstream").await;
+        }
+    }
 }
 
 #[cfg(test)]
