@@ -47,6 +47,22 @@ async fn buildsets(tm: &TestMaster) -> Vec<BuildsetRow> {
         .unwrap()
 }
 
+/// Polls `f` every 50 ms until it gives a value; panics naming `what` after 10 s.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    within(10, what, async {
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
 /// Waits until there are `n` buildsets (at most `secs`).
 async fn wait_buildsets(tm: &TestMaster, n: usize, secs: u64) -> Vec<BuildsetRow> {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -170,32 +186,18 @@ async fn changes_classified_before_a_restart_are_built_after_it() {
     let m = TestMaster::start_in(config(600), dir.path(), "127.0.0.1:0").await;
     let id = m.add_change(&change("main", "fff666")).await.unwrap();
     let sid = m.db().find_or_create_scheduler("main-sb").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m
-        .db()
-        .get_change_classifications(sid)
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "change never classified");
-        async_std::task::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the change is classified", || async {
+        let c = m.db().get_change_classifications(sid).await.unwrap();
+        (!c.is_empty()).then_some(())
+    })
+    .await;
     m.stop().await.unwrap();
     let m = TestMaster::start_in(config(1), dir.path(), "127.0.0.1:0").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let bs = loop {
-        let b = m
-            .db()
-            .list_buildsets(&Query::new().order("bsid", false))
-            .await
-            .unwrap();
-        if let Some(bs) = b.into_iter().next() {
-            break bs;
-        }
-        assert!(Instant::now() < deadline, "no buildset after the restart");
-        async_std::task::sleep(Duration::from_millis(50)).await;
-    };
+    let bs = eventually("a buildset after the restart", || async {
+        let b = m.db().list_buildsets(&Query::new()).await.unwrap();
+        b.into_iter().next()
+    })
+    .await;
     let ss = m.db().get_sourcestamps(&bs.sourcestamps).await.unwrap();
     let ch = m.db().get_change(id).await.unwrap().unwrap();
     assert_eq!(ss[0].ssid, ch.sourcestampid);
@@ -332,11 +334,10 @@ hour = 3
             .filter(|b| b.reason.as_deref() == Some(reason))
             .collect::<Vec<_>>()
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while nightly().await.is_empty() {
-        assert!(Instant::now() < deadline, "no catch-up build");
-        async_std::task::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("a catch-up build", || async {
+        (!nightly().await.is_empty()).then_some(())
+    })
+    .await;
     // once, not once per missed day; on the scheduler's branch; the turn is now
     async_std::task::sleep(Duration::from_millis(1500)).await;
     let b = nightly().await;
@@ -401,14 +402,10 @@ builderNames = ["after"]
         .unwrap();
     let up = complete_buildset(&tm.master, up).await;
     assert_eq!(up.results, Some(0));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let down = loop {
-        if let Some(d) = downstream().await.into_iter().next() {
-            break d;
-        }
-        assert!(Instant::now() < deadline, "no downstream buildset");
-        async_std::task::sleep(Duration::from_millis(50)).await;
-    };
+    let down = eventually("a downstream buildset", || async {
+        downstream().await.into_iter().next()
+    })
+    .await;
     assert_eq!(down.sourcestamps, up.sourcestamps);
     let down = complete_buildset(&tm.master, down.bsid).await;
     assert_eq!(down.results, Some(0));

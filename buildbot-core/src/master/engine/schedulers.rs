@@ -1,6 +1,7 @@
-//! Change-driven schedulers: `SingleBranchScheduler` and `AnyBranchScheduler`.
+//! The schedulers that start builds by themselves: change-driven, `Dependent` and timed.
 //!
-//! Every new change (`changes/<id>/new` on the event bus: `sendchange`, web hooks,
+//! Change-driven (`SingleBranchScheduler`, `AnyBranchScheduler`): every new change
+//! (`changes/<id>/new` on the event bus: `sendchange`, web hooks,
 //! [`super::MasterHandle::add_change`]) that a scheduler's change filter accepts is
 //! classified for it (`scheduler_changes`, as Buildbot records it). Without a
 //! `treeStableTimer` the change is built at once; with one, each new change restarts the
@@ -96,8 +97,8 @@ fn timer_key(per_branch: bool, ch: &ChangeRow) -> String {
     }
 }
 
-/// Timers: `(scheduler, key)` → generation; a timer that fires with an older generation
-/// than the current one was restarted by a later change.
+/// Running timers: `(scheduler, key)` → generation; a timer that fires with an older
+/// generation than the current one was restarted by a later change.
 type Timers = Arc<Mutex<HashMap<(String, String), u64>>>;
 
 /// Follows new changes for the change-driven schedulers until the master stops.
@@ -195,8 +196,13 @@ fn arm(inner: &Arc<Inner>, timers: &Timers, name: &str, key: String, stable: Opt
         if let Some(secs) = stable {
             async_std::task::sleep(Duration::from_secs(secs)).await;
         }
-        if lock(&timers).get(&k) != Some(&generation) {
-            return; // a later change restarted the timer
+        {
+            let mut t = lock(&timers);
+            if t.get(&k) != Some(&generation) {
+                return; // a later change restarted the timer
+            }
+            // fired: a later change starts a new timer
+            t.remove(&k);
         }
         if let Err(e) = fire(&inner, &k.0, &k.1).await {
             log::error!("scheduler {}: starting a build for its changes: {e}", k.0);
