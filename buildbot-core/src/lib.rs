@@ -4,6 +4,7 @@
 #[cfg(unix)]
 pub mod daemon;
 pub mod protocol;
+pub mod util;
 pub mod worker;
 pub use worker::{
     AllowShutdown, Worker, WorkerConfig, WorkerError, WorkerEvent, WorkerExit, WorkerHandle,

@@ -38,6 +38,33 @@ pub use message::{
 pub use rmpv::Value;
 pub use rpc::{IncomingRequest, RpcPeer};
 
+/// A JSON value as the msgpack value Python's `msgpack` would make of the same Python
+/// object (integers stay integers, other numbers become floats, objects become maps with
+/// string keys): how command arguments built as JSON go on the wire.
+pub fn json_to_msgpack(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Nil,
+        J::Bool(b) => Value::from(*b),
+        J::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        J::String(s) => Value::from(s.as_str()),
+        J::Array(a) => Value::Array(a.iter().map(json_to_msgpack).collect()),
+        J::Object(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), json_to_msgpack(v)))
+                .collect(),
+        ),
+    }
+}
+
 /// Response header of the WebSocket upgrade listing the extensions a master supports.
 pub const EXTENSIONS_HEADER: &str = "X-Buildbot-Worker-Extensions";
 /// Extension: worker-originated `keepalive` requests.

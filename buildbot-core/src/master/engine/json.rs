@@ -202,3 +202,17 @@ pub fn change(c: &ChangeRow, ss: Option<&SourceStampRow>) -> Value {
         "when_timestamp": c.when_timestamp,
     })
 }
+
+/// The fields of a source stamp a build keeps (its `ssid`, `branch`, `revision`,
+/// `repository`, `project`, `codebase`): what [`Interpolate`](crate::master::Interpolate)'s
+/// `%(src:...)s` reads and what a `buildsets/*/new` event lists.
+pub(crate) fn sourcestamp_map(ss: &SourceStampRow) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("ssid".into(), Value::from(ss.ssid.0));
+    m.insert("branch".into(), Value::from(ss.branch.clone()));
+    m.insert("revision".into(), Value::from(ss.revision.clone()));
+    m.insert("repository".into(), Value::from(ss.repository.clone()));
+    m.insert("project".into(), Value::from(ss.project.clone()));
+    m.insert("codebase".into(), Value::from(ss.codebase.clone()));
+    m
+}

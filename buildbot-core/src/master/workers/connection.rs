@@ -24,6 +24,7 @@ use super::info::WorkerInfo;
 use super::manager::{ConnectionEvent, WorkerBuilder};
 use super::transfer::{Compression, DirectoryWriter, DownloadSource, FileWriter, Reader};
 use crate::protocol::{IncomingRequest, Op, ProtocolError, RpcPeer, Value, WorkerSettings};
+use crate::util::lock;
 
 /// What the manager shares with its connections.
 #[derive(Clone, Debug)]
@@ -127,10 +128,6 @@ impl std::fmt::Debug for WorkerConnection {
             .field("connected", &self.is_connected())
             .finish()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 static NO_INFO: LazyLock<WorkerInfo> = LazyLock::new(WorkerInfo::default);

@@ -4,15 +4,18 @@
 
 use std::time::Duration;
 
-use buildbot_db::{BuildsetId, NewBuildset, Query, Results, SourceStampId, SourceStampSpec};
+use buildbot_db::{
+    BuildRequestId, BuildRow, BuildsetId, NewBuildset, Query, Results, SourceStampId,
+    SourceStampSpec,
+};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::master::config::{SchedulerKind, TriggerConfig};
 use crate::master::properties::Properties;
 
-use super::MasterHandle;
-use super::step::{BuildStep, StepContext, StepDone, StepError};
+use crate::master::engine::build::MasterControl;
+use crate::master::engine::build::{BuildStep, StepContext, StepDone, StepError};
 
 /// How often a waiting `Trigger` step looks at its buildsets.
 const POLL: Duration = Duration::from_millis(200);
@@ -54,7 +57,7 @@ fn summary(names: &[String], results: &[Results]) -> String {
 /// A stopped `Trigger` step that waits stops what it triggered: running builds are
 /// stopped, pending requests cancelled.
 async fn cancel_triggered(
-    master: &MasterHandle,
+    master: &dyn MasterControl,
     ctx: &StepContext,
     buildsets: &[BuildsetId],
     reason: &str,
@@ -72,17 +75,18 @@ async fn cancel_triggered(
             }
         };
         for req in reqs.into_iter().filter(|r| !r.complete) {
-            let builds = master
-                .builds_of_request(req.buildrequestid)
+            let builds = builds_of_request(ctx, req.buildrequestid)
                 .await
                 .unwrap_or_default();
             let running: Vec<_> = builds.iter().filter(|b| b.complete_at.is_none()).collect();
             let r = if running.is_empty() {
-                master.cancel_request(req.buildrequestid, reason).await
+                master
+                    .cancel_request(req.buildrequestid, reason.to_owned())
+                    .await
             } else {
                 let mut r = Ok(());
                 for b in running {
-                    r = r.and(master.stop_build(b.buildid, reason).await);
+                    r = r.and(master.stop_build(b.buildid, reason.to_owned()).await);
                 }
                 r
             };
@@ -91,6 +95,21 @@ async fn cancel_triggered(
             }
         }
     }
+}
+
+/// Builds of a request, oldest first.
+async fn builds_of_request(
+    ctx: &StepContext,
+    brid: BuildRequestId,
+) -> Result<Vec<BuildRow>, StepError> {
+    Ok(ctx
+        .db()
+        .list_builds(
+            &Query::new()
+                .eq("buildrequestid", brid.0)
+                .order("buildid", false),
+        )
+        .await?)
 }
 
 impl TriggerStep {
@@ -117,7 +136,7 @@ impl TriggerStep {
             _ => serde_json::Map::new(),
         };
         let mut out = Vec::new();
-        for (codebase, ss) in &ctx.shared.sourcestamps {
+        for (codebase, ss) in &ctx.build.sourcestamps {
             let got_rev = got.get(codebase).and_then(Value::as_str).filter(|_| update);
             let ssid = ss.get("ssid").and_then(Value::as_i64);
             match (got_rev, ssid) {
@@ -139,13 +158,8 @@ impl TriggerStep {
     }
 
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
-        let master = ctx
-            .shared
-            .master
-            .upgrade()
-            .map(|inner| MasterHandle { inner })
-            .ok_or_else(|| StepError::Failed("the master is stopping".into()))?;
-        let config = master.config();
+        let master = ctx.build.services.control.clone();
+        let config = ctx.build.services.config.clone();
         // resolve everything before submitting anything
         let mut targets = Vec::new();
         for name in &self.cfg.scheduler_names {
@@ -198,11 +212,11 @@ impl TriggerStep {
             let mut bs = NewBuildset::new(&reason, sourcestamps.clone(), builderids);
             bs.properties = props.as_map().clone();
             bs.waited_for = self.cfg.wait_for_finish;
-            bs.parent_buildid = Some(ctx.shared.buildid);
+            bs.parent_buildid = Some(ctx.build.buildid);
             bs.parent_relationship = Some(self.cfg.parent_relationship.clone());
             bs.priority = sched.priority;
             let (bsid, reqs) = master
-                .submit(bs, &sched.name, None)
+                .submit_buildset(bs, sched.name.clone())
                 .await
                 .map_err(|e| StepError::Failed(format!("triggering '{}': {e}", sched.name)))?;
             for (_, brid) in &reqs {
@@ -227,7 +241,7 @@ impl TriggerStep {
         for bsid in buildsets.clone() {
             let bs = loop {
                 if let Some(reason) = ctx.stop_reason() {
-                    cancel_triggered(&master, ctx, &buildsets, &reason).await;
+                    cancel_triggered(master.as_ref(), ctx, &buildsets, &reason).await;
                     return Ok(StepDone::with_summary(Results::Cancelled, "interrupted"));
                 }
                 match ctx.db().get_buildset(bsid).await? {
@@ -251,11 +265,7 @@ impl TriggerStep {
                 .list_buildrequests(&Query::new().eq("buildsetid", bsid.0))
                 .await?;
             for req in reqs {
-                for b in master
-                    .builds_of_request(req.buildrequestid)
-                    .await
-                    .map_err(|e| StepError::Failed(format!("reading triggered builds: {e}")))?
-                {
+                for b in builds_of_request(ctx, req.buildrequestid).await? {
                     let br = b
                         .results
                         .and_then(Results::from_code)

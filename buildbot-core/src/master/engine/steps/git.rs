@@ -13,8 +13,8 @@ use crate::master::properties::python_str;
 use crate::master::results::{StepDescription, StepEnding, step_result_summary};
 use crate::master::workers::{CommandArgs, CommandOutcome, CommandResult};
 
-use super::builtin::to_rmpv;
-use super::step::{BuildStep, StepContext, StepDone, StepError};
+use crate::master::engine::build::{BuildStep, StepContext, StepDone, StepError};
+use crate::protocol::json_to_msgpack;
 
 /// `git rev-parse HEAD` prints this many hex digits.
 const GIT_HASH_LENGTH: usize = 40;
@@ -87,8 +87,8 @@ impl Run<'_> {
         full.extend(command.iter().map(|s| Value::from(*s)));
         let args = CommandArgs::new()
             .with("workdir", self.workdir.as_str())
-            .with("command", to_rmpv(&Value::Array(full)))
-            .with("env", to_rmpv(&Value::Object(self.env.clone())))
+            .with("command", json_to_msgpack(&Value::Array(full)))
+            .with("env", json_to_msgpack(&Value::Object(self.env.clone())))
             .with("want_stdout", true)
             .with("want_stderr", true)
             .with("logfiles", rmpv::Value::Map(Vec::new()))
@@ -510,7 +510,7 @@ impl GitStep {
         let (branch, revision) = if cfg.always_use_latest {
             (default_branch, None)
         } else {
-            let ss = ctx.shared.sourcestamps.get(&cfg.codebase).cloned();
+            let ss = ctx.build.sourcestamps.get(&cfg.codebase).cloned();
             match ss {
                 Some(ss) => (
                     non_empty(ss.get("branch")).unwrap_or(default_branch),

@@ -2,7 +2,7 @@
 //! remote commands with their output streamed into logs, properties, state strings, URLs).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use buildbot_db::{Db, DbError, LogId, LogType, Results, StepId};
 use futures::FutureExt;
@@ -17,8 +17,10 @@ use crate::master::workers::{
     WorkerConnection, WorkerManagerError,
 };
 
-use super::build::BuildShared;
-use super::json;
+use crate::master::engine::json;
+use crate::util::lock;
+
+use super::Build;
 
 /// Why a step could not run to a result.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +144,7 @@ struct OpenLog {
 
 /// What a running step can use.
 pub struct StepContext {
-    pub(crate) shared: Arc<BuildShared>,
+    pub(crate) build: Arc<Build>,
     pub(crate) stepid: StepId,
     pub(crate) step_number: i64,
     pub(crate) step_name: String,
@@ -168,14 +170,14 @@ impl std::fmt::Debug for StepContext {
 
 impl StepContext {
     pub(crate) fn new(
-        shared: Arc<BuildShared>,
+        build: Arc<Build>,
         stepid: StepId,
         number: i64,
         name: String,
         started_at: i64,
     ) -> Self {
         StepContext {
-            shared,
+            build,
             stepid,
             step_number: number,
             step_name: name,
@@ -199,12 +201,12 @@ impl StepContext {
 
     /// The database.
     pub fn db(&self) -> &Db {
-        &self.shared.db
+        &self.build.db
     }
 
     /// The event bus.
     pub fn events(&self) -> &EventBus {
-        &self.shared.events
+        &self.build.events
     }
 
     /// The step id.
@@ -219,42 +221,42 @@ impl StepContext {
 
     /// The builder's name.
     pub fn builder_name(&self) -> &str {
-        &self.shared.builder_name
+        &self.build.builder_name
     }
 
     /// The worker running the build.
     pub fn worker(&self) -> &WorkerConnection {
-        &self.shared.worker
+        &self.build.worker
     }
 
     /// The builder's `env` (rendered by shell steps together with their own).
     pub fn builder_env(&self) -> &BTreeMap<String, Renderable> {
-        &self.shared.env
+        &self.build.env
     }
 
     /// The master's base directory (relative master paths are resolved against it).
     pub fn master_basedir(&self) -> &std::path::Path {
-        &self.shared.basedir
+        &self.build.basedir
     }
 
     /// `Some(reason)` once the build was asked to stop.
     pub fn stop_reason(&self) -> Option<String> {
-        self.shared.stop_reason()
+        self.build.stop_reason()
     }
 
     /// A copy of the build's properties.
     pub fn properties(&self) -> Properties {
-        lock(&self.shared.properties).clone()
+        lock(&self.build.properties).clone()
     }
 
     /// One property value.
     pub fn property(&self, name: &str) -> Option<Value> {
-        lock(&self.shared.properties).get(name).cloned()
+        lock(&self.build.properties).get(name).cloned()
     }
 
     /// Sets a build property (written to the database after the step).
     pub fn set_property(&self, name: &str, value: Value, source: &str) {
-        lock(&self.shared.properties).set(name, value, source);
+        lock(&self.build.properties).set(name, value, source);
     }
 
     /// Renders an argument with the build's properties, source stamps and worker info.
@@ -283,8 +285,8 @@ impl StepContext {
 
     fn render_ctx(&self) -> BuildRenderContext<'_> {
         BuildRenderContext {
-            props: lock(&self.shared.properties).clone(),
-            shared: &self.shared,
+            props: lock(&self.build.properties).clone(),
+            build: &self.build,
         }
     }
 
@@ -294,7 +296,7 @@ impl StepContext {
             return Ok(());
         }
         self.state_string = text.to_owned();
-        self.shared
+        self.build
             .db
             .set_step_state_string(self.stepid, text)
             .await?;
@@ -304,7 +306,7 @@ impl StepContext {
 
     /// Adds a URL to the step.
     pub async fn add_url(&mut self, name: &str, url: &str) -> Result<(), StepError> {
-        if self.shared.db.add_step_url(self.stepid, name, url).await? {
+        if self.build.db.add_step_url(self.stepid, name, url).await? {
             self.urls.push((name.to_owned(), url.to_owned()));
             self.publish_step("updated", None, None);
         }
@@ -317,7 +319,7 @@ impl StepContext {
         complete: Option<(i64, Results)>,
         hidden: Option<bool>,
     ) {
-        let s = &self.shared;
+        let s = &self.build;
         s.events.publish_step(s.buildid, self.stepid, event, || {
             json::step(&json::StepJson {
                 stepid: self.stepid,
@@ -337,10 +339,10 @@ impl StepContext {
 
     /// Adds a log (`t` text, `s` stdio, `h` HTML) to the step and returns its id.
     pub async fn add_log(&mut self, name: &str, log_type: LogType) -> Result<LogId, StepError> {
-        let logid = self.shared.db.add_log(self.stepid, name, log_type).await?;
+        let logid = self.build.db.add_log(self.stepid, name, log_type).await?;
         let mut slug = buildbot_db::force_identifier(name, 50);
         if self.logs.iter().any(|l| l.slug == slug)
-            && let Some(row) = self.shared.db.get_log(logid).await?
+            && let Some(row) = self.build.db.get_log(logid).await?
         {
             slug = row.slug;
         }
@@ -358,7 +360,7 @@ impl StepContext {
     }
 
     fn publish_log(&self, log: &OpenLog, event: &str, complete: bool) {
-        self.shared
+        self.build
             .events
             .publish_log(log.logid, self.stepid, &log.slug, event, || {
                 json::log(
@@ -379,7 +381,7 @@ impl StepContext {
         if text.is_empty() {
             return Ok(());
         }
-        let range = self.shared.db.append_log(logid, text).await?;
+        let range = self.build.db.append_log(logid, text).await?;
         if let Some(i) = self.logs.iter().position(|l| l.logid == logid) {
             if let Some((_, last)) = range {
                 self.logs[i].num_lines = last + 1;
@@ -395,11 +397,11 @@ impl StepContext {
     pub async fn finish_log(&mut self, logid: LogId) -> Result<(), StepError> {
         if let Some(i) = self.logs.iter().position(|l| l.logid == logid) {
             let log = self.logs.remove(i);
-            self.shared.db.finish_log(logid).await?;
+            self.build.db.finish_log(logid).await?;
             self.publish_log(&log, "finished", true);
             // compaction merges chunks: a log written in one append has nothing to merge
             if log.appends > 1 {
-                let db = self.shared.db.clone();
+                let db = self.build.db.clone();
                 async_std::task::spawn(async move {
                     if let Err(e) = db.compress_log(logid).await {
                         log::warn!("compacting log {}: {e}", logid.0);
@@ -446,9 +448,9 @@ impl StepContext {
         command: &str,
         args: CommandArgs,
     ) -> Result<CommandResult, StepError> {
-        let worker = self.shared.worker.clone();
+        let worker = self.build.worker.clone();
         let cmd = match worker
-            .start_command(&self.shared.builder_name, command, args)
+            .start_command(&self.build.builder_name, command, args)
             .await
         {
             Ok(c) => c,
@@ -467,8 +469,8 @@ impl StepContext {
         stdio: bool,
     ) -> Result<CommandResult, StepError> {
         let handle = cmd.handle();
-        self.shared.set_command(Some(handle.clone()));
-        if let Some(reason) = self.shared.stop_reason() {
+        self.build.set_command(Some(handle.clone()));
+        if let Some(reason) = self.build.stop_reason() {
             let _ = handle.interrupt(&reason).await;
         }
         let logid = if stdio {
@@ -545,7 +547,7 @@ impl StepContext {
             }
         }
         let mut res = cmd.wait().await;
-        self.shared.set_command(None);
+        self.build.set_command(None);
         let mut all = updates;
         all.append(&mut res.updates);
         res.updates = all;
@@ -576,7 +578,7 @@ impl StepContext {
 
     /// A handle to the command currently running (to interrupt it).
     pub fn current_command(&self) -> Option<CommandHandle> {
-        lock(&self.shared.command).clone()
+        lock(&self.build.command).clone()
     }
 }
 
@@ -590,14 +592,10 @@ fn push_lines(buf: &mut String, tag: char, text: &str) {
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Renders with the build's properties, source stamps and worker info.
 pub(crate) struct BuildRenderContext<'a> {
     pub(crate) props: Properties,
-    pub(crate) shared: &'a BuildShared,
+    pub(crate) build: &'a Build,
 }
 
 impl RenderContext for BuildRenderContext<'_> {
@@ -605,10 +603,10 @@ impl RenderContext for BuildRenderContext<'_> {
         self.props.get(name).cloned()
     }
     fn sourcestamp_attr(&self, codebase: &str, attr: &str) -> Option<Value> {
-        self.shared.sourcestamps.get(codebase)?.get(attr).cloned()
+        self.build.sourcestamps.get(codebase)?.get(attr).cloned()
     }
     fn worker_info(&self, attr: &str) -> Option<Value> {
-        let info = self.shared.worker.info();
+        let info = self.build.worker.info();
         match attr {
             "admin" => info.admin.clone().map(Value::from),
             "host" => info.host.clone().map(Value::from),
