@@ -101,7 +101,8 @@ where
 {
     let compact = wants_compact(req);
     let cache = &req.state().shared.responses;
-    if let Some(r) = cache.lookup(req, compact) {
+    let current = req.state().handle.db().stats().write_generation();
+    if let Some(r) = cache.lookup(req, compact, current) {
         return r;
     }
     // read before the query: a write during it makes the entry stale at once
