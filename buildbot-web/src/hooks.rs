@@ -46,7 +46,7 @@ struct GitlabOpts {
 
 /// The enabled dialects and the optional HTTP Basic users of the hooks.
 #[derive(Debug, Default)]
-pub(crate) struct Dialects {
+struct Dialects {
     base: bool,
     github: Option<GithubOpts>,
     gitlab: Option<GitlabOpts>,
@@ -107,7 +107,7 @@ fn only(name: &str, o: &Map<String, Value>, allowed: &[&str]) -> Result<(), Stri
 
 impl Dialects {
     /// Reads `change_hook_dialects` and `change_hook_auth` from `[www]`.
-    pub(crate) fn parse(www: &WwwConfig) -> Result<Dialects, String> {
+    fn parse(www: &WwwConfig) -> Result<Dialects, String> {
         let mut d = Dialects::default();
         if let Some(v) = www.extra.get("change_hook_dialects") {
             let Some(t) = v.as_object() else {
@@ -237,6 +237,12 @@ impl Dialects {
     }
 }
 
+/// Checks `[www]`'s `change_hook_dialects` and `change_hook_auth`; the message names the
+/// key at fault.
+pub(crate) fn check_www(www: &WwwConfig) -> Result<(), String> {
+    Dialects::parse(www).map(|_| ())
+}
+
 fn text(status: StatusCode, body: impl Into<String>) -> Response {
     let mut r = Response::new(status);
     r.set_content_type("text/html");
@@ -270,7 +276,7 @@ async fn change_hook(mut req: Req) -> tide::Result {
             dialects
                 .auth
                 .iter()
-                .any(|(au, ap)| *au == u && super::auth::password_matches(ap, &p))
+                .any(|(au, ap)| *au == u && crate::auth::password_matches(ap, &p))
         });
         if !ok {
             let mut r = text(StatusCode::Unauthorized, "Unauthorized");

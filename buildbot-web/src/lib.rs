@@ -59,7 +59,8 @@ pub fn check_config(
     www: &buildbot_core::master::config::WwwConfig,
     basedir: &std::path::Path,
 ) -> Result<(), String> {
-    auth::check_www(www, basedir)
+    auth::check_www(www, basedir)?;
+    hooks::check_www(www)
 }
 
 /// A running web server; stops when [`WebServer::stop`] is called (or is dropped: the

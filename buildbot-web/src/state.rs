@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use buildbot_core::master::MasterHandle;
 
+/// A request to this server.
+pub(crate) type Req = tide::Request<State>;
+
 /// Shared state of the web application (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct State {
@@ -17,7 +20,7 @@ pub struct State {
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// Sessions and the user file (`auth.rs`).
-    pub(crate) auth: crate::auth::AuthState,
+    pub(crate) auth: crate::auth::sessions::AuthState,
     /// Counters and histograms (`metrics.rs`).
     pub(crate) metrics: crate::metrics::Metrics,
     /// Templates (`pages.rs`).
@@ -30,7 +33,7 @@ impl State {
     /// State for serving `handle`.
     pub fn new(handle: MasterHandle) -> Self {
         let shared = Shared {
-            auth: crate::auth::AuthState::new(&handle),
+            auth: crate::auth::sessions::AuthState::new(&handle),
             metrics: crate::metrics::Metrics::new(&handle),
             pages: crate::pages::Pages::new(&handle),
             responses: Default::default(),

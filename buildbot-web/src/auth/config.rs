@@ -28,8 +28,6 @@ use std::path::Path;
 use buildbot_core::master::config::WwwConfig;
 use serde_json::{Map, Value};
 
-use super::User;
-
 /// Where users and passwords come from.
 #[derive(Debug)]
 pub(crate) enum UserSource {
@@ -142,38 +140,6 @@ pub(crate) enum RoleMatcher {
     },
     Emails(Vec<(String, Vec<String>)>),
     Domain(Vec<(String, Vec<String>)>),
-}
-
-impl RoleMatcher {
-    pub(crate) fn roles(&self, u: &User) -> Vec<String> {
-        match self {
-            RoleMatcher::Username { roles, usernames } => {
-                if usernames.contains(&u.username) {
-                    roles.clone()
-                } else {
-                    Vec::new()
-                }
-            }
-            RoleMatcher::Groups { prefix } => u
-                .groups
-                .iter()
-                .filter_map(|g| g.strip_prefix(prefix.as_str()))
-                .map(str::to_owned)
-                .collect(),
-            RoleMatcher::Emails(m) => m
-                .iter()
-                .filter(|(_, emails)| emails.contains(&u.email))
-                .map(|(r, _)| r.clone())
-                .collect(),
-            RoleMatcher::Domain(m) => {
-                let dom = u.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-                m.iter()
-                    .filter(|(_, ds)| !dom.is_empty() && ds.iter().any(|d| d == dom))
-                    .map(|(r, _)| r.clone())
-                    .collect()
-            }
-        }
-    }
 }
 
 /// A parsed `[www.authz]`.
@@ -448,10 +414,9 @@ impl AuthzConfig {
     }
 }
 
-/// Checks `[www]`'s `auth`, `authz` and `change_hook_dialects` (the user file is read
-/// relative to `basedir`); the message names the key at fault.
+/// Checks `[www]`'s `auth` and `authz` (the user file is read relative to `basedir`); the
+/// message names the key at fault.
 pub(crate) fn check_www(www: &WwwConfig, basedir: &Path) -> Result<(), String> {
     AuthConfig::load(www.auth.as_ref(), basedir)?;
-    AuthzConfig::load(www.authz.as_ref())?;
-    crate::hooks::Dialects::parse(www).map(|_| ())
+    AuthzConfig::load(www.authz.as_ref()).map(|_| ())
 }
