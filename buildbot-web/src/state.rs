@@ -22,7 +22,7 @@ pub(crate) struct Shared {
     /// Sessions and the user file (`auth.rs`).
     pub(crate) auth: crate::auth::sessions::AuthState,
     /// Counters and histograms (`metrics.rs`).
-    pub(crate) metrics: crate::metrics::Metrics,
+    pub(crate) metrics: crate::metrics::counters::Metrics,
     /// Templates (`pages.rs`).
     pub(crate) pages: crate::pages::Pages,
     /// Rendered REST answers while the database is unchanged (`cache.rs`).
@@ -34,7 +34,7 @@ impl State {
     pub fn new(handle: MasterHandle) -> Self {
         let shared = Shared {
             auth: crate::auth::sessions::AuthState::new(&handle),
-            metrics: crate::metrics::Metrics::new(&handle),
+            metrics: Default::default(),
             pages: crate::pages::Pages::new(&handle),
             responses: Default::default(),
         };

@@ -20,92 +20,21 @@
 //! The database figures are read when scraped (two aggregate queries); if the database
 //! cannot answer, those families are left out and the failure is logged.
 
+pub(crate) mod counters;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use buildbot_core::master::MasterHandle;
 use buildbot_db::Results;
-use tide::http::{Method, StatusCode};
+use tide::http::StatusCode;
 use tide::{Request, Response};
 
 use crate::State;
 
 /// `Content-Type` of the exposition format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Upper bounds (seconds) of the HTTP latency buckets.
-const HTTP_BUCKETS: [f64; 11] = [
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
-/// A fixed-bucket histogram updated with relaxed atomics.
-#[derive(Debug, Default)]
-struct Histogram {
-    buckets: [AtomicU64; HTTP_BUCKETS.len() + 1],
-    sum_nanos: AtomicU64,
-}
-
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let s = d.as_secs_f64();
-        let i = HTTP_BUCKETS
-            .iter()
-            .position(|b| s <= *b)
-            .unwrap_or(HTTP_BUCKETS.len());
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(
-            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
-
-    /// `(cumulative buckets, count, sum seconds)`.
-    fn snapshot(&self) -> (Vec<(f64, u64)>, u64, f64) {
-        let mut cum = 0;
-        let mut out = Vec::with_capacity(HTTP_BUCKETS.len());
-        for (i, le) in HTTP_BUCKETS.iter().enumerate() {
-            cum += self.buckets[i].load(Ordering::Relaxed);
-            out.push((*le, cum));
-        }
-        cum += self.buckets[HTTP_BUCKETS.len()].load(Ordering::Relaxed);
-        (
-            out,
-            cum,
-            self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
-        )
-    }
-}
-
-/// Counters kept by the web server.
-#[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    /// `(method, status) -> count`; a handful of entries, so a mutex is cheap.
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Histogram,
-}
-
-impl Metrics {
-    pub(crate) fn new(_handle: &MasterHandle) -> Self {
-        Metrics::default()
-    }
-
-    fn record(&self, method: Method, status: StatusCode, elapsed: Duration) {
-        *lock(&self.requests)
-            .entry((method.to_string(), status as u16))
-            .or_insert(0) += 1;
-        self.latency.observe(elapsed);
-    }
-}
 
 /// Counts every request (installed first, so it sees the final status of all of them,
 /// including 404s of unknown paths).
@@ -287,14 +216,14 @@ async fn render(state: &State) -> String {
         "counter",
         "HTTP requests answered, by method and status code.",
     );
-    for ((method, code), n) in lock(&state.shared.metrics.requests).iter() {
+    for ((method, code), n) in state.shared.metrics.requests() {
         let _ = writeln!(
             out,
             "buildbot_http_requests_total{{method=\"{}\",code=\"{code}\"}} {n}",
-            label(method)
+            label(&method)
         );
     }
-    let (buckets, count, sum) = state.shared.metrics.latency.snapshot();
+    let (buckets, count, sum) = state.shared.metrics.latency();
     family(
         &mut out,
         "buildbot_http_request_duration_seconds",
