@@ -24,7 +24,7 @@ pub(crate) struct Shared {
     /// Counters and histograms (`metrics.rs`).
     pub(crate) metrics: crate::metrics::counters::Metrics,
     /// Templates (`pages.rs`).
-    pub(crate) pages: crate::pages::Pages,
+    pub(crate) pages: crate::pages::templates::Pages,
     /// Rendered REST answers while the database is unchanged (`cache.rs`).
     pub(crate) responses: crate::cache::ResponseCache,
 }
@@ -35,7 +35,7 @@ impl State {
         let shared = Shared {
             auth: crate::auth::sessions::AuthState::new(&handle),
             metrics: Default::default(),
-            pages: crate::pages::Pages::new(&handle),
+            pages: crate::pages::templates::Pages::new(&handle),
             responses: Default::default(),
         };
         State {
