@@ -1,7 +1,7 @@
 //! Builders: `/builders[/:builder]` (by id or name), and the builders of a master, a
 //! worker or a project.
 
-use buildbot_db::{BuilderId, MasterId, Query};
+use buildbot_db::{BuilderId, BuilderRow, MasterId, Query};
 use serde_json::Value;
 
 use super::query::{Kind, mem_collection, mem_single, n_param, single};
@@ -32,13 +32,19 @@ pub(super) async fn builder_one(req: Req) -> tide::Result {
     single(req, Kind::Builders, vec![("builderid", id.0.to_string())]).await
 }
 
-pub(super) async fn master_builders(req: &Req) -> Result<Value, ApiError> {
+/// The builders of the master `/masters/:id/…`.
+async fn master_builders_list(req: &Req) -> Result<Vec<BuilderRow>, ApiError> {
     let mid = n_param(req, "id")?;
-    let items = req
+    Ok(req
         .state()
         .handle
         .db()
         .list_builders(&Query::new(), Some(MasterId(mid)))
+        .await?)
+}
+
+pub(super) async fn master_builders(req: &Req) -> Result<Value, ApiError> {
+    let items = master_builders_list(req)
         .await?
         .iter()
         .map(json::builder)
@@ -47,13 +53,8 @@ pub(super) async fn master_builders(req: &Req) -> Result<Value, ApiError> {
 }
 
 pub(super) async fn master_builder_one(req: &Req) -> Result<Value, ApiError> {
-    let mid = n_param(req, "id")?;
     let bid = n_param(req, "builderid")?;
-    let item = req
-        .state()
-        .handle
-        .db()
-        .list_builders(&Query::new(), Some(MasterId(mid)))
+    let item = master_builders_list(req)
         .await?
         .iter()
         .find(|b| b.builderid == BuilderId(bid))

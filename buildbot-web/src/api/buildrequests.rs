@@ -1,14 +1,13 @@
 //! Build requests and buildsets: `/buildrequests[/:id]` and `/buildsets[/:id]` (in the route
 //! table), a builder's requests, a buildset's properties.
 
-use buildbot_db::BuildsetId;
-use serde_json::{Value, json};
+use buildbot_db::{BuildsetId, Properties};
+use serde_json::Value;
 
 use super::builders::builder_id;
-use super::properties::{PROPERTY_LIST_FIELDS, props_list, props_object};
-use super::query::{Kind, collection_value, mem_collection, n_param, pairs};
+use super::properties::{properties_answer, property_list_answer, props_list};
+use super::query::{Kind, collection_value, n_param};
 use super::respond::ApiError;
-use crate::spec;
 use crate::state::Req;
 
 pub(super) async fn builder_requests(req: &Req) -> Result<Value, ApiError> {
@@ -21,25 +20,21 @@ pub(super) async fn builder_requests(req: &Req) -> Result<Value, ApiError> {
     .await
 }
 
-pub(super) async fn buildset_properties(req: &Req) -> Result<Value, ApiError> {
+/// The properties of the buildset of the path.
+async fn buildset_props(req: &Req) -> Result<Properties, ApiError> {
     let id = n_param(req, "id")?;
-    let p = req
+    Ok(req
         .state()
         .handle
         .db()
         .get_buildset_properties(BuildsetId(id))
-        .await?;
-    spec::parse(&pairs(req), &[], false, false)?;
-    Ok(json!({"properties": [props_object(&p)], "meta": {}}))
+        .await?)
+}
+
+pub(super) async fn buildset_properties(req: &Req) -> Result<Value, ApiError> {
+    properties_answer(req, &buildset_props(req).await?)
 }
 
 pub(super) async fn buildset_properties_list(req: &Req) -> Result<Value, ApiError> {
-    let id = n_param(req, "id")?;
-    let p = req
-        .state()
-        .handle
-        .db()
-        .get_buildset_properties(BuildsetId(id))
-        .await?;
-    mem_collection(req, "_properties", PROPERTY_LIST_FIELDS, props_list(&p))
+    property_list_answer(req, props_list(&buildset_props(req).await?))
 }

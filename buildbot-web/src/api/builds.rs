@@ -6,13 +6,12 @@ use serde_json::{Value, json};
 use tide::{Response, StatusCode};
 
 use super::builders::builder_id;
-use super::properties::{PROPERTY_LIST_FIELDS, props_list, props_object};
+use super::properties::{properties_answer, property_list_answer, props_list};
 use super::query::{
     Kind, collection, collection_value_with, is_identifier, mem_collection, mem_single, n_param,
-    pairs, param_i64, single,
+    param_i64, single,
 };
 use super::respond::{ApiError, error_response, invalid_path, not_found};
-use crate::spec;
 use crate::state::Req;
 
 /// The build of `/builds/:buildid/…` or `/builders/:builder/builds/:number/…`.
@@ -126,8 +125,9 @@ pub(super) async fn triggered_builds(req: &Req) -> Result<Value, ApiError> {
     builds_where(req, "buildrequestid", brids).await
 }
 
-pub(super) async fn build_properties(req: &Req) -> Result<Value, ApiError> {
-    let p = match resolve_build(req).await? {
+/// The properties of the build of the path (none when there is no such build).
+async fn build_props(req: &Req) -> Result<Properties, ApiError> {
+    Ok(match resolve_build(req).await? {
         Some(b) => {
             req.state()
                 .handle
@@ -136,23 +136,15 @@ pub(super) async fn build_properties(req: &Req) -> Result<Value, ApiError> {
                 .await?
         }
         None => Properties::new(),
-    };
-    spec::parse(&pairs(req), &[], false, false)?;
-    Ok(json!({"properties": [props_object(&p)], "meta": {}}))
+    })
+}
+
+pub(super) async fn build_properties(req: &Req) -> Result<Value, ApiError> {
+    properties_answer(req, &build_props(req).await?)
 }
 
 pub(super) async fn build_property_list(req: &Req) -> Result<Value, ApiError> {
-    let p = match resolve_build(req).await? {
-        Some(b) => {
-            req.state()
-                .handle
-                .db()
-                .get_build_properties(b.buildid)
-                .await?
-        }
-        None => Properties::new(),
-    };
-    mem_collection(req, "_properties", PROPERTY_LIST_FIELDS, props_list(&p))
+    property_list_answer(req, props_list(&build_props(req).await?))
 }
 
 // ---- build data ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::builds::resolve_build;
 use super::mem::py_int;
-use super::properties::PROPERTY_LIST_FIELDS;
+use super::properties::property_list_answer;
 use super::query::{mem_collection, mem_single, n_param};
 use super::respond::ApiError;
 use crate::json;
@@ -68,7 +68,7 @@ pub(super) async fn change_properties_list(req: &Req) -> Result<Value, ApiError>
         }
         None => Vec::new(),
     };
-    mem_collection(req, "_properties", PROPERTY_LIST_FIELDS, items)
+    property_list_answer(req, items)
 }
 
 const SOURCESTAMP_FIELDS: &[&str] = &[

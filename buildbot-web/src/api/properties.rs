@@ -4,7 +4,12 @@
 use buildbot_db::Properties;
 use serde_json::{Value, json};
 
-pub(super) fn props_object(p: &Properties) -> Value {
+use super::query::{mem_collection, pairs};
+use super::respond::ApiError;
+use crate::spec;
+use crate::state::Req;
+
+fn props_object(p: &Properties) -> Value {
     let m: serde_json::Map<String, Value> = p
         .iter()
         .map(|(k, (v, s))| (k.clone(), json!([v, s])))
@@ -18,15 +23,15 @@ pub(super) fn props_list(p: &Properties) -> Vec<Value> {
         .collect()
 }
 
-pub(super) const PROPERTY_LIST_FIELDS: &[&str] = &["name", "source", "value"];
+const PROPERTY_LIST_FIELDS: &[&str] = &["name", "source", "value"];
 
-/// Buildset properties filtered by `names` (`*` = all) for buildrequests' `property=`.
-pub(super) fn filter_props(p: &Properties, names: &[String]) -> Value {
-    let all = names.iter().any(|n| n == "*");
-    let m: serde_json::Map<String, Value> = p
-        .iter()
-        .filter(|(k, _)| all || names.contains(k))
-        .map(|(k, (v, s))| (k.clone(), json!([v, s])))
-        .collect();
-    Value::Object(m)
+/// A `properties` answer: the bag as one object (only `field`-less requests are valid).
+pub(super) fn properties_answer(req: &Req, p: &Properties) -> Result<Value, ApiError> {
+    spec::parse(&pairs(req), &[], false, false)?;
+    Ok(json!({"properties": [props_object(p)], "meta": {}}))
+}
+
+/// A `property_list`/`properties_list` answer: `{name, source, value}` items.
+pub(super) fn property_list_answer(req: &Req, items: Vec<Value>) -> Result<Value, ApiError> {
+    mem_collection(req, "_properties", PROPERTY_LIST_FIELDS, items)
 }

@@ -5,12 +5,10 @@
 use std::collections::BTreeMap;
 
 use buildbot_core::master::MasterHandle;
-use buildbot_db::{Op, Query};
+use buildbot_db::{Op, Properties, Query};
 use serde_json::{Value, json};
-use tide::StatusCode;
 
 use super::mem::{self, py_int};
-use super::properties::filter_props;
 use super::respond::{ApiError, cached, error_response, invalid_path, not_found};
 use crate::State;
 use crate::json::*;
@@ -28,15 +26,7 @@ pub(super) fn param_i64(req: &Req, name: &str) -> Result<i64, ApiError> {
     req.param(name)
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| {
-            ApiError::Status(
-                StatusCode::NotFound,
-                format!(
-                    "Invalid path: {}",
-                    req.url().path().trim_start_matches("/api/v2/")
-                ),
-            )
-        })
+        .ok_or_else(|| invalid_path(req))
 }
 
 /// An `n:` path parameter (Python `int()`); anything else is an invalid path.
@@ -119,12 +109,7 @@ async fn fetch(
                 let mut v = build(&b);
                 if !properties.is_empty() {
                     let props = db.get_build_properties(b.buildid).await?;
-                    let all = properties.iter().any(|p| p == "*");
-                    let props: BTreeMap<_, _> = props
-                        .into_iter()
-                        .filter(|(k, _)| all || properties.contains(k))
-                        .collect();
-                    v["properties"] = json!(props);
+                    v["properties"] = filter_props(&props, properties);
                 }
                 out.push(v);
             }
@@ -303,4 +288,15 @@ pub(super) fn mem_single(
     let spec = spec::parse(&pairs(req), fields, false, false)?;
     let item = item.ok_or_else(|| not_found(req))?;
     Ok(json!({ plural: [project(item, spec.fields.as_deref())], "meta": {} }))
+}
+
+/// Properties filtered by `names` (`*` = all), for `property=`.
+fn filter_props(p: &Properties, names: &[String]) -> Value {
+    let all = names.iter().any(|n| n == "*");
+    let m: serde_json::Map<String, Value> = p
+        .iter()
+        .filter(|(k, _)| all || names.contains(k))
+        .map(|(k, (v, s))| (k.clone(), json!([v, s])))
+        .collect();
+    Value::Object(m)
 }

@@ -55,14 +55,17 @@ pub(super) async fn application_spec(req: &Req) -> Result<Value, ApiError> {
     )
 }
 
-/// GET of an unknown path: `404` with Buildbot's `Invalid path` error.
-pub(super) async fn unknown_path(req: Req) -> tide::Result {
-    let path = req
-        .url()
+/// The path asked for, below `/api/v2/`.
+fn asked_path(req: &Req) -> &str {
+    req.url()
         .path()
         .trim_start_matches("/api/v2")
         .trim_start_matches('/')
-        .to_owned();
+}
+
+/// GET of an unknown path: `404` with Buildbot's `Invalid path` error.
+pub(super) async fn unknown_path(req: Req) -> tide::Result {
+    let path = asked_path(&req);
     Ok(error_response(ApiError::Status(
         StatusCode::NotFound,
         format!("Invalid path: {path}"),
@@ -71,12 +74,7 @@ pub(super) async fn unknown_path(req: Req) -> tide::Result {
 
 /// POST to an unknown path: a JSON-RPC error (rest-api.md §7.1).
 pub(super) async fn unknown_path_rpc(req: Req) -> tide::Result {
-    let path = req
-        .url()
-        .path()
-        .trim_start_matches("/api/v2")
-        .trim_start_matches('/')
-        .to_owned();
+    let path = asked_path(&req);
     let mut r = Response::new(StatusCode::NotFound);
     r.insert_header("Content-Type", "application/json");
     r.set_body(
