@@ -11,9 +11,11 @@ use tide::{Response, StatusCode};
 
 use super::builds::resolve_build;
 use super::mem;
+use super::query::param_i64;
 use super::respond::ApiError;
 use super::workers::find_worker;
 use crate::State;
+use crate::auth::EndpointKind;
 use crate::json;
 use crate::state::Req;
 
@@ -41,24 +43,19 @@ fn master_err(e: MasterError) -> RpcError {
     }
 }
 
+impl From<ApiError> for RpcError {
+    fn from(e: ApiError) -> Self {
+        let ApiError::Status(status, message) = e;
+        rpc_err(status, -32600, message)
+    }
+}
+
 fn buildset_result(bsid: BuildsetId, brids: Vec<(BuilderId, BuildRequestId)>) -> Value {
     let map: serde_json::Map<String, Value> = brids
         .into_iter()
         .map(|(b, r)| (b.0.to_string(), json!(r.0)))
         .collect();
     json!([bsid.0, map])
-}
-
-/// Which control endpoint was posted to.
-#[derive(Clone, Copy)]
-pub(super) enum Target {
-    ForceScheduler,
-    Build,
-    BuildRequest,
-    Worker,
-    Scheduler,
-    /// A collection or other endpoint without actions (501).
-    Other,
 }
 
 /// The build of a `stop`/`rebuild` target: `/builds/:id` or `/builders/:builder/builds/:number`.
@@ -76,7 +73,7 @@ async fn build_target(
             -32603,
             "not found: no such build",
         )),
-        Err(ApiError::Status(s, m)) => Err(rpc_err(s, -32600, m)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -117,7 +114,7 @@ async fn read_body(req: &mut Req) -> Result<Vec<u8>, Response> {
     Ok(out)
 }
 
-pub(super) fn rpc(target: Target) -> impl tide::Endpoint<State> {
+pub(super) fn rpc(target: EndpointKind) -> impl tide::Endpoint<State> {
     move |mut req: Req| async move {
         let body = match read_body(&mut req).await {
             Ok(b) => b,
@@ -211,7 +208,7 @@ fn reason(params: &serde_json::Map<String, Value>) -> String {
 
 async fn dispatch(
     req: &Req,
-    target: Target,
+    target: EndpointKind,
     method: &str,
     params: &serde_json::Map<String, Value>,
 ) -> Result<Value, RpcError> {
@@ -226,23 +223,9 @@ async fn dispatch(
             format!("action: {method} is not supported"),
         )
     };
-    let id = || {
-        req.param("id")
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .ok_or_else(|| {
-                rpc_err(
-                    StatusCode::NotFound,
-                    -32600,
-                    format!(
-                        "Invalid path: {}",
-                        req.url().path().trim_start_matches("/api/v2/")
-                    ),
-                )
-            })
-    };
+    let id = || param_i64(req, "id").map_err(RpcError::from);
     match (target, method) {
-        (Target::ForceScheduler, "force") => {
+        (EndpointKind::ForceScheduler, "force") => {
             let name = req.param("name").unwrap_or_default().to_owned();
             let owner = params
                 .get("username")
@@ -307,26 +290,26 @@ async fn dispatch(
             let (bsid, brids) = m.force(&name, fr).await.map_err(master_err)?;
             Ok(buildset_result(bsid, brids))
         }
-        (Target::ForceScheduler, _) => Ok(Value::Null),
-        (Target::Build, "stop") => {
+        (EndpointKind::ForceScheduler, _) => Ok(Value::Null),
+        (EndpointKind::Build, "stop") => {
             let bid = build_target(req, id).await?;
             m.stop_build(bid, &reason(params))
                 .await
                 .map_err(master_err)?;
             Ok(Value::Null)
         }
-        (Target::Build, "rebuild") => {
+        (EndpointKind::Build, "rebuild") => {
             let bid = build_target(req, id).await?;
             let (bsid, brids) = m.rebuild(bid).await.map_err(master_err)?;
             Ok(buildset_result(bsid, brids))
         }
-        (Target::BuildRequest, "cancel") => {
+        (EndpointKind::BuildRequest, "cancel") => {
             m.cancel_request(BuildRequestId(id()?), &reason(params))
                 .await
                 .map_err(master_err)?;
             Ok(Value::Null)
         }
-        (Target::Worker, "stop" | "pause" | "unpause" | "kill") => {
+        (EndpointKind::Worker, "stop" | "pause" | "unpause" | "kill") => {
             let name = match find_worker(req).await {
                 Ok(Some((_, name))) => name,
                 Ok(None) => {
@@ -354,7 +337,7 @@ async fn dispatch(
             .map_err(master_err)?;
             Ok(Value::Null)
         }
-        (Target::BuildRequest, "set_priority") => {
+        (EndpointKind::BuildRequest, "set_priority") => {
             let brid = BuildRequestId(id()?);
             let priority = match params.get("priority") {
                 Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or_default(),
@@ -374,7 +357,7 @@ async fn dispatch(
                 .map_err(master_err)?;
             Ok(Value::Null)
         }
-        (Target::Scheduler, "enable") => {
+        (EndpointKind::Scheduler, "enable") => {
             let Some(enabled) = params.get("enabled").and_then(Value::as_bool) else {
                 return Err(rpc_err(
                     StatusCode::InternalServerError,
@@ -387,8 +370,8 @@ async fn dispatch(
                 .map_err(master_err)?;
             Ok(Value::Null)
         }
-        (Target::Scheduler, _) => Ok(Value::Null),
-        (Target::BuildRequest, _) => Err(rpc_err(
+        (EndpointKind::Scheduler, _) => Ok(Value::Null),
+        (EndpointKind::BuildRequest, _) => Err(rpc_err(
             StatusCode::InternalServerError,
             -32603,
             format!("ValueError('action: {method} is not supported')"),

@@ -21,17 +21,18 @@ mod steps;
 mod test_results;
 mod workers;
 
-use control::{Target, rpc};
+use control::rpc;
 use query::{Kind, by_id, collection};
 use respond::ep;
 
 use crate::State;
+use crate::auth::EndpointKind;
 use crate::state::Req;
 
 /// The route of `/api/v2<path>`, with POST answered "action not supported" (501).
 fn at<'a>(app: &'a mut tide::Server<State>, path: &str) -> tide::Route<'a, State> {
     let full = format!("/api/v2{path}");
-    app.at(&full).post(rpc(Target::Other));
+    app.at(&full).post(rpc(EndpointKind::Other));
     app.at(&full)
 }
 
@@ -49,10 +50,10 @@ pub(crate) fn routes(app: &mut tide::Server<State>) {
     at(app, "/builds").get(c(Kind::Builds));
     app.at("/api/v2/builds/:id")
         .get(by_id(Kind::Builds, "buildid"))
-        .post(rpc(Target::Build));
+        .post(rpc(EndpointKind::Build));
     app.at("/api/v2/builders/:builder/builds/:number")
         .get(builds::builder_build)
-        .post(rpc(Target::Build));
+        .post(rpc(EndpointKind::Build));
     for b in ["/builds/:buildid", "/builders/:builder/builds/:number"] {
         at(app, &format!("{b}/steps")).get(ep!(steps::build_steps));
         at(app, &format!("{b}/properties")).get(ep!(builds::build_properties));
@@ -78,7 +79,7 @@ pub(crate) fn routes(app: &mut tide::Server<State>) {
     at(app, "/builders/:builder/workers").get(ep!(workers::builder_workers));
     app.at("/api/v2/builders/:builder/workers/:worker")
         .get(ep!(workers::builder_worker_one))
-        .post(rpc(Target::Worker));
+        .post(rpc(EndpointKind::Worker));
     at(app, "/builders/:builder/masters").get(ep!(masters::builder_masters));
     at(app, "/builders/:builder/masters/:masterid").get(ep!(masters::builder_master_one));
     at(app, "/builders/:builder/forceschedulers").get(ep!(schedulers::forceschedulers));
@@ -87,14 +88,14 @@ pub(crate) fn routes(app: &mut tide::Server<State>) {
     at(app, "/workers").get(c(Kind::Workers));
     app.at("/api/v2/workers/:id")
         .get(workers::worker_one)
-        .post(rpc(Target::Worker));
+        .post(rpc(EndpointKind::Worker));
     at(app, "/workers/:id/builds").get(ep!(builds::worker_builds));
     at(app, "/workers/:id/builders").get(ep!(builders::worker_builders));
     // build requests, buildsets
     at(app, "/buildrequests").get(c(Kind::BuildRequests));
     app.at("/api/v2/buildrequests/:id")
         .get(by_id(Kind::BuildRequests, "buildrequestid"))
-        .post(rpc(Target::BuildRequest));
+        .post(rpc(EndpointKind::BuildRequest));
     at(app, "/buildrequests/:id/builds").get(ep!(builds::request_builds));
     at(app, "/buildsets").get(c(Kind::Buildsets));
     at(app, "/buildsets/:id").get(by_id(Kind::Buildsets, "bsid"));
@@ -123,7 +124,7 @@ pub(crate) fn routes(app: &mut tide::Server<State>) {
     at(app, "/masters/:masterid/schedulers").get(ep!(schedulers::schedulers));
     app.at("/api/v2/masters/:masterid/schedulers/:id")
         .get(ep!(schedulers::scheduler_one))
-        .post(rpc(Target::Scheduler));
+        .post(rpc(EndpointKind::Scheduler));
     at(app, "/masters/:masterid/changesources").get(ep!(schedulers::changesources));
     at(app, "/masters/:masterid/changesources/:id").get(ep!(schedulers::changesource_one));
     // changes, source stamps
@@ -138,13 +139,13 @@ pub(crate) fn routes(app: &mut tide::Server<State>) {
     at(app, "/schedulers").get(ep!(schedulers::schedulers));
     app.at("/api/v2/schedulers/:id")
         .get(ep!(schedulers::scheduler_one))
-        .post(rpc(Target::Scheduler));
+        .post(rpc(EndpointKind::Scheduler));
     at(app, "/changesources").get(ep!(schedulers::changesources));
     at(app, "/changesources/:id").get(ep!(schedulers::changesource_one));
     at(app, "/forceschedulers").get(ep!(schedulers::forceschedulers));
     app.at("/api/v2/forceschedulers/:name")
         .get(ep!(schedulers::forcescheduler_one))
-        .post(rpc(Target::ForceScheduler));
+        .post(rpc(EndpointKind::ForceScheduler));
     // projects, codebases, test results
     at(app, "/projects").get(ep!(projects::projects));
     at(app, "/projects/:project").get(ep!(projects::project_one));

@@ -47,14 +47,21 @@ pub(crate) struct AuthConfig {
     pub(crate) groups: HashMap<String, Vec<String>>,
 }
 
-/// Which kind of endpoint a request addresses.
+/// Which kind of endpoint a request addresses (for the endpoint matchers, and for the
+/// JSON-RPC control actions a POST there may run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EndpointKind {
+    /// A force scheduler: `force`.
     ForceScheduler,
+    /// A build: `stop`, `rebuild`.
     Build,
+    /// A build request: `cancel`, `set_priority`.
     BuildRequest,
+    /// A worker: `pause`, `unpause`, `stop`, `kill`.
     Worker,
+    /// A scheduler: `enable`.
     Scheduler,
+    /// Anything else (a collection, ...): no actions (a POST answers 501).
     Other,
 }
 

@@ -34,7 +34,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tide::{Response, StatusCode};
 
-use config::EndpointKind;
+pub(crate) use config::EndpointKind;
 pub(crate) use config::check_www;
 use policy::unauthorized;
 pub(crate) use policy::{Action, Denied, User};
