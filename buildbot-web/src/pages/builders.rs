@@ -1,7 +1,7 @@
 //! The builder pages: `/builders` and `/builders/:builder` (recent builds, pending
 //! requests, workers and the force forms).
 
-use buildbot_core::master::config::{ForceParameterKind, SchedulerKind};
+use buildbot_core::master::config::{ForceParameterKind, MasterConfig, SchedulerKind};
 use buildbot_db::{DbError, Query};
 use serde_json::{Value, json};
 
@@ -46,15 +46,7 @@ async fn builders_page(req: &Req) -> PageResult {
             )
             .await
             .or_page(req)?;
-        let workers: Vec<Value> = cfg
-            .builder_named(&b.name)
-            .map(|c| {
-                c.workernames
-                    .iter()
-                    .map(|w| json!({"name": w, "connected": connected.contains(w)}))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let workers = builder_workers(&cfg, &b.name, &connected);
         let npending = pending.iter().filter(|(id, ..)| *id == b.builderid).count();
         out.push(json!({
             "builderid": b.builderid.0,
@@ -72,6 +64,18 @@ async fn builders_page(req: &Req) -> PageResult {
         "builders.html",
         json!({"page": "builders", "builders": out}),
     ))
+}
+
+/// The configured workers of builder `name`, each with whether it is `connected`.
+fn builder_workers(cfg: &MasterConfig, name: &str, connected: &[String]) -> Vec<Value> {
+    cfg.builder_named(name)
+        .map(|c| {
+            c.workernames
+                .iter()
+                .map(|w| json!({"name": w, "connected": connected.contains(w)}))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn param_kind(k: ForceParameterKind) -> &'static str {
@@ -167,15 +171,7 @@ async fn builder_page(req: &Req) -> PageResult {
     }
     let cfg = st.handle.config();
     let connected = st.handle.connected_workers();
-    let workers: Vec<Value> = cfg
-        .builder_named(&b.name)
-        .map(|c| {
-            c.workernames
-                .iter()
-                .map(|w| json!({"name": w, "connected": connected.contains(w)}))
-                .collect()
-        })
-        .unwrap_or_default();
+    let workers = builder_workers(&cfg, &b.name, &connected);
     let forms = force_forms(st, &b.name);
     Ok(page(
         req,

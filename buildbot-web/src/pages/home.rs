@@ -73,25 +73,21 @@ async fn recent_by_builder(req: &Req, per: u64) -> Result<Vec<Value>, Response> 
 }
 
 pub(super) async fn grid(req: Req) -> tide::Result {
-    let r = async {
-        let rows = recent_by_builder(&req, 16).await?;
-        Ok(page(
-            &req,
-            "grid.html",
-            json!({"page": "grid", "builders": rows}),
-        ))
-    }
-    .await;
-    done(r)
+    recent_page(req, 16, "grid").await
 }
 
 pub(super) async fn waterfall(req: Req) -> tide::Result {
+    recent_page(req, 25, "waterfall").await
+}
+
+/// Page `name` (template `<name>.html`) of the recent builds per builder, `per` each.
+async fn recent_page(req: Req, per: u64, name: &str) -> tide::Result {
     let r = async {
-        let rows = recent_by_builder(&req, 25).await?;
+        let rows = recent_by_builder(&req, per).await?;
         Ok(page(
             &req,
-            "waterfall.html",
-            json!({"page": "waterfall", "builders": rows}),
+            &format!("{name}.html"),
+            json!({"page": name, "builders": rows}),
         ))
     }
     .await;
