@@ -73,7 +73,22 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn histogram(out: &mut String, name: &str, buckets: &[(f64, u64)], count: u64, sum: f64) {
+/// A family of one unlabelled sample.
+fn sample(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// A histogram family: cumulative buckets, `_sum` and `_count`.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    buckets: &[(f64, u64)],
+    count: u64,
+    sum: f64,
+) {
+    family(out, name, "histogram", help);
     for (le, n) in buckets {
         let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
     }
@@ -131,84 +146,67 @@ async fn render(state: &State) -> String {
         Err(e) => log::warn!("/metrics: counting builds: {e}"),
     }
 
-    family(
+    sample(
         &mut out,
         "buildbot_builds_running",
         "gauge",
         "Builds running on this master.",
-    );
-    let _ = writeln!(
-        out,
-        "buildbot_builds_running {}",
-        handle.running_builds().len()
+        handle.running_builds().len(),
     );
 
     match db.count_pending_buildrequests().await {
         Ok(n) => {
-            family(
+            sample(
                 &mut out,
                 "buildbot_buildrequests_pending",
                 "gauge",
                 "Build requests neither claimed nor complete.",
+                n,
             );
-            let _ = writeln!(out, "buildbot_buildrequests_pending {n}");
         }
         Err(e) => log::warn!("/metrics: counting pending build requests: {e}"),
     }
 
-    family(
+    sample(
         &mut out,
         "buildbot_workers_connected",
         "gauge",
         "Workers attached to this master.",
+        handle.connected_workers().len(),
     );
-    let _ = writeln!(
-        out,
-        "buildbot_workers_connected {}",
-        handle.connected_workers().len()
-    );
-    family(
+    sample(
         &mut out,
         "buildbot_workers_configured",
         "gauge",
         "Workers in the configuration.",
-    );
-    let _ = writeln!(
-        out,
-        "buildbot_workers_configured {}",
-        handle.config().workers.len()
+        handle.config().workers.len(),
     );
 
     let stats = db.stats();
-    family(
+    sample(
         &mut out,
         "buildbot_log_bytes_total",
         "counter",
         "Bytes of log text stored since the master started.",
+        stats.log_bytes(),
     );
-    let _ = writeln!(out, "buildbot_log_bytes_total {}", stats.log_bytes());
 
     let lat = stats.latency();
-    family(
-        &mut out,
-        "buildbot_db_statement_duration_seconds",
-        "histogram",
-        "Latency of SQL statements.",
-    );
     histogram(
         &mut out,
         "buildbot_db_statement_duration_seconds",
+        "Latency of SQL statements.",
         &lat.buckets,
         lat.count,
         lat.sum_seconds,
     );
-    family(
+    sample(
         &mut out,
         "buildbot_db_statement_errors_total",
         "counter",
         "SQL statements that returned an error.",
+        lat.failed,
     );
-    let _ = writeln!(out, "buildbot_db_statement_errors_total {}", lat.failed);
 
     family(
         &mut out,
@@ -224,71 +222,54 @@ async fn render(state: &State) -> String {
         );
     }
     let (buckets, count, sum) = state.shared.metrics.latency();
-    family(
-        &mut out,
-        "buildbot_http_request_duration_seconds",
-        "histogram",
-        "Time from request to response head.",
-    );
     histogram(
         &mut out,
         "buildbot_http_request_duration_seconds",
+        "Time from request to response head.",
         &buckets,
         count,
         sum,
     );
 
-    family(
+    sample(
         &mut out,
         "buildbot_event_subscribers",
         "gauge",
         "Subscribers of the master's event bus.",
+        handle.events().subscriber_count(),
     );
-    let _ = writeln!(
-        out,
-        "buildbot_event_subscribers {}",
-        handle.events().subscriber_count()
-    );
-    family(
+    sample(
         &mut out,
         "buildbot_websocket_connections",
         "gauge",
         "Open /ws connections.",
+        crate::live::WS_CONNECTIONS.load(Ordering::Relaxed),
     );
-    let _ = writeln!(
-        out,
-        "buildbot_websocket_connections {}",
-        crate::live::WS_CONNECTIONS.load(Ordering::Relaxed)
-    );
-    family(
+    sample(
         &mut out,
         "buildbot_sse_streams",
         "gauge",
         "Open /sse streams.",
-    );
-    let _ = writeln!(
-        out,
-        "buildbot_sse_streams {}",
-        crate::live::SSE_STREAMS.load(Ordering::Relaxed)
+        crate::live::SSE_STREAMS.load(Ordering::Relaxed),
     );
 
     if let Some(rss) = rss_bytes() {
-        family(
+        sample(
             &mut out,
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory size in bytes.",
+            rss,
         );
-        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
     }
     if let Some(n) = open_fds() {
-        family(
+        sample(
             &mut out,
             "process_open_fds",
             "gauge",
             "Open file descriptors.",
+            n,
         );
-        let _ = writeln!(out, "process_open_fds {n}");
     }
     out
 }
