@@ -15,6 +15,7 @@ use tide::{Body, Request, Response};
 
 use super::subs::{Item, KEEPALIVE, SubSet, lock, text};
 use crate::State;
+use crate::json;
 
 /// Most events (or bytes) written in one SSE chunk when they arrive in a burst.
 const BATCH_EVENTS: usize = 64;
@@ -70,8 +71,7 @@ fn write_sse_event(out: &mut Vec<u8>, format: SseFormat, ev: &Event) {
             out.extend_from_slice(b"event: event\ndata: ");
             let msg = serde_json::json!({"key": ev.key.parts(), "message": &*ev.message});
             // "key" sorts before "message" either way, as Python writes them
-            let mut ser = serde_json::Serializer::with_formatter(&mut *out, PyFormatter);
-            if serde::Serialize::serialize(&msg, &mut ser).is_err() {
+            if json::write_py_line_ascii(&mut *out, &msg).is_err() {
                 out.extend_from_slice(b"null");
             }
         }
@@ -261,70 +261,4 @@ pub(super) fn add_routes_sse(app: &mut tide::Server<State>) {
             Ok(open_sse(&req, &r, Some(path), SseFormat::Simple))
         }
     });
-}
-
-// ------------------------------------------------------------------ Python JSON spacing
-
-/// serde_json formatting as Python's `json.dumps` defaults: `", "` and `": "` separators,
-/// non-ASCII escaped as `\uXXXX`.
-struct PyFormatter;
-
-impl serde_json::ser::Formatter for PyFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first { Ok(()) } else { w.write_all(b", ") }
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first { Ok(()) } else { w.write_all(b", ") }
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        if fragment.is_ascii() {
-            return w.write_all(fragment.as_bytes());
-        }
-        let mut buf = [0u16; 2];
-        for c in fragment.chars() {
-            if c.is_ascii() {
-                w.write_all(&[c as u8])?;
-            } else {
-                for u in c.encode_utf16(&mut buf) {
-                    write!(w, "\\u{u:04x}")?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn python_json_spacing() {
-        let v = serde_json::json!({"key": ["a", "1"], "message": {"s": ["é", 2]}});
-        let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, PyFormatter);
-        serde::Serialize::serialize(&v, &mut ser).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"key": ["a", "1"], "message": {"s": ["\u00e9", 2]}}"#
-        );
-    }
 }
