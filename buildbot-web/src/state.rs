@@ -1,4 +1,8 @@
 //! The state every request handler sees: the master and the web server's own parts.
+//!
+//! Each part is defined in a module that does not use [`State`] itself (`auth/sessions.rs`,
+//! `metrics/counters.rs`, `pages/templates.rs`, `cache.rs`), so the modules that handle
+//! requests depend on this one and it depends on none of them.
 
 use std::sync::Arc;
 
@@ -19,11 +23,11 @@ pub struct State {
 /// The web server's own state, one field per module that needs one.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Sessions and the user file (`auth.rs`).
+    /// The auth policy, sessions and remembered credentials (`auth/sessions.rs`).
     pub(crate) auth: crate::auth::sessions::AuthState,
-    /// Counters and histograms (`metrics.rs`).
+    /// Counters and histograms (`metrics/counters.rs`).
     pub(crate) metrics: crate::metrics::counters::Metrics,
-    /// Templates (`pages.rs`).
+    /// Templates (`pages/templates.rs`).
     pub(crate) pages: crate::pages::templates::Pages,
     /// Rendered REST answers while the database is unchanged (`cache.rs`).
     pub(crate) responses: crate::cache::ResponseCache,
