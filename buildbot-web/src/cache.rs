@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use tide::{Request, Response, StatusCode};
 
-use crate::state::State;
-
 /// The longest an entry is served, for writes this process does not see.
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(1);
 
@@ -41,7 +39,7 @@ pub(crate) struct ResponseCache {
 }
 
 /// The cache key of a request, `None` when it must not be cached.
-fn key(req: &Request<State>, compact: bool) -> Option<String> {
+fn key<S>(req: &Request<S>, compact: bool) -> Option<String> {
     if req.method() != tide::http::Method::Get {
         return None;
     }
@@ -69,10 +67,15 @@ pub(crate) fn response(content_type: &str, body: impl Into<tide::Body>) -> Respo
 }
 
 impl ResponseCache {
-    /// The cached answer to `req`, if it is still current.
-    pub(crate) fn lookup(&self, req: &Request<State>, compact: bool) -> Option<Response> {
+    /// The cached answer to `req`, if it was kept at the database's current write
+    /// `generation` (and is not too old).
+    pub(crate) fn lookup<S>(
+        &self,
+        req: &Request<S>,
+        compact: bool,
+        generation: u64,
+    ) -> Option<Response> {
         let key = key(req, compact)?;
-        let generation = req.state().handle.db().stats().write_generation();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(&key)?;
         (e.generation == generation && e.at.elapsed() < MAX_AGE)
@@ -80,9 +83,9 @@ impl ResponseCache {
     }
 
     /// Keeps a successful answer rendered from data read at `generation`, and returns it.
-    pub(crate) fn store(
+    pub(crate) fn store<S>(
         &self,
-        req: &Request<State>,
+        req: &Request<S>,
         compact: bool,
         generation: u64,
         content_type: &'static str,

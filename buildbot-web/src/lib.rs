@@ -5,15 +5,25 @@
 //! (used in-process by tests through `tide::Server::respond`).
 #![warn(missing_docs)]
 
+/// The REST data API v2 and its JSON-RPC control actions, one module per resource family.
 mod api;
+/// Logins, sessions and HTTP Basic users; authorization of control actions (`Authz`).
 mod auth;
+/// Rendered REST answers kept while the database is unchanged.
 mod cache;
+/// `/change_hook/*`: changes from the `base`, `github` and `gitlab` dialects.
 mod hooks;
+/// Entities as Buildbot's JSON, and Python's two JSON spacings.
 mod json;
+/// Live updates over the event bus: `/ws` and `/sse`.
 mod live;
+/// `/metrics` (Prometheus) and the middleware counting requests.
 mod metrics;
+/// Server-rendered pages, their form actions, static and `public_html` files.
 mod pages;
+/// Query parameters (result specs) parsed into a database query.
 mod spec;
+/// The state every handler sees: the master and one part per module.
 mod state;
 
 use std::net::SocketAddr;
@@ -59,7 +69,8 @@ pub fn check_config(
     www: &buildbot_core::master::config::WwwConfig,
     basedir: &std::path::Path,
 ) -> Result<(), String> {
-    auth::check_www(www, basedir)
+    auth::check_www(www, basedir)?;
+    hooks::check_www(www)
 }
 
 /// A running web server; stops when [`WebServer::stop`] is called (or is dropped: the

@@ -1,8 +1,15 @@
 //! The state every request handler sees: the master and the web server's own parts.
+//!
+//! Each part is defined in a module that does not use [`State`] itself (`auth/sessions.rs`,
+//! `metrics/counters.rs`, `pages/templates.rs`, `cache.rs`), so the modules that handle
+//! requests depend on this one and it depends on none of them.
 
 use std::sync::Arc;
 
 use buildbot_core::master::MasterHandle;
+
+/// A request to this server.
+pub(crate) type Req = tide::Request<State>;
 
 /// Shared state of the web application (cheap to clone).
 #[derive(Clone, Debug)]
@@ -16,12 +23,12 @@ pub struct State {
 /// The web server's own state, one field per module that needs one.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Sessions and the user file (`auth.rs`).
-    pub(crate) auth: crate::auth::AuthState,
-    /// Counters and histograms (`metrics.rs`).
-    pub(crate) metrics: crate::metrics::Metrics,
-    /// Templates (`pages.rs`).
-    pub(crate) pages: crate::pages::Pages,
+    /// The auth policy, sessions and remembered credentials (`auth/sessions.rs`).
+    pub(crate) auth: crate::auth::sessions::AuthState,
+    /// Counters and histograms (`metrics/counters.rs`).
+    pub(crate) metrics: crate::metrics::counters::Metrics,
+    /// Templates (`pages/templates.rs`).
+    pub(crate) pages: crate::pages::templates::Pages,
     /// Rendered REST answers while the database is unchanged (`cache.rs`).
     pub(crate) responses: crate::cache::ResponseCache,
 }
@@ -30,9 +37,9 @@ impl State {
     /// State for serving `handle`.
     pub fn new(handle: MasterHandle) -> Self {
         let shared = Shared {
-            auth: crate::auth::AuthState::new(&handle),
-            metrics: crate::metrics::Metrics::new(&handle),
-            pages: crate::pages::Pages::new(&handle),
+            auth: crate::auth::sessions::AuthState::new(&handle),
+            metrics: Default::default(),
+            pages: crate::pages::templates::Pages::new(&handle),
             responses: Default::default(),
         };
         State {

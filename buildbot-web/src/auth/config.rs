@@ -28,8 +28,6 @@ use std::path::Path;
 use buildbot_core::master::config::WwwConfig;
 use serde_json::{Map, Value};
 
-use super::User;
-
 /// Where users and passwords come from.
 #[derive(Debug)]
 pub(crate) enum UserSource {
@@ -49,14 +47,21 @@ pub(crate) struct AuthConfig {
     pub(crate) groups: HashMap<String, Vec<String>>,
 }
 
-/// Which kind of endpoint a request addresses.
+/// Which kind of endpoint a request addresses (for the endpoint matchers, and for the
+/// JSON-RPC control actions a POST there may run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EndpointKind {
+    /// A force scheduler: `force`.
     ForceScheduler,
+    /// A build: `stop`, `rebuild`.
     Build,
+    /// A build request: `cancel`, `set_priority`.
     BuildRequest,
+    /// A worker: `pause`, `unpause`, `stop`, `kill`.
     Worker,
+    /// A scheduler: `enable`.
     Scheduler,
+    /// Anything else (a collection, ...): no actions (a POST answers 501).
     Other,
 }
 
@@ -142,38 +147,6 @@ pub(crate) enum RoleMatcher {
     },
     Emails(Vec<(String, Vec<String>)>),
     Domain(Vec<(String, Vec<String>)>),
-}
-
-impl RoleMatcher {
-    pub(crate) fn roles(&self, u: &User) -> Vec<String> {
-        match self {
-            RoleMatcher::Username { roles, usernames } => {
-                if usernames.contains(&u.username) {
-                    roles.clone()
-                } else {
-                    Vec::new()
-                }
-            }
-            RoleMatcher::Groups { prefix } => u
-                .groups
-                .iter()
-                .filter_map(|g| g.strip_prefix(prefix.as_str()))
-                .map(str::to_owned)
-                .collect(),
-            RoleMatcher::Emails(m) => m
-                .iter()
-                .filter(|(_, emails)| emails.contains(&u.email))
-                .map(|(r, _)| r.clone())
-                .collect(),
-            RoleMatcher::Domain(m) => {
-                let dom = u.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-                m.iter()
-                    .filter(|(_, ds)| !dom.is_empty() && ds.iter().any(|d| d == dom))
-                    .map(|(r, _)| r.clone())
-                    .collect()
-            }
-        }
-    }
 }
 
 /// A parsed `[www.authz]`.
@@ -448,10 +421,9 @@ impl AuthzConfig {
     }
 }
 
-/// Checks `[www]`'s `auth`, `authz` and `change_hook_dialects` (the user file is read
-/// relative to `basedir`); the message names the key at fault.
+/// Checks `[www]`'s `auth` and `authz` (the user file is read relative to `basedir`); the
+/// message names the key at fault.
 pub(crate) fn check_www(www: &WwwConfig, basedir: &Path) -> Result<(), String> {
     AuthConfig::load(www.auth.as_ref(), basedir)?;
-    AuthzConfig::load(www.authz.as_ref())?;
-    crate::hooks::Dialects::parse(www).map(|_| ())
+    AuthzConfig::load(www.authz.as_ref()).map(|_| ())
 }

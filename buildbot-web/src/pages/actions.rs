@@ -9,8 +9,9 @@ use buildbot_db::Query;
 use serde_json::Value;
 use tide::{Response, StatusCode};
 
-use super::{Req, error_page, not_found, redirect};
+use super::respond::{error_page, not_found, redirect};
 use crate::State;
+use crate::state::Req;
 
 /// How long the force route waits for the build to start before sending the user to the
 /// builder page instead of the build page.

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use tide::{Response, StatusCode};
 
-use super::{Req, error_page, not_found};
+use super::respond::{error_page, not_found};
 use crate::State;
+use crate::state::Req;
 
 /// The embedded static files: `(name, content type, bytes)`.
 const STATIC: &[(&str, &str, &[u8])] = &[

@@ -20,92 +20,21 @@
 //! The database figures are read when scraped (two aggregate queries); if the database
 //! cannot answer, those families are left out and the failure is logged.
 
+pub(crate) mod counters;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use buildbot_core::master::MasterHandle;
 use buildbot_db::Results;
-use tide::http::{Method, StatusCode};
+use tide::http::StatusCode;
 use tide::{Request, Response};
 
 use crate::State;
 
 /// `Content-Type` of the exposition format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Upper bounds (seconds) of the HTTP latency buckets.
-const HTTP_BUCKETS: [f64; 11] = [
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
-/// A fixed-bucket histogram updated with relaxed atomics.
-#[derive(Debug, Default)]
-struct Histogram {
-    buckets: [AtomicU64; HTTP_BUCKETS.len() + 1],
-    sum_nanos: AtomicU64,
-}
-
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let s = d.as_secs_f64();
-        let i = HTTP_BUCKETS
-            .iter()
-            .position(|b| s <= *b)
-            .unwrap_or(HTTP_BUCKETS.len());
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(
-            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
-
-    /// `(cumulative buckets, count, sum seconds)`.
-    fn snapshot(&self) -> (Vec<(f64, u64)>, u64, f64) {
-        let mut cum = 0;
-        let mut out = Vec::with_capacity(HTTP_BUCKETS.len());
-        for (i, le) in HTTP_BUCKETS.iter().enumerate() {
-            cum += self.buckets[i].load(Ordering::Relaxed);
-            out.push((*le, cum));
-        }
-        cum += self.buckets[HTTP_BUCKETS.len()].load(Ordering::Relaxed);
-        (
-            out,
-            cum,
-            self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
-        )
-    }
-}
-
-/// Counters kept by the web server.
-#[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    /// `(method, status) -> count`; a handful of entries, so a mutex is cheap.
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Histogram,
-}
-
-impl Metrics {
-    pub(crate) fn new(_handle: &MasterHandle) -> Self {
-        Metrics::default()
-    }
-
-    fn record(&self, method: Method, status: StatusCode, elapsed: Duration) {
-        *lock(&self.requests)
-            .entry((method.to_string(), status as u16))
-            .or_insert(0) += 1;
-        self.latency.observe(elapsed);
-    }
-}
 
 /// Counts every request (installed first, so it sees the final status of all of them,
 /// including 404s of unknown paths).
@@ -144,7 +73,22 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn histogram(out: &mut String, name: &str, buckets: &[(f64, u64)], count: u64, sum: f64) {
+/// A family of one unlabelled sample.
+fn sample(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// A histogram family: cumulative buckets, `_sum` and `_count`.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    buckets: &[(f64, u64)],
+    count: u64,
+    sum: f64,
+) {
+    family(out, name, "histogram", help);
     for (le, n) in buckets {
         let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
     }
@@ -202,84 +146,67 @@ async fn render(state: &State) -> String {
         Err(e) => log::warn!("/metrics: counting builds: {e}"),
     }
 
-    family(
+    sample(
         &mut out,
         "buildbot_builds_running",
         "gauge",
         "Builds running on this master.",
-    );
-    let _ = writeln!(
-        out,
-        "buildbot_builds_running {}",
-        handle.running_builds().len()
+        handle.running_builds().len(),
     );
 
     match db.count_pending_buildrequests().await {
         Ok(n) => {
-            family(
+            sample(
                 &mut out,
                 "buildbot_buildrequests_pending",
                 "gauge",
                 "Build requests neither claimed nor complete.",
+                n,
             );
-            let _ = writeln!(out, "buildbot_buildrequests_pending {n}");
         }
         Err(e) => log::warn!("/metrics: counting pending build requests: {e}"),
     }
 
-    family(
+    sample(
         &mut out,
         "buildbot_workers_connected",
         "gauge",
         "Workers attached to this master.",
+        handle.connected_workers().len(),
     );
-    let _ = writeln!(
-        out,
-        "buildbot_workers_connected {}",
-        handle.connected_workers().len()
-    );
-    family(
+    sample(
         &mut out,
         "buildbot_workers_configured",
         "gauge",
         "Workers in the configuration.",
-    );
-    let _ = writeln!(
-        out,
-        "buildbot_workers_configured {}",
-        handle.config().workers.len()
+        handle.config().workers.len(),
     );
 
     let stats = db.stats();
-    family(
+    sample(
         &mut out,
         "buildbot_log_bytes_total",
         "counter",
         "Bytes of log text stored since the master started.",
+        stats.log_bytes(),
     );
-    let _ = writeln!(out, "buildbot_log_bytes_total {}", stats.log_bytes());
 
     let lat = stats.latency();
-    family(
-        &mut out,
-        "buildbot_db_statement_duration_seconds",
-        "histogram",
-        "Latency of SQL statements.",
-    );
     histogram(
         &mut out,
         "buildbot_db_statement_duration_seconds",
+        "Latency of SQL statements.",
         &lat.buckets,
         lat.count,
         lat.sum_seconds,
     );
-    family(
+    sample(
         &mut out,
         "buildbot_db_statement_errors_total",
         "counter",
         "SQL statements that returned an error.",
+        lat.failed,
     );
-    let _ = writeln!(out, "buildbot_db_statement_errors_total {}", lat.failed);
 
     family(
         &mut out,
@@ -287,79 +214,62 @@ async fn render(state: &State) -> String {
         "counter",
         "HTTP requests answered, by method and status code.",
     );
-    for ((method, code), n) in lock(&state.shared.metrics.requests).iter() {
+    for ((method, code), n) in state.shared.metrics.requests() {
         let _ = writeln!(
             out,
             "buildbot_http_requests_total{{method=\"{}\",code=\"{code}\"}} {n}",
-            label(method)
+            label(&method)
         );
     }
-    let (buckets, count, sum) = state.shared.metrics.latency.snapshot();
-    family(
-        &mut out,
-        "buildbot_http_request_duration_seconds",
-        "histogram",
-        "Time from request to response head.",
-    );
+    let (buckets, count, sum) = state.shared.metrics.latency();
     histogram(
         &mut out,
         "buildbot_http_request_duration_seconds",
+        "Time from request to response head.",
         &buckets,
         count,
         sum,
     );
 
-    family(
+    sample(
         &mut out,
         "buildbot_event_subscribers",
         "gauge",
         "Subscribers of the master's event bus.",
+        handle.events().subscriber_count(),
     );
-    let _ = writeln!(
-        out,
-        "buildbot_event_subscribers {}",
-        handle.events().subscriber_count()
-    );
-    family(
+    sample(
         &mut out,
         "buildbot_websocket_connections",
         "gauge",
         "Open /ws connections.",
+        crate::live::WS_CONNECTIONS.load(Ordering::Relaxed),
     );
-    let _ = writeln!(
-        out,
-        "buildbot_websocket_connections {}",
-        crate::live::WS_CONNECTIONS.load(Ordering::Relaxed)
-    );
-    family(
+    sample(
         &mut out,
         "buildbot_sse_streams",
         "gauge",
         "Open /sse streams.",
-    );
-    let _ = writeln!(
-        out,
-        "buildbot_sse_streams {}",
-        crate::live::SSE_STREAMS.load(Ordering::Relaxed)
+        crate::live::SSE_STREAMS.load(Ordering::Relaxed),
     );
 
     if let Some(rss) = rss_bytes() {
-        family(
+        sample(
             &mut out,
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory size in bytes.",
+            rss,
         );
-        let _ = writeln!(out, "process_resident_memory_bytes {rss}");
     }
     if let Some(n) = open_fds() {
-        family(
+        sample(
             &mut out,
             "process_open_fds",
             "gauge",
             "Open file descriptors.",
+            n,
         );
-        let _ = writeln!(out, "process_open_fds {n}");
     }
     out
 }

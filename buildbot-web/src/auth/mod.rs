@@ -27,382 +27,23 @@
 
 mod config;
 mod password;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod policy;
+pub(crate) mod sessions;
 
 use base64::Engine;
-use buildbot_core::master::MasterHandle;
-use buildbot_core::master::config::MasterConfig;
 use serde_json::{Value, json};
-use tide::{Request, Response, StatusCode};
+use tide::{Response, StatusCode};
 
+pub(crate) use config::EndpointKind;
 pub(crate) use config::check_www;
-use config::{AuthConfig, AuthzConfig, EndpointKind, Rule, UserSource};
+use policy::unauthorized;
+pub(crate) use policy::{Action, Denied, User};
 
 use crate::State;
-
-type Req = Request<State>;
+use crate::state::Req;
 
 /// Name of the session cookie (Buildbot's).
 const COOKIE: &str = "TWISTED_SESSION";
-/// How long a session lives without use.
-const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How long a verified Basic credential is remembered (hash checks are slow on purpose).
-const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
-
-/// A logged-in user, attached to the request by the middleware.
-#[derive(Clone, Debug)]
-pub(crate) struct User {
-    /// Login name.
-    pub(crate) username: String,
-    /// E-mail (the login name when unknown, as Buildbot's default user info).
-    pub(crate) email: String,
-    /// Groups from the auth configuration.
-    pub(crate) groups: Vec<String>,
-    /// Whether the user came with the session cookie (CSRF-checked) or HTTP Basic.
-    via_cookie: bool,
-}
-
-/// A control action that authorization decides about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // some variants are only used by the pages' routes
-pub(crate) enum Action {
-    /// Reading (`GET`).
-    Get,
-    /// `force` on a force scheduler; target = builder name(s).
-    Force,
-    /// `stop` a build; target = builder name.
-    Stop,
-    /// `rebuild` a build; target = builder name.
-    Rebuild,
-    /// `cancel` a build request; target = builder name.
-    Cancel,
-    /// Pause a worker; target = worker name.
-    WorkerPause,
-    /// Unpause a worker; target = worker name.
-    WorkerUnpause,
-    /// Gracefully stop (shut down) a worker; target = worker name.
-    WorkerStop,
-    /// Kill a worker's connection; target = worker name.
-    WorkerKill,
-    /// Enable/disable a scheduler; target = scheduler name.
-    EnableScheduler,
-}
-
-impl Action {
-    /// The JSON-RPC method name Buildbot uses for this action.
-    fn method(self) -> &'static str {
-        match self {
-            Action::Get => "get",
-            Action::Force => "force",
-            Action::Stop | Action::WorkerStop => "stop",
-            Action::Rebuild => "rebuild",
-            Action::Cancel => "cancel",
-            Action::WorkerPause => "pause",
-            Action::WorkerUnpause => "unpause",
-            Action::WorkerKill => "kill",
-            Action::EnableScheduler => "enable",
-        }
-    }
-
-    fn endpoint(self) -> EndpointKind {
-        match self {
-            Action::Get => EndpointKind::Other,
-            Action::Force => EndpointKind::ForceScheduler,
-            Action::Stop | Action::Rebuild => EndpointKind::Build,
-            Action::Cancel => EndpointKind::BuildRequest,
-            Action::WorkerPause
-            | Action::WorkerUnpause
-            | Action::WorkerStop
-            | Action::WorkerKill => EndpointKind::Worker,
-            Action::EnableScheduler => EndpointKind::Scheduler,
-        }
-    }
-}
-
-/// Why an action was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Denied {
-    /// A rule needs a role the user lacks: `you need to have role '<role>'`.
-    Role(String),
-    /// Anonymous access is off and nobody is logged in.
-    LoginRequired,
-    /// The auth configuration is broken: everything but reading is refused.
-    BadConfig(String),
-}
-
-impl std::fmt::Display for Denied {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Denied::Role(r) => write!(f, "you need to have role '{r}'"),
-            Denied::LoginRequired => f.write_str("you need to be logged in"),
-            Denied::BadConfig(m) => write!(f, "authorization is misconfigured: {m}"),
-        }
-    }
-}
-
-impl Denied {
-    /// The HTTP answer: `403` with `{"error": "<message>"}` (`401` with a Basic challenge
-    /// when a login would help).
-    pub(crate) fn response(&self) -> Response {
-        let mut r = Response::new(StatusCode::Forbidden);
-        if *self == Denied::LoginRequired {
-            r = unauthorized();
-        }
-        r.set_content_type("application/json");
-        r.set_body(json!({ "error": self.to_string() }).to_string());
-        r
-    }
-}
-
-#[derive(Debug)]
-struct Session {
-    user: User,
-    expires: Instant,
-}
-
-/// Sessions and users.
-#[derive(Debug, Default)]
-pub(crate) struct AuthState {
-    /// The policy of the configuration it was read from (`buildbot reconfig` replaces it).
-    policy: Mutex<(Option<Arc<MasterConfig>>, Arc<Policy>)>,
-    sessions: Mutex<HashMap<String, Session>>,
-    basic_cache: Mutex<HashMap<[u8; 32], (User, Instant)>>,
-}
-
-/// What `[www.auth]` and `[www.authz]` say.
-#[derive(Debug, Default)]
-struct Policy {
-    auth: Option<AuthConfig>,
-    authz: Option<AuthzConfig>,
-    /// A configuration error: logins and control actions are refused.
-    error: Option<String>,
-    secure_cookie: bool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Policy {
-    fn load(cfg: &MasterConfig, basedir: &std::path::Path) -> Self {
-        let mut p = Policy {
-            secure_cookie: cfg.buildbot_url.starts_with("https:"),
-            ..Default::default()
-        };
-        match AuthConfig::load(cfg.www.auth.as_ref(), basedir) {
-            Ok(a) => p.auth = a,
-            Err(e) => p.error = Some(e),
-        }
-        match AuthzConfig::load(cfg.www.authz.as_ref()) {
-            Ok(a) => p.authz = a,
-            Err(e) => p.error = Some(p.error.take().unwrap_or(e)),
-        }
-        if let Some(e) = &p.error {
-            log::error!("web authentication disabled, control actions refused: {e}");
-        }
-        p
-    }
-}
-
-impl AuthState {
-    pub(crate) fn new(handle: &MasterHandle) -> Self {
-        let st = AuthState::default();
-        st.refresh(handle);
-        st
-    }
-
-    /// Re-reads the policy when the master's configuration was replaced (reconfig); the
-    /// sessions stay, remembered Basic credentials are checked again.
-    pub(crate) fn refresh(&self, handle: &MasterHandle) {
-        let cfg = handle.config();
-        let mut cur = lock(&self.policy);
-        if cur.0.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cfg)) {
-            return;
-        }
-        let changed = cur
-            .0
-            .as_ref()
-            .is_none_or(|c| c.www != cfg.www || c.buildbot_url != cfg.buildbot_url);
-        if changed {
-            cur.1 = Arc::new(Policy::load(&cfg, handle.basedir()));
-            lock(&self.basic_cache).clear();
-        }
-        cur.0 = Some(cfg);
-    }
-
-    /// The policy in force.
-    fn p(&self) -> Arc<Policy> {
-        lock(&self.policy).1.clone()
-    }
-
-    fn anonymous_read(&self) -> bool {
-        self.p().anonymous_read()
-    }
-
-    fn new_session(&self, user: User) -> String {
-        let bytes: [u8; 32] = rand::random();
-        let id = hex::encode(bytes);
-        let mut s = lock(&self.sessions);
-        let now = Instant::now();
-        s.retain(|_, v| v.expires > now);
-        s.insert(
-            id.clone(),
-            Session {
-                user,
-                expires: now + SESSION_TTL,
-            },
-        );
-        id
-    }
-
-    fn session_user(&self, id: &str) -> Option<User> {
-        let mut s = lock(&self.sessions);
-        let now = Instant::now();
-        let sess = s.get_mut(id)?;
-        if sess.expires <= now {
-            s.remove(id);
-            return None;
-        }
-        sess.expires = now + SESSION_TTL;
-        Some(sess.user.clone())
-    }
-
-    /// Checks `username`/`password` against the configured users.
-    async fn verify(&self, handle: &MasterHandle, username: &str, password: &str) -> Option<User> {
-        let policy = self.p();
-        let auth = policy.auth.as_ref()?;
-        if policy.error.is_some() {
-            return None;
-        }
-        let key = {
-            use sha2::Digest;
-            let mut h = sha2::Sha256::new();
-            h.update(username.as_bytes());
-            h.update([0u8]);
-            h.update(password.as_bytes());
-            let out: [u8; 32] = h.finalize().into();
-            out
-        };
-        if let Some((u, t)) = lock(&self.basic_cache).get(&key)
-            && *t > Instant::now()
-        {
-            return Some(u.clone());
-        }
-        let ok = match &auth.users {
-            UserSource::Inline(m) => m
-                .get(username)
-                .is_some_and(|p| password::constant_eq(p.as_bytes(), password.as_bytes())),
-            UserSource::File(m) => m
-                .get(username)
-                .is_some_and(|h| password::verify_hash(h, password)),
-            UserSource::Db => match handle.db().get_user_by_username(username).await {
-                Ok(Some(u)) => u
-                    .bb_password
-                    .as_deref()
-                    .is_some_and(|h| password::verify_buildbot_sha1(h, password)),
-                Ok(None) => false,
-                Err(e) => {
-                    log::error!("cannot read user {username:?} for a web login: {e}");
-                    false
-                }
-            },
-        };
-        if !ok {
-            return None;
-        }
-        let user = User {
-            username: username.to_owned(),
-            email: username.to_owned(),
-            groups: auth.groups.get(username).cloned().unwrap_or_default(),
-            via_cookie: false,
-        };
-        let mut c = lock(&self.basic_cache);
-        let now = Instant::now();
-        c.retain(|_, (_, t)| *t > now);
-        c.insert(key, (user.clone(), now + BASIC_CACHE_TTL));
-        Some(user)
-    }
-
-    /// The user's roles from every role matcher.
-    fn roles(&self, user: &User) -> Vec<String> {
-        self.p().roles(user)
-    }
-
-    /// Decides an action on an endpoint (see [`Policy::decide`]).
-    fn decide(
-        &self,
-        user: Option<&User>,
-        action: Action,
-        endpoint: EndpointKind,
-        targets: &[String],
-    ) -> Result<(), Denied> {
-        self.p().decide(user, action.method(), endpoint, targets)
-    }
-}
-
-impl Policy {
-    fn anonymous_read(&self) -> bool {
-        self.error.is_none() && self.authz.as_ref().is_none_or(|a| a.anonymous_read)
-    }
-
-    /// The user's roles from every role matcher.
-    fn roles(&self, user: &User) -> Vec<String> {
-        let mut roles = Vec::new();
-        if let Some(a) = &self.authz {
-            for m in &a.role_matchers {
-                for r in m.roles(user) {
-                    if !roles.contains(&r) {
-                        roles.push(r);
-                    }
-                }
-            }
-        }
-        roles
-    }
-
-    /// Buildbot's algorithm: the first rule matching the request decides; no rule → allow.
-    fn decide(
-        &self,
-        user: Option<&User>,
-        method: &str,
-        endpoint: EndpointKind,
-        targets: &[String],
-    ) -> Result<(), Denied> {
-        if let Some(e) = &self.error {
-            return Err(Denied::BadConfig(e.clone()));
-        }
-        if user.is_none() && !self.anonymous_read() {
-            return Err(Denied::LoginRequired);
-        }
-        let Some(authz) = &self.authz else {
-            return Ok(());
-        };
-        let roles = user.map(|u| self.roles(u)).unwrap_or_default();
-        for rule in &authz.allow_rules {
-            if !rule.matches(method, endpoint, targets) {
-                continue;
-            }
-            if roles.iter().any(|r| rule.role_matches(r)) {
-                return Ok(());
-            }
-            if rule.default_deny {
-                return Err(Denied::Role(rule.role.clone()));
-            }
-        }
-        Ok(())
-    }
-}
-
-fn unauthorized() -> Response {
-    let mut r = Response::new(StatusCode::Unauthorized);
-    r.insert_header("WWW-Authenticate", "basic realm=\"buildbot\"");
-    r.set_content_type("text/html");
-    r.set_body("Unauthorized");
-    r
-}
 
 /// `Authorization: Basic` credentials of a request.
 pub(crate) fn basic_credentials(req: &Req) -> Option<(String, String)> {
@@ -488,7 +129,7 @@ pub(crate) async fn authorize_rpc(
     params: &serde_json::Map<String, Value>,
 ) -> Result<(), Denied> {
     let st = &req.state().shared.auth;
-    let policy = st.p();
+    let policy = st.policy();
     if policy.authz.is_none() && policy.error.is_none() && policy.anonymous_read() {
         return Ok(());
     }
@@ -583,7 +224,7 @@ pub(crate) async fn authorize_rpc(
         _ => {
             // Any other action: only the generic matchers apply.
             let user = current_user(req);
-            let r = st.p().decide(user, method, EndpointKind::Other, &[]);
+            let r = st.policy().decide(user, method, EndpointKind::Other, &[]);
             if let Err(d) = &r {
                 log::warn!(
                     "denied {method} on {} for {}: {d}",
@@ -717,7 +358,7 @@ fn redirect_home(req: &Req) -> Response {
 
 fn set_cookie(req: &Req, r: &mut Response, value: &str, clear: bool) {
     let mut c = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if req.state().shared.auth.p().secure_cookie {
+    if req.state().shared.auth.policy().secure_cookie {
         c.push_str("; Secure");
     }
     if clear {
@@ -736,7 +377,7 @@ struct LoginForm {
 async fn login(mut req: Req) -> tide::Result {
     let state = req.state().clone();
     let st = &state.shared.auth;
-    let policy = st.p();
+    let policy = st.policy();
     if policy.auth.is_none() && policy.error.is_none() {
         let mut r = Response::new(StatusCode::NotImplemented);
         r.set_body("Not Implemented: no authentication is configured ([www.auth])");
@@ -772,7 +413,7 @@ async fn login(mut req: Req) -> tide::Result {
 /// `GET|POST /auth/logout`: ends the session.
 async fn logout(req: Req) -> tide::Result {
     if let Some(id) = cookie_value(&req, COOKIE) {
-        lock(&req.state().shared.auth.sessions).remove(&id);
+        req.state().shared.auth.end_session(&id);
     }
     let mut r = redirect_home(&req);
     set_cookie(&req, &mut r, "", true);
@@ -803,11 +444,4 @@ pub(crate) fn install(app: &mut tide::Server<State>) {
 /// Whether `given` is the password `stored` (a hash or a plain password).
 pub(crate) fn password_matches(stored: &str, given: &str) -> bool {
     password::verify_hash(stored, given)
-}
-
-/// A rule's role test.
-impl Rule {
-    fn role_matches(&self, role: &str) -> bool {
-        glob::Pattern::new(&self.role).is_ok_and(|p| p.matches(role))
-    }
 }

@@ -1,0 +1,381 @@
+//! The JSON-RPC control API (rest-api.md §7): a POST to an entity's path runs an action —
+//! `force` on a force scheduler, `stop`/`rebuild` a build, `cancel`/`set_priority` a build
+//! request, `pause`/`unpause`/`stop`/`kill` a worker, `enable` a scheduler — after
+//! `auth::authorize_rpc` allowed it. The force parameters are coerced here.
+
+use buildbot_core::master::config::SchedulerKind;
+use buildbot_core::master::{ForceRequest, MasterError};
+use buildbot_db::{BuildId, BuildRequestId, BuilderId, BuildsetId, SchedulerId};
+use serde_json::{Value, json};
+use tide::{Response, StatusCode};
+
+use super::builds::resolve_build;
+use super::mem;
+use super::query::param_i64;
+use super::respond::ApiError;
+use super::workers::find_worker;
+use crate::State;
+use crate::auth::EndpointKind;
+use crate::json;
+use crate::state::Req;
+
+struct RpcError {
+    status: StatusCode,
+    code: i64,
+    message: Value,
+}
+
+fn rpc_err(status: StatusCode, code: i64, message: impl Into<Value>) -> RpcError {
+    RpcError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+fn master_err(e: MasterError) -> RpcError {
+    match e {
+        MasterError::InvalidParameter { name, message } => {
+            rpc_err(StatusCode::BadRequest, -32602, json!({ name: message }))
+        }
+        MasterError::NotFound { .. } => rpc_err(StatusCode::NotFound, -32603, e.to_string()),
+        e => rpc_err(StatusCode::InternalServerError, -32603, e.to_string()),
+    }
+}
+
+impl From<ApiError> for RpcError {
+    fn from(e: ApiError) -> Self {
+        let ApiError::Status(status, message) = e;
+        rpc_err(status, -32600, message)
+    }
+}
+
+fn buildset_result(bsid: BuildsetId, brids: Vec<(BuilderId, BuildRequestId)>) -> Value {
+    let map: serde_json::Map<String, Value> = brids
+        .into_iter()
+        .map(|(b, r)| (b.0.to_string(), json!(r.0)))
+        .collect();
+    json!([bsid.0, map])
+}
+
+/// The build of a `stop`/`rebuild` target: `/builds/:id` or `/builders/:builder/builds/:number`.
+async fn build_target(
+    req: &Req,
+    id: impl Fn() -> Result<i64, RpcError>,
+) -> Result<BuildId, RpcError> {
+    if req.param("id").is_ok() {
+        return Ok(BuildId(id()?));
+    }
+    match resolve_build(req).await {
+        Ok(Some(b)) => Ok(b.buildid),
+        Ok(None) => Err(rpc_err(
+            StatusCode::NotFound,
+            -32603,
+            "not found: no such build",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Largest JSON-RPC body accepted (`413` above).
+const MAX_RPC_BODY: u64 = 1 << 20;
+
+/// Reads at most [`MAX_RPC_BODY`] bytes of the body; `Err` = too large (or unreadable).
+async fn read_body(req: &mut Req) -> Result<Vec<u8>, Response> {
+    use futures::AsyncReadExt;
+    let too_large = || {
+        let mut r = Response::new(StatusCode::PayloadTooLarge);
+        r.insert_header("Content-Type", "application/json");
+        r.set_body(
+            json!({"jsonrpc": "2.0", "error": {"code": -32600,
+                "message": format!("request body larger than {MAX_RPC_BODY} bytes")}})
+            .to_string(),
+        );
+        r.insert_header("Connection", "close");
+        r
+    };
+    let declared = req
+        .header("Content-Length")
+        .and_then(|h| h.as_str().trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_RPC_BODY) {
+        return Err(too_large());
+    }
+    let body = req.take_body();
+    let mut out = Vec::new();
+    let mut limited = body.take(MAX_RPC_BODY + 1);
+    if limited.read_to_end(&mut out).await.is_err() {
+        let mut r = Response::new(StatusCode::BadRequest);
+        r.set_body(json!({"error": "unreadable request body"}).to_string());
+        return Err(r);
+    }
+    if out.len() as u64 > MAX_RPC_BODY {
+        return Err(too_large());
+    }
+    Ok(out)
+}
+
+pub(super) fn rpc(target: EndpointKind) -> impl tide::Endpoint<State> {
+    move |mut req: Req| async move {
+        let body = match read_body(&mut req).await {
+            Ok(b) => b,
+            Err(resp) => return Ok(resp),
+        };
+        let ctype_ok = req
+            .content_type()
+            .is_some_and(|m| m.essence() == "application/json");
+        let mut id = None;
+        let r = async {
+            if !ctype_ok {
+                return Err(rpc_err(
+                    StatusCode::BadRequest,
+                    -32600,
+                    "Invalid content-type (use application/json)",
+                ));
+            }
+            let v: Value = serde_json::from_slice(&body).map_err(|e| {
+                rpc_err(
+                    StatusCode::BadRequest,
+                    -32700,
+                    format!("JSON parse error: {e}"),
+                )
+            })?;
+            let bad = |m: &str| rpc_err(StatusCode::BadRequest, -32600, m.to_owned());
+            let obj = match &v {
+                Value::Array(_) => return Err(bad("JSONRPC batch requests are not supported")),
+                Value::Object(o) => o,
+                _ => return Err(bad("JSONRPC root object must be an object")),
+            };
+            for k in ["jsonrpc", "method", "id", "params"] {
+                if !obj.contains_key(k) {
+                    return Err(bad(&format!("missing key '{k}'")));
+                }
+            }
+            id = Some(obj["id"].clone());
+            if obj["jsonrpc"] != "2.0" {
+                return Err(bad("only JSONRPC 2.0 is supported"));
+            }
+            let Some(method) = obj["method"].as_str() else {
+                return Err(bad("'method' must be a string"));
+            };
+            let Some(params) = obj["params"].as_object() else {
+                return Err(bad("'params' must be an object"));
+            };
+            dispatch(&req, target, method, params).await
+        }
+        .await;
+        let mut resp;
+        match r {
+            Ok(result) => {
+                resp = Response::new(StatusCode::Ok);
+                resp.set_body(
+                    json!({"id": id.unwrap_or(Value::Null), "jsonrpc": "2.0", "result": result})
+                        .to_string(),
+                );
+            }
+            Err(e) => {
+                resp = Response::new(e.status);
+                let mut body =
+                    json!({"jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}});
+                if let Some(id) = id {
+                    body["id"] = id;
+                }
+                resp.set_body(json::py_line(&body));
+            }
+        }
+        resp.insert_header("Content-Type", "application/json");
+        Ok(resp)
+    }
+}
+
+/// The fields every force form has (rest-api.md §7.2), not custom parameters: the source
+/// stamp fields (also codebase-prefixed) and `priority` are not passed on as properties.
+fn is_standard_force_field(k: &str) -> bool {
+    const SS: [&str; 4] = ["branch", "revision", "repository", "project"];
+    matches!(
+        k,
+        "builderNames" | "builderid" | "username" | "reason" | "owner" | "priority"
+    ) || SS.contains(&k)
+        || SS.iter().any(|f| k.ends_with(&format!("_{f}")))
+}
+
+fn reason(params: &serde_json::Map<String, Value>) -> String {
+    params
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("no reason")
+        .to_owned()
+}
+
+async fn dispatch(
+    req: &Req,
+    target: EndpointKind,
+    method: &str,
+    params: &serde_json::Map<String, Value>,
+) -> Result<Value, RpcError> {
+    if let Err(d) = crate::auth::authorize_rpc(req, method, params).await {
+        return Err(rpc_err(StatusCode::Forbidden, -32600, d.to_string()));
+    }
+    let m = &req.state().handle;
+    let unsupported = || {
+        rpc_err(
+            StatusCode::NotImplemented,
+            -32601,
+            format!("action: {method} is not supported"),
+        )
+    };
+    let id = || param_i64(req, "id").map_err(RpcError::from);
+    match (target, method) {
+        (EndpointKind::ForceScheduler, "force") => {
+            let name = req.param("name").unwrap_or_default().to_owned();
+            let owner = params
+                .get("username")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("anonymous");
+            let why = params
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("force build");
+            if let Some(p) = params.get("priority") {
+                let ok = match p {
+                    Value::Number(n) => n.is_i64(),
+                    Value::String(t) => t.is_empty() || mem::py_int(t).is_some(),
+                    Value::Null => true,
+                    _ => false,
+                };
+                if !ok {
+                    let shown = match p {
+                        Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    };
+                    return Err(rpc_err(
+                        StatusCode::BadRequest,
+                        -32602,
+                        json!({"priority": format!("invalid literal for int() with base 10: '{shown}'")}),
+                    ));
+                }
+            }
+            let mut fr = ForceRequest::new(owner, why);
+            if let Some(names) = params.get("builderNames").and_then(Value::as_array) {
+                fr = fr.builders(names.iter().filter_map(Value::as_str));
+            } else if let Some(bid) = params.get("builderid").and_then(Value::as_i64) {
+                let b = m
+                    .db()
+                    .get_builder(BuilderId(bid))
+                    .await
+                    .map_err(|e| rpc_err(StatusCode::InternalServerError, -32603, e.to_string()))?
+                    .ok_or_else(|| {
+                        rpc_err(
+                            StatusCode::InternalServerError,
+                            -32603,
+                            format!("KeyError('no builder {bid}')"),
+                        )
+                    })?;
+                fr = fr.builders([b.name]);
+            }
+            // only the scheduler's own parameters become properties; unknown keys are
+            // ignored, as Buildbot's force scheduler does
+            let cfg = m.config();
+            let known: Vec<String> = match cfg.scheduler(&name).map(|s| &s.kind) {
+                Some(SchedulerKind::Force { parameters, .. }) => {
+                    parameters.iter().map(|p| p.name.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
+            for (k, v) in params {
+                if !is_standard_force_field(k) && known.contains(k) {
+                    fr = fr.property(k.clone(), v.clone());
+                }
+            }
+            let (bsid, brids) = m.force(&name, fr).await.map_err(master_err)?;
+            Ok(buildset_result(bsid, brids))
+        }
+        (EndpointKind::ForceScheduler, _) => Ok(Value::Null),
+        (EndpointKind::Build, "stop") => {
+            let bid = build_target(req, id).await?;
+            m.stop_build(bid, &reason(params))
+                .await
+                .map_err(master_err)?;
+            Ok(Value::Null)
+        }
+        (EndpointKind::Build, "rebuild") => {
+            let bid = build_target(req, id).await?;
+            let (bsid, brids) = m.rebuild(bid).await.map_err(master_err)?;
+            Ok(buildset_result(bsid, brids))
+        }
+        (EndpointKind::BuildRequest, "cancel") => {
+            m.cancel_request(BuildRequestId(id()?), &reason(params))
+                .await
+                .map_err(master_err)?;
+            Ok(Value::Null)
+        }
+        (EndpointKind::Worker, "stop" | "pause" | "unpause" | "kill") => {
+            let name = match find_worker(req).await {
+                Ok(Some((_, name))) => name,
+                Ok(None) => {
+                    return Err(rpc_err(
+                        StatusCode::InternalServerError,
+                        -32603,
+                        "worker not found",
+                    ));
+                }
+                Err(e) => {
+                    return Err(rpc_err(
+                        StatusCode::InternalServerError,
+                        -32603,
+                        e.to_string(),
+                    ));
+                }
+            };
+            let why = params.get("reason").and_then(Value::as_str);
+            match method {
+                "pause" => m.pause_worker(&name, why).await,
+                "unpause" => m.unpause_worker(&name).await,
+                "stop" => m.graceful_stop_worker(&name).await,
+                _ => m.kill_worker(&name).await,
+            }
+            .map_err(master_err)?;
+            Ok(Value::Null)
+        }
+        (EndpointKind::BuildRequest, "set_priority") => {
+            let brid = BuildRequestId(id()?);
+            let priority = match params.get("priority") {
+                Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or_default(),
+                Some(Value::String(s)) if mem::py_int(s).is_some() => {
+                    mem::py_int(s).unwrap_or_default()
+                }
+                _ => {
+                    return Err(rpc_err(
+                        StatusCode::BadRequest,
+                        -32602,
+                        json!({"priority": "priority must be an integer"}),
+                    ));
+                }
+            };
+            m.set_request_priority(brid, priority)
+                .await
+                .map_err(master_err)?;
+            Ok(Value::Null)
+        }
+        (EndpointKind::Scheduler, "enable") => {
+            let Some(enabled) = params.get("enabled").and_then(Value::as_bool) else {
+                return Err(rpc_err(
+                    StatusCode::InternalServerError,
+                    -32603,
+                    "KeyError('enabled')",
+                ));
+            };
+            m.set_scheduler_enabled(SchedulerId(id()?), enabled)
+                .await
+                .map_err(master_err)?;
+            Ok(Value::Null)
+        }
+        (EndpointKind::Scheduler, _) => Ok(Value::Null),
+        (EndpointKind::BuildRequest, _) => Err(rpc_err(
+            StatusCode::InternalServerError,
+            -32603,
+            format!("ValueError('action: {method} is not supported')"),
+        )),
+        _ => Err(unsupported()),
+    }
+}

@@ -1,0 +1,234 @@
+//! Schedulers, change sources and force schedulers: `/schedulers`, `/changesources` (also
+//! under a master), `/forceschedulers` (also under a builder) with each one's form fields.
+
+use buildbot_core::master::config::{ForceParameterKind, SchedulerKind};
+use serde_json::{Value, json};
+
+use super::builders::builder_id;
+use super::masters::masters_json;
+use super::mem::py_int;
+use super::query::{mem_collection, mem_single, n_param};
+use super::respond::ApiError;
+use crate::json;
+use crate::state::Req;
+
+const SCHEDULER_FIELDS: &[&str] = &["enabled", "master", "name", "schedulerid"];
+const CHANGESOURCE_FIELDS: &[&str] = &["changesourceid", "master", "name"];
+
+async fn schedulers_list(req: &Req) -> Result<Vec<Value>, ApiError> {
+    let masters = masters_json(req).await?;
+    Ok(req
+        .state()
+        .handle
+        .db()
+        .list_schedulers()
+        .await?
+        .iter()
+        .map(|s| {
+            json!({
+                "enabled": s.enabled,
+                "master": s.masterid.and_then(|m| masters.get(&m.0).cloned()),
+                "name": s.name,
+                "schedulerid": s.schedulerid.0,
+            })
+        })
+        .collect())
+}
+
+async fn changesources_list(req: &Req) -> Result<Vec<Value>, ApiError> {
+    let masters = masters_json(req).await?;
+    Ok(req
+        .state()
+        .handle
+        .db()
+        .list_changesources()
+        .await?
+        .iter()
+        .map(|s| {
+            json!({
+                "changesourceid": s.changesourceid.0,
+                "master": s.masterid.and_then(|m| masters.get(&m.0).cloned()),
+                "name": s.name,
+            })
+        })
+        .collect())
+}
+
+fn owned_by(v: &Value, req: &Req) -> bool {
+    match req.param("masterid").ok().and_then(py_int) {
+        Some(m) => v["master"]["masterid"] == m,
+        None => true,
+    }
+}
+
+pub(super) async fn schedulers(req: &Req) -> Result<Value, ApiError> {
+    let items = schedulers_list(req)
+        .await?
+        .into_iter()
+        .filter(|v| owned_by(v, req))
+        .collect();
+    mem_collection(req, "schedulers", SCHEDULER_FIELDS, items)
+}
+
+pub(super) async fn scheduler_one(req: &Req) -> Result<Value, ApiError> {
+    let id = n_param(req, "id")?;
+    let item = schedulers_list(req)
+        .await?
+        .into_iter()
+        .find(|v| v["schedulerid"] == id && owned_by(v, req));
+    mem_single(req, "schedulers", SCHEDULER_FIELDS, item)
+}
+
+pub(super) async fn changesources(req: &Req) -> Result<Value, ApiError> {
+    let items = changesources_list(req)
+        .await?
+        .into_iter()
+        .filter(|v| owned_by(v, req))
+        .collect();
+    mem_collection(req, "changesources", CHANGESOURCE_FIELDS, items)
+}
+
+pub(super) async fn changesource_one(req: &Req) -> Result<Value, ApiError> {
+    let id = n_param(req, "id")?;
+    let item = changesources_list(req)
+        .await?
+        .into_iter()
+        .find(|v| v["changesourceid"] == id && owned_by(v, req));
+    mem_single(req, "changesources", CHANGESOURCE_FIELDS, item)
+}
+
+// ---- force schedulers -----------------------------------------------------------------------
+
+fn param_spec(
+    name: &str,
+    label: &str,
+    ty: &str,
+    default: Value,
+    extra: Value,
+) -> serde_json::Map<String, Value> {
+    let mut m = json!({
+        "autopopulate": null, "default": default, "fullName": name, "hide": false,
+        "label": label, "maxsize": null, "multiple": false, "name": name, "regex": null,
+        "required": false, "tablabel": label, "tooltip": "", "type": ty,
+    });
+    if let (Some(o), Value::Object(e)) = (m.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    match m {
+        Value::Object(o) => o,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn nest(fields: Vec<Value>, columns: i64) -> Value {
+    let mut m = param_spec("", "", "nested", json!(""), json!({}));
+    m.insert("fullName".into(), Value::Null);
+    m.insert("columns".into(), json!(columns));
+    m.insert("layout".into(), json!("vertical"));
+    m.insert("fields".into(), Value::Array(fields));
+    Value::Object(m)
+}
+
+/// `all_fields` of a force scheduler (rest-api.md §7.4).
+fn all_fields(reason: &str, params: &[buildbot_core::master::config::ForceParameter]) -> Value {
+    let mut first = vec![
+        Value::Object(param_spec(
+            "username",
+            "Your name:",
+            "username",
+            json!(""),
+            json!({"need_email": true, "size": 30}),
+        )),
+        Value::Object(param_spec(
+            "reason",
+            "reason",
+            "text",
+            json!(reason),
+            json!({"size": 20}),
+        )),
+        Value::Object(param_spec(
+            "priority",
+            "priority",
+            "int",
+            json!(0),
+            json!({"size": 10}),
+        )),
+    ];
+    for p in params {
+        let (ty, extra) = match p.kind {
+            ForceParameterKind::String => ("text", json!({"size": 10})),
+            ForceParameterKind::Text => ("textarea", json!({"cols": 80, "rows": 20})),
+            ForceParameterKind::Int => ("int", json!({"size": 10})),
+            ForceParameterKind::Boolean => ("bool", json!({})),
+            ForceParameterKind::ChoiceString => {
+                ("list", json!({"choices": p.choices, "strict": p.strict}))
+            }
+            ForceParameterKind::Fixed => ("fixed", json!({})),
+            _ => ("text", json!({"size": 10})),
+        };
+        let mut m = param_spec(&p.name, &p.label, ty, p.default.clone(), extra);
+        m.insert("required".into(), json!(p.required));
+        m.insert("multiple".into(), json!(p.multiple));
+        first.push(Value::Object(m));
+    }
+    let ss: Vec<Value> = [
+        ("branch", "Branch:"),
+        ("project", "Project:"),
+        ("repository", "Repository:"),
+        ("revision", "Revision:"),
+    ]
+    .iter()
+    .map(|(n, l)| Value::Object(param_spec(n, l, "text", json!(""), json!({"size": 10}))))
+    .collect();
+    json!([nest(first, 1), nest(ss, 2)])
+}
+
+fn forceschedulers_list(req: &Req) -> Vec<Value> {
+    let cfg = req.state().handle.config();
+    cfg.schedulers
+        .iter()
+        .filter_map(|s| match &s.kind {
+            SchedulerKind::Force {
+                button_name,
+                label,
+                reason,
+                parameters,
+            } => Some(json!({
+                "all_fields": all_fields(reason, parameters),
+                "builder_names": s.builder_names,
+                "button_name": button_name,
+                "enabled": true,
+                "label": label,
+                "name": s.name,
+            })),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) async fn forceschedulers(req: &Req) -> Result<Value, ApiError> {
+    let mut items = forceschedulers_list(req);
+    if req.param("builder").is_ok() {
+        let db = req.state().handle.db();
+        let name = match builder_id(req, "builder").await? {
+            Some(b) => db.get_builder(b).await?.map(|b| b.name),
+            None => None,
+        };
+        items.retain(|v| {
+            name.as_ref().is_some_and(|n| {
+                v["builder_names"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!(n)))
+            })
+        });
+    }
+    mem_collection(req, "forceschedulers", json::FORCESCHEDULER_FIELDS, items)
+}
+
+pub(super) async fn forcescheduler_one(req: &Req) -> Result<Value, ApiError> {
+    let name = req.param("name").unwrap_or_default();
+    let item = forceschedulers_list(req)
+        .into_iter()
+        .find(|v| v["name"] == name);
+    mem_single(req, "forceschedulers", json::FORCESCHEDULER_FIELDS, item)
+}
