@@ -57,6 +57,12 @@ pub fn apply_umask(mask: u32) -> u32 {
     old as u32
 }
 
+/// Whether the process runs as root (both programs warn: neither needs it).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Which side of [`daemonize`] this process is on.
 #[derive(Debug)]
 pub enum Detached {

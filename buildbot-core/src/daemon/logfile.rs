@@ -29,6 +29,20 @@ pub enum Rotation {
     External,
 }
 
+impl Rotation {
+    /// The rotation a `buildbot.tac` asks for: by size with `rotate_length`, or none of
+    /// our own (external `logrotate`) without it.
+    pub fn from_tac(rotate_length: Option<u64>, max_rotated_files: Option<u32>) -> Rotation {
+        match rotate_length {
+            Some(rotate_length) => Rotation::Size {
+                rotate_length,
+                max_rotated_files,
+            },
+            None => Rotation::External,
+        }
+    }
+}
+
 impl Default for Rotation {
     fn default() -> Self {
         Rotation::Size {
@@ -178,6 +192,26 @@ pub enum LogTarget {
     FileAndStderr(LogFile),
     /// Only stderr.
     Stderr,
+}
+
+impl LogTarget {
+    /// Where a daemon logs: the file at `path` (opened with `rotation`), with a copy on
+    /// stderr when it runs in the `foreground`; `None`: stderr only.
+    pub fn open(
+        path: Option<&Path>,
+        rotation: Rotation,
+        foreground: bool,
+    ) -> Result<LogTarget, DaemonError> {
+        let Some(path) = path else {
+            return Ok(LogTarget::Stderr);
+        };
+        let file = LogFile::open(path, rotation)?;
+        Ok(if foreground {
+            LogTarget::FileAndStderr(file)
+        } else {
+            LogTarget::File(file)
+        })
+    }
 }
 
 /// A handle on the log file installed by [`init_logging`].

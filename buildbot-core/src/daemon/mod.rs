@@ -12,10 +12,12 @@
 //! * [`Signals`]: SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2 as async events;
 //! * [`stop`]: the `stop` command (signal the pid, wait for it to go away);
 //! * [`expand_basedir`] and [`read_tac`]: BASEDIR arguments and TOML `buildbot.tac`
-//!   files with `file:line:col` in errors.
+//!   files with `file:line:col` in errors; [`tac_head`], [`toml_string`],
+//!   [`toml_setting`] and [`tac_rotation`] to write them;
+//! * [`ui`], for the two binaries only: their terminal output, error kinds and exit codes.
 //!
-//! Nothing here is specific to the master or the slave, and nothing prints: the
-//! programs decide what the user sees.
+//! Nothing here is specific to the master or the slave, and nothing outside [`ui`]
+//! prints: the programs decide what the user sees.
 //!
 //! The order matters: a program must call [`daemonize`] before any thread exists
 //! (before the async runtime starts), then set up logging, then its runtime; once
@@ -48,11 +50,12 @@ mod paths;
 mod pidfile;
 mod signals;
 mod stop;
+pub mod ui;
 mod umask;
 
 pub use detach::{
     DEFAULT_DAEMON_UMASK, DEFAULT_START_TIMEOUT, DaemonOptions, Detached, LaunchOutcome, Launcher,
-    Readiness, apply_umask, daemonize, start_timeout_from_env,
+    Readiness, apply_umask, daemonize, running_as_root, start_timeout_from_env,
 };
 pub use error::DaemonError;
 pub use executor::{init_executor, master_executor_threads};
@@ -63,7 +66,10 @@ pub use logfile::{
 pub use memory::{
     IDLE_RELEASE_AFTER, release_idle_memory, release_memory_when_idle, release_program_pages,
 };
-pub use paths::{TacText, expand_basedir, parse_toml, read_tac};
+pub use paths::{
+    TAC_FILE_NAME, TacText, expand_basedir, parse_toml, read_tac, tac_head, tac_rotation,
+    toml_setting, toml_string,
+};
 pub use pidfile::{PID_FILE_NAME, PidFile, PidStatus, process_exists};
 pub use signals::{Signal, Signals};
 pub use stop::{DEFAULT_STOP_WAIT, StopOutcome, send_signal, stop};

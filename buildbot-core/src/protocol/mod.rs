@@ -38,6 +38,8 @@ pub use message::{
 pub use rmpv::Value;
 pub use rpc::{IncomingRequest, RpcPeer};
 
+/// The protocol's name, as a slave's `buildbot.tac` and both programs' `--version` write it.
+pub const WIRE_PROTOCOL: &str = "msgpack_experimental_v7";
 /// Response header of the WebSocket upgrade listing the extensions a master supports.
 pub const EXTENSIONS_HEADER: &str = "X-Buildbot-Worker-Extensions";
 /// Extension: worker-originated `keepalive` requests.
