@@ -5,29 +5,21 @@
 
 mod cli;
 mod create;
-mod error;
 mod options;
 mod start;
 mod stop;
 mod tac;
-mod ui;
 mod upgrade;
 
 use std::process::ExitCode;
 
+use buildbot_core::daemon::ui;
 use structopt::StructOpt;
 
 fn main() -> ExitCode {
-    let opts = match cli::Opts::from_iter_safe(std::env::args_os()) {
-        Ok(opts) => opts,
-        Err(e) => return ui::clap_error(&e),
-    };
-    match run(opts) {
-        Ok(code) => code,
-        Err(e) => {
-            ui::error(&format!("{e:#}"));
-            ExitCode::from(error::exit_code(&e))
-        }
+    match cli::Opts::from_iter_safe(std::env::args_os()) {
+        Ok(opts) => ui::finish(run(opts)),
+        Err(e) => ui::parse_failed(&e.message, cli::is_help(&e)),
     }
 }
 
