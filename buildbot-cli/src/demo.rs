@@ -6,16 +6,16 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_core::daemon::{self, LogFile, LogTarget, Signal, Signals};
 use buildbot_core::master::config::{Registry, load_config};
 use buildbot_core::master::engine::{ForceRequest, Master, MasterHandle, MasterOptions};
 use buildbot_core::{Worker, WorkerConfig, WorkerHandle};
 use buildbot_db::{Query, Results};
 
-use crate::error::{CliError, ErrorKind};
+use crate::create;
 use crate::options::{CreateOptions, DemoOptions};
 use crate::tac::{MASTER_MARKER, MasterTac};
-use crate::{create, ui};
 
 const WORKER: &str = "example-slave";
 const PASSWORD: &str = "pass";

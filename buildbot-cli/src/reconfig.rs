@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use buildbot_core::daemon::{self, PidFile, PidStatus, Signal};
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
+use buildbot_core::daemon::{self, PidStatus, Signal};
 
-use crate::error::{CliError, ErrorKind};
+use crate::cli::PROGRAM;
 use crate::options::ReconfigOptions;
-use crate::start::PROGRAM;
-use crate::{tac, ui};
+use crate::tac;
 
 /// Follows a growing log file from an offset, line by line. When the file is rotated
 /// (renamed to `FILE.1`), the rest of the old file is read before the new one.
@@ -83,7 +83,7 @@ impl LogFollower {
 
 pub fn reconfig(o: &ReconfigOptions) -> anyhow::Result<ExitCode> {
     let dir = tac::load(&o.basedir)?;
-    let pidfile = PidFile::new(&dir.basedir, PROGRAM);
+    let pidfile = PROGRAM.pid_file(&dir.basedir);
     let pid = match pidfile.status() {
         Ok(PidStatus::Running(pid)) => pid,
         _ => {
