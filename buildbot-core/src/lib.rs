@@ -4,9 +4,9 @@
 #[cfg(unix)]
 pub mod daemon;
 pub mod protocol;
-pub mod worker;
-pub use worker::{
-    AllowShutdown, Worker, WorkerConfig, WorkerError, WorkerEvent, WorkerExit, WorkerHandle,
+pub mod slave;
+pub use slave::{
+    AllowShutdown, Slave, SlaveConfig, SlaveError, SlaveEvent, SlaveExit, SlaveHandle,
 };
 
 #[cfg(feature = "master")]

@@ -1,7 +1,7 @@
 //! `buildslave`: create, start, stop, restart and upgrade a Buildbot slave (worker).
 //!
 //! Thin: parses the command line, resolves it into validated options and calls
-//! `buildbot_core` (the worker runtime and the `daemon` utilities).
+//! `buildbot_core` (the slave runtime and the `daemon` utilities).
 
 mod cli;
 mod create;

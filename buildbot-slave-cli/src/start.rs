@@ -12,7 +12,7 @@ use buildbot_core::daemon::{
     Rotation, Signal, Signals,
 };
 use buildbot_core::protocol::WIRE_PROTOCOL;
-use buildbot_core::worker::{AllowShutdown, Worker, WorkerConfig, WorkerEvent, WorkerExit};
+use buildbot_core::slave::{AllowShutdown, Slave, SlaveConfig, SlaveEvent, SlaveExit};
 
 use crate::cli::PROGRAM;
 use crate::options::{StartOptions, parse_endpoint};
@@ -27,7 +27,7 @@ const ROOT_WARNING: &str = "WARNING: running as root. The buildslave runs build 
 #[derive(Debug)]
 pub struct Settings {
     basedir: PathBuf,
-    config: WorkerConfig,
+    config: SlaveConfig,
     umask: Option<u32>,
     rotation: Rotation,
     /// The log file; `None`: stderr only (`log_file = "-"` with `--nodaemon`).
@@ -83,7 +83,7 @@ pub fn settings(dir: &SlaveDir) -> Result<Settings, CliError> {
             )));
         }
     };
-    let mut config = WorkerConfig::new(host, port, &t.slavename, &t.passwd, &dir.basedir);
+    let mut config = SlaveConfig::new(host, port, &t.slavename, &t.passwd, &dir.basedir);
     config.keepalive = t.keepalive;
     config.maxdelay = t.maxdelay;
     config.usepty = t.usepty;
@@ -282,7 +282,7 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
         }
     };
     let allow_signal = s.config.allow_shutdown == Some(AllowShutdown::Signal);
-    let worker = Worker::new(s.config);
+    let worker = Slave::new(s.config);
     let handle = worker.handle();
     let events = handle.events();
     let readiness = Arc::new(Mutex::new(readiness));
@@ -295,10 +295,10 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
         async_std::task::spawn(async move {
             while let Ok(ev) = events.recv().await {
                 match ev {
-                    WorkerEvent::Connected => {
+                    SlaveEvent::Connected => {
                         ready.lock().unwrap_or_else(PoisonError::into_inner).ready();
                     }
-                    WorkerEvent::AuthFailed(_) => {
+                    SlaveEvent::AuthFailed(_) => {
                         log::warn!("{AUTH_HINT}: check slavename and passwd in buildbot.tac")
                     }
                     _ => {}
@@ -352,14 +352,14 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
     let code = match result {
         Ok(exit) => {
             match exit {
-                WorkerExit::Stopped => {}
-                WorkerExit::ShutdownByMaster => {
+                SlaveExit::Stopped => {}
+                SlaveExit::ShutdownByMaster => {
                     log::info!("shutting down (the master asked us to)")
                 }
-                WorkerExit::GracefulShutdown => {
+                SlaveExit::GracefulShutdown => {
                     log::info!("shutting down (graceful shutdown complete)")
                 }
-                WorkerExit::MaxRetriesReached => {
+                SlaveExit::MaxRetriesReached => {
                     log::error!(
                         "shutting down: no connection to the master after maxretries attempts"
                     );

@@ -285,7 +285,7 @@ pub fn log_line_now(component: &str, message: &str) -> String {
 /// `target`, flushing every line.
 ///
 /// The filter is `RUST_LOG` if set, else `filter`, else `info` (env_logger syntax,
-/// e.g. `"info,buildbot_core::worker=debug"`).
+/// e.g. `"info,buildbot_core::slave=debug"`).
 pub fn init_logging(target: LogTarget, filter: Option<&str>) -> Result<LogHandle, DaemonError> {
     let (file, stderr) = match target {
         LogTarget::File(f) => (Some(Arc::new(Mutex::new(f))), false),
@@ -457,7 +457,7 @@ mod tests {
             format_log_line(&t, "-", "x"),
             "2024-12-31 23:59:59-0530 [-] x\n"
         );
-        assert_eq!(log_component("buildbot_core::worker::conn"), "conn");
+        assert_eq!(log_component("buildbot_core::slave::conn"), "conn");
         assert_eq!(log_component("buildslave"), "buildslave");
     }
 
