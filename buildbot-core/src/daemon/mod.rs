@@ -9,6 +9,7 @@
 //!   command learns whether the daemon really started ([`Launcher::wait`]);
 //! * [`LogFile`] and [`init_logging`]: `twistd.log` in Twisted's line layout, size
 //!   rotation (`twistd.log.1` … `.N`) or re-open-after-move for external `logrotate`;
+//!   [`LogFollower`] reads it as it grows (across a rotation);
 //! * [`Signals`]: SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2 as async events;
 //! * [`stop`]: the `stop` command (signal the pid, wait for it to go away);
 //! * [`expand_basedir`] and [`read_tac`]: BASEDIR arguments and TOML `buildbot.tac`
@@ -44,6 +45,7 @@
 mod detach;
 mod error;
 mod executor;
+mod follow;
 mod logfile;
 mod memory;
 mod paths;
@@ -59,6 +61,7 @@ pub use detach::{
 };
 pub use error::DaemonError;
 pub use executor::{init_executor, master_executor_threads};
+pub use follow::LogFollower;
 pub use logfile::{
     DEFAULT_MAX_ROTATED_FILES, DEFAULT_ROTATE_LENGTH, LogFile, LogHandle, LogTarget, Rotation,
     format_log_line, init_logging, log_component, log_line_now,
