@@ -1,4 +1,4 @@
-//! W1 (bench/WORKLOADS.md) through the library: one worker (our worker runtime in its own
+//! W1 (bench/WORKLOADS.md) through the library: one worker (our slave runtime in its own
 //! OS process, msgpack over WebSocket), one builder `b0` whose step runs `["true"]`, 200
 //! forces submitted one after another, then wait for all of them. No collapsing, logs
 //! compressed with gz, SQLite.

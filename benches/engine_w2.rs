@@ -1,4 +1,4 @@
-//! W2 (bench/WORKLOADS.md) through the library: 4 worker processes (our worker runtime,
+//! W2 (bench/WORKLOADS.md) through the library: 4 worker processes (our slave runtime,
 //! msgpack over WebSocket, `max_builds=1`), builder `b0` on all of them running
 //! `["sleep", "0.05"]`, 200 forces submitted one after another, wait for all; 3 runs, each on
 //! fresh state. Ideal: 80 builds/s (target >= 70; Python Buildbot 4.3 msgpack: 3.19).

@@ -1,4 +1,4 @@
-//! W3 (bench/WORKLOADS.md) through the library: 1 worker process (our worker runtime,
+//! W3 (bench/WORKLOADS.md) through the library: 1 worker process (our slave runtime,
 //! msgpack over WebSocket), builder `b0` whose step runs the 50 MiB python3 command; 3 builds
 //! one at a time (force, wait for completion, next). Per build: MiB/s = 50 / wall time,
 //! against the command alone into a pipe (target >= 80 %; Python Buildbot 4.3: 2.3-2.6 MiB/s).

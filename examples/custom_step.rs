@@ -15,7 +15,7 @@ use buildbot::core::master::engine::{
 };
 use buildbot::core::master::workers::CommandArgs;
 use buildbot::core::protocol::Value;
-use buildbot::core::{Worker, WorkerConfig as SlaveConfig};
+use buildbot::core::{Slave, SlaveConfig};
 use buildbot::db::{Query, Results};
 use futures::future::BoxFuture;
 
@@ -98,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let slave_dir = dir.path().join("slave");
     std::fs::create_dir_all(&slave_dir)?;
-    let slave = Worker::new(SlaveConfig::new(
+    let slave = Slave::new(SlaveConfig::new(
         "127.0.0.1",
         master.worker_addr().port(),
         "example-slave",

@@ -1,5 +1,5 @@
 //! A complete master in a few lines: configured in Rust (no `master.cfg`), SQLite in a
-//! temporary directory, our worker runtime in-process as the local slave; forces a build of
+//! temporary directory, our slave runtime in-process as the local slave; forces a build of
 //! one `ShellCommand` step, waits for it and prints its stdio log and result.
 //!
 //! `cargo run --example hello_master`
@@ -11,7 +11,7 @@ use buildbot::core::master::config::{
     BuilderConfig, MasterConfig, SchedulerConfig, StepConfig, WorkerConfig,
 };
 use buildbot::core::master::engine::{ForceRequest, Master, MasterOptions};
-use buildbot::core::{Worker, WorkerConfig as SlaveConfig};
+use buildbot::core::{Slave, SlaveConfig};
 use buildbot::db::Query;
 
 #[async_std::main]
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. a local slave, in-process
     let slave_dir = dir.path().join("slave");
     std::fs::create_dir_all(&slave_dir)?;
-    let slave = Worker::new(SlaveConfig::new(
+    let slave = Slave::new(SlaveConfig::new(
         "127.0.0.1",
         master.worker_addr().port(),
         "example-slave",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use buildbot::core::master::config::{Registry, parse_config};
 use buildbot::core::master::engine::{Master, MasterHandle, MasterOptions};
-use buildbot::core::{Worker, WorkerConfig};
+use buildbot::core::{Slave, SlaveConfig};
 
 /// The W3 program: 524,288 lines of exactly 100 bytes (50 MiB).
 pub const W3_PROGRAM: &str = "import sys\na='abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/'*3\nw=sys.stdout.write\nfor i in range(524288):\n    k=i%64\n    w('%08d %s\\n' % (i, a[k:k+90]))\n";
@@ -112,14 +112,14 @@ pub fn maybe_run_as_worker() -> bool {
         return false;
     };
     async_std::task::block_on(async {
-        let mut cfg = WorkerConfig::new("127.0.0.1", port.parse().unwrap(), &name, "pass", &dir);
+        let mut cfg = SlaveConfig::new("127.0.0.1", port.parse().unwrap(), &name, "pass", &dir);
         cfg.maxretries = Some(3);
-        let _ = Worker::new(cfg).run().await;
+        let _ = Slave::new(cfg).run().await;
     });
     true
 }
 
-/// Our worker runtime in its own OS process (this bench binary re-executed).
+/// Our slave runtime in its own OS process (this bench binary re-executed).
 pub fn spawn_self_worker(port: u16, name: &str, dir: &Path) -> Proc {
     std::fs::create_dir_all(dir).unwrap();
     Proc(

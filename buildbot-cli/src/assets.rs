@@ -1,7 +1,7 @@
 //! Files shipped inside the binary: the sample config, `public_html/` and `templates/`.
 //! Nothing is read from the install location at run time (S4).
 
-use crate::tac::q;
+use buildbot_core::daemon::toml_string;
 
 /// One stock file of a master directory.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +45,7 @@ const SAMPLE: &str = include_str!("../assets/master.cfg.sample");
 
 /// `master.cfg.sample` naming `db_url` verbatim.
 pub fn sample_config(db_url: &str) -> String {
-    SAMPLE.replace("@DB_URL@", &q(db_url))
+    SAMPLE.replace("@DB_URL@", &toml_string(db_url))
 }
 
 #[cfg(test)]

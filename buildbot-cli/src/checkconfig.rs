@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_core::master::config::{ConfigError, LoadedConfig, Registry, check_config};
 
-use crate::error::{CliError, ErrorKind};
 use crate::options::CheckConfigOptions;
 use crate::tac::{self, MasterDir};
-use crate::ui;
 
 /// Every problem of `e`, one per line, under "Configuration Errors:".
 pub fn format_errors(e: &ConfigError) -> String {

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_db::{Backend, Db, LogId, Query};
 
 use crate::checkconfig::load_dir_config;
-use crate::error::{CliError, ErrorKind};
 use crate::options::CleanupDbOptions;
+use crate::tac;
 use crate::upgrade::refuse_if_running;
-use crate::{tac, ui};
 
 pub fn cleanupdb(o: &CleanupDbOptions) -> anyhow::Result<ExitCode> {
     let dir = tac::load(&o.basedir)?;

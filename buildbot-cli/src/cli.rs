@@ -1,10 +1,8 @@
 //! Raw command-line flags, as structopt parses them (validated in `options`).
 
+use buildbot_core::daemon::ui::{EXIT_STATUS_HELP, Program};
 use structopt::StructOpt;
-use structopt::clap::AppSettings;
-
-/// The wire protocol the master speaks to workers.
-pub const WIRE_PROTOCOL: &str = "msgpack_experimental_v7";
+use structopt::clap::{self, AppSettings};
 
 /// Synopsis of a subcommand, for usage errors.
 pub fn synopsis(subcommand: &str) -> &'static str {
@@ -17,11 +15,26 @@ pub fn synopsis(subcommand: &str) -> &'static str {
     }
 }
 
+/// This program, for the command-line code it shares with the other one.
+pub const PROGRAM: Program = Program {
+    name: "buildbot",
+    daemon: "buildmaster",
+    synopsis,
+};
+
+/// Whether a command line that did not parse asked for `--help` (which is no failure).
+pub fn is_help(e: &clap::Error) -> bool {
+    matches!(
+        e.kind,
+        clap::ErrorKind::HelpDisplayed | clap::ErrorKind::VersionDisplayed
+    )
+}
+
 #[derive(Debug, StructOpt)]
 #[structopt(
     name = "buildbot",
     about = "Create, run and maintain a Buildbot master.",
-    after_help = "Exit status: 0 on success (also `stop` when nothing runs), 1 on any failure or usage error.",
+    after_help = EXIT_STATUS_HELP,
     global_settings = &[AppSettings::DisableVersion, AppSettings::VersionlessSubcommands]
 )]
 pub struct Opts {

@@ -7,13 +7,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use buildbot_core::daemon::TAC_FILE_NAME;
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_db::Db;
 
 use crate::assets::{self, PUBLIC_HTML, Stock, TEMPLATES};
-use crate::error::{CliError, ErrorKind};
 use crate::options::CreateOptions;
-use crate::tac::TAC;
-use crate::ui;
 
 /// Writes `bytes` to `path` with `mode`.
 pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
@@ -54,7 +53,7 @@ pub async fn init_db(url: &str, basedir: &Path) -> Result<Vec<String>, buildbot_
 
 pub fn create_master(o: &CreateOptions) -> anyhow::Result<ExitCode> {
     let q = o.quiet;
-    let tac_path = o.basedir.join(TAC);
+    let tac_path = o.basedir.join(TAC_FILE_NAME);
     let mut written = Vec::new();
     if o.basedir.exists() {
         if !o.basedir.is_dir() {

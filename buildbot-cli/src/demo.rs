@@ -6,16 +6,16 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_core::daemon::{self, LogFile, LogTarget, Signal, Signals};
 use buildbot_core::master::config::{Registry, load_config};
 use buildbot_core::master::engine::{ForceRequest, Master, MasterHandle, MasterOptions};
-use buildbot_core::{Worker, WorkerConfig, WorkerHandle};
+use buildbot_core::{Slave, SlaveConfig, SlaveHandle};
 use buildbot_db::{Query, Results};
 
-use crate::error::{CliError, ErrorKind};
+use crate::create;
 use crate::options::{CreateOptions, DemoOptions};
 use crate::tac::{MASTER_MARKER, MasterTac};
-use crate::{create, ui};
 
 const WORKER: &str = "example-slave";
 const PASSWORD: &str = "pass";
@@ -27,14 +27,14 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// The slave of the demo: the real `buildslave` next to this binary (run in the
-/// foreground as our child), else an in-process worker.
-enum Slave {
+/// foreground as our child), else an in-process [`Slave`].
+enum DemoSlave {
     Process(std::process::Child),
-    InProcess(WorkerHandle),
+    InProcess(SlaveHandle),
 }
 
-impl Slave {
-    fn start(dir: &Path, port: u16) -> anyhow::Result<Slave> {
+impl DemoSlave {
+    fn start(dir: &Path, port: u16) -> anyhow::Result<DemoSlave> {
         let exe = std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(|d| d.join("buildslave")))
@@ -50,7 +50,7 @@ impl Slave {
                             dir.display()
                         ),
                     );
-                    return Ok(Slave::Process(child));
+                    return Ok(DemoSlave::Process(child));
                 }
                 Err(e) => ui::error(&format!(
                     "WARNING: {e:#}; using an in-process slave instead"
@@ -58,15 +58,15 @@ impl Slave {
             }
         }
         std::fs::create_dir_all(dir)?;
-        let worker = Worker::new(WorkerConfig::new("127.0.0.1", port, WORKER, PASSWORD, dir));
-        let handle = worker.handle();
+        let slave = Slave::new(SlaveConfig::new("127.0.0.1", port, WORKER, PASSWORD, dir));
+        let handle = slave.handle();
         async_std::task::spawn(async move {
-            if let Err(e) = worker.run().await {
+            if let Err(e) = slave.run().await {
                 log::error!("slave: {e}");
             }
         });
         ui::say(false, "started an in-process slave");
-        Ok(Slave::InProcess(handle))
+        Ok(DemoSlave::InProcess(handle))
     }
 
     fn spawn(exe: &Path, dir: &Path, port: u16) -> anyhow::Result<std::process::Child> {
@@ -103,7 +103,7 @@ impl Slave {
 
     fn stop(self) {
         match self {
-            Slave::Process(mut child) => {
+            DemoSlave::Process(mut child) => {
                 if let Ok(pid) = libc::pid_t::try_from(child.id()) {
                     // SAFETY: signalling our own child process.
                     unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -118,7 +118,7 @@ impl Slave {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            Slave::InProcess(h) => h.stop(),
+            DemoSlave::InProcess(h) => h.stop(),
         }
     }
 }
@@ -296,7 +296,7 @@ pub fn demo(o: &DemoOptions) -> anyhow::Result<ExitCode> {
         if let Some(w) = &web_server {
             ui::say(false, &format!("REST API: {}api/v2/builds", w.url()));
         }
-        let slave = match Slave::start(&sdir, wport) {
+        let slave = match DemoSlave::start(&sdir, wport) {
             Ok(s) => s,
             Err(e) => {
                 let _ = master.stop().await;

@@ -10,7 +10,6 @@ mod cli;
 mod create;
 mod demo;
 mod engine;
-mod error;
 mod options;
 mod pb;
 mod reconfig;
@@ -18,25 +17,18 @@ mod sendchange;
 mod start;
 mod stop;
 mod tac;
-mod ui;
 mod upgrade;
 mod user;
 
 use std::process::ExitCode;
 
+use buildbot_core::daemon::ui;
 use structopt::StructOpt;
 
 fn main() -> ExitCode {
-    let opts = match cli::Opts::from_iter_safe(std::env::args_os()) {
-        Ok(opts) => opts,
-        Err(e) => return ui::clap_error(&e),
-    };
-    match run(opts) {
-        Ok(code) => code,
-        Err(e) => {
-            ui::error(&format!("{e:#}"));
-            ExitCode::from(error::exit_code(&e))
-        }
+    match cli::Opts::from_iter_safe(std::env::args_os()) {
+        Ok(opts) => ui::finish(run(opts)),
+        Err(e) => ui::parse_failed(&e.message, cli::is_help(&e)),
     }
 }
 
@@ -47,7 +39,7 @@ fn version_text() -> String {
     format!(
         "Buildbot version: {}\nImplementation: rust (buildbot-rs); wire protocol: {}{sqlite}",
         env!("CARGO_PKG_VERSION"),
-        cli::WIRE_PROTOCOL
+        buildbot_core::protocol::WIRE_PROTOCOL
     )
 }
 
@@ -77,8 +69,8 @@ fn run(opts: cli::Opts) -> anyhow::Result<ExitCode> {
         options::Cmd::Demo(o) => demo::demo(&o),
         options::Cmd::SendChange(f) => sendchange::sendchange(*f),
         options::Cmd::User(f) => user::user(f),
-        options::Cmd::Retired(name, instead) => Err(error::CliError::new(
-            error::ErrorKind::Retired,
+        options::Cmd::Retired(name, instead) => Err(ui::CliError::new(
+            ui::ErrorKind::Retired,
             format!("`buildbot {name}` was retired (it spoke the 0.8 status port): {instead}"),
         )
         .into()),

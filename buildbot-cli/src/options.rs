@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use buildbot_core::daemon;
+use buildbot_core::daemon::ui::{CliError, ErrorKind};
 
-use crate::cli::{self, Command};
-use crate::error::{CliError, ErrorKind};
+use crate::cli::{self, Command, PROGRAM};
 use crate::tac::{MASTER_MARKER, MasterTac};
 
 /// A validated command.
@@ -114,7 +114,7 @@ pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
                 Some(s) => Some(seconds("start", "start_timeout", &s)?),
             },
             verbose,
-            basedir: basedir("start", &f.basedir)?,
+            basedir: PROGRAM.basedir("start", &f.basedir)?,
         }),
         Command::Restart(f) => Cmd::Restart(StartOptions {
             quiet: f.quiet,
@@ -122,39 +122,39 @@ pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
             clean: f.clean,
             start_timeout: None,
             verbose,
-            basedir: basedir("restart", &f.basedir)?,
+            basedir: PROGRAM.basedir("restart", &f.basedir)?,
         }),
         Command::Stop(f) => Cmd::Stop(StopOptions {
             quiet: f.quiet,
             clean: f.clean,
             no_wait: f.no_wait,
-            basedir: basedir("stop", &f.basedir)?,
+            basedir: PROGRAM.basedir("stop", &f.basedir)?,
         }),
         Command::Reconfig(f) => Cmd::Reconfig(ReconfigOptions {
             quiet: f.quiet,
             progress_timeout: seconds("reconfig", "progress_timeout", &f.progress_timeout)?,
-            basedir: basedir("reconfig", &f.basedir)?,
+            basedir: PROGRAM.basedir("reconfig", &f.basedir)?,
         }),
         Command::UpgradeMaster(f) => Cmd::Upgrade(UpgradeOptions {
             quiet: f.quiet,
             replace: f.replace,
-            basedir: basedir("upgrade-master", &f.basedir)?,
+            basedir: PROGRAM.basedir("upgrade-master", &f.basedir)?,
         }),
         Command::CheckConfig(f) => Cmd::CheckConfig(CheckConfigOptions {
             quiet: f.quiet,
-            target: basedir("checkconfig", &f.target)?,
+            target: PROGRAM.basedir("checkconfig", &f.target)?,
         }),
         Command::CleanupDb(f) => Cmd::CleanupDb(CleanupDbOptions {
             quiet: f.quiet,
             force: f.force,
-            basedir: basedir("cleanupdb", &f.basedir)?,
+            basedir: PROGRAM.basedir("cleanupdb", &f.basedir)?,
         }),
         Command::Demo(f) => Cmd::Demo(DemoOptions {
             once: f.once,
             dir: match f.dir {
                 None => None,
                 Some(d) => {
-                    Some(daemon::expand_basedir(Some(&d)).map_err(|e| CliError::usage("demo", e))?)
+                    Some(daemon::expand_basedir(Some(&d)).map_err(|e| PROGRAM.usage("demo", e))?)
                 }
             },
         }),
@@ -175,13 +175,6 @@ pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
     })
 }
 
-fn basedir(sub: &str, args: &[String]) -> Result<PathBuf, CliError> {
-    if args.len() > 1 {
-        return Err(CliError::usage(sub, "I wasn't expecting so many arguments"));
-    }
-    daemon::expand_basedir(args.first().map(String::as_str)).map_err(|e| CliError::usage(sub, e))
-}
-
 fn seconds(sub: &str, name: &str, v: &str) -> Result<Duration, CliError> {
     v.trim()
         .parse::<f64>()
@@ -189,7 +182,7 @@ fn seconds(sub: &str, name: &str, v: &str) -> Result<Duration, CliError> {
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| {
-            CliError::usage(
+            PROGRAM.usage(
                 sub,
                 format!("{name} parameter needs to be a number of seconds"),
             )
@@ -250,22 +243,13 @@ fn resolve_create(f: cli::CreateMasterFlags) -> Result<CreateOptions, CliError> 
         .log_size
         .trim()
         .parse::<u64>()
-        .map_err(|_| CliError::usage(CREATE, "log-size parameter needs to be an int"))?;
-    let log_count = if f.log_count == "None" {
-        None
-    } else {
-        Some(f.log_count.trim().parse::<u32>().map_err(|_| {
-            CliError::usage(CREATE, "log-count parameter needs to be an int or None")
-        })?)
-    };
+        .map_err(|_| PROGRAM.usage(CREATE, "log-size parameter needs to be an int"))?;
+    let log_count = PROGRAM.log_count(CREATE, &f.log_count)?;
     if f.config.is_empty() {
-        return Err(CliError::usage(
-            CREATE,
-            "config parameter must not be empty",
-        ));
+        return Err(PROGRAM.usage(CREATE, "config parameter must not be empty"));
     }
     check_db_url(&f.db).map_err(|m| CliError::new(ErrorKind::Database, m))?;
-    let basedir = basedir(CREATE, &f.basedir)?;
+    let basedir = PROGRAM.basedir(CREATE, &f.basedir)?;
     let tac = MasterTac {
         application: MASTER_MARKER.to_owned(),
         basedir: if f.relocatable {

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::SendChangeFlags;
-use crate::error::{CliError, ErrorKind};
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
+
+use crate::cli::{PROGRAM, SendChangeFlags};
 use crate::pb::{Client, Py};
-use crate::ui;
 
 const SUB: &str = "sendchange";
 const VCS: [&str; 8] = ["cvs", "svn", "darcs", "hg", "bzr", "git", "mtn", "p4"];
@@ -83,32 +83,37 @@ pub fn sendchange(mut f: SendChangeFlags) -> anyhow::Result<ExitCode> {
         }
     }
     let master = f.master.clone().ok_or_else(|| {
-        CliError::usage(
+        PROGRAM.usage(
             SUB,
             "you must provide the master location (--master HOST:PORT)",
         )
     })?;
     let Some((host, port)) = master.rsplit_once(':') else {
-        return Err(CliError::usage(SUB, "--master must be HOST:PORT").into());
+        return Err(PROGRAM.usage(SUB, "--master must be HOST:PORT").into());
     };
     if port.parse::<u16>().is_err() {
-        return Err(CliError::usage(SUB, format!("invalid port in --master '{master}'")).into());
+        return Err(PROGRAM
+            .usage(SUB, format!("invalid port in --master '{master}'"))
+            .into());
     }
     let who = f
         .who
         .clone()
-        .ok_or_else(|| CliError::usage(SUB, "you must provide a committer (--who)"))?;
+        .ok_or_else(|| PROGRAM.usage(SUB, "you must provide a committer (--who)"))?;
     if let Some(vc) = &f.vc
         && !VCS.contains(&vc.as_str())
     {
-        return Err(CliError::usage(SUB, format!("vc must be one of {}", VCS.join(", "))).into());
+        return Err(PROGRAM
+            .usage(SUB, format!("vc must be one of {}", VCS.join(", ")))
+            .into());
     }
-    let when = match &f.when {
-        None => Py::None,
-        Some(w) => Py::Float(w.trim().parse::<f64>().map_err(|_| {
-            CliError::usage(SUB, "when must be a number of seconds since the epoch")
-        })?),
-    };
+    let when =
+        match &f.when {
+            None => Py::None,
+            Some(w) => Py::Float(w.trim().parse::<f64>().map_err(|_| {
+                PROGRAM.usage(SUB, "when must be a number of seconds since the epoch")
+            })?),
+        };
     if f.encoding.to_ascii_lowercase().replace(['-', '_'], "") != "utf8" {
         ui::error(&format!(
             "WARNING: --encoding {}: arguments are passed as UTF-8",
@@ -154,7 +159,9 @@ pub fn sendchange(mut f: SendChangeFlags) -> anyhow::Result<ExitCode> {
     let mut properties = Vec::new();
     for p in &f.property {
         let Some((k, v)) = p.split_once(':') else {
-            return Err(CliError::usage(SUB, format!("property '{p}' must be NAME:VALUE")).into());
+            return Err(PROGRAM
+                .usage(SUB, format!("property '{p}' must be NAME:VALUE"))
+                .into());
         };
         properties.push((Py::Str(k.to_owned()), Py::Str(v.to_owned())));
     }

@@ -7,23 +7,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_core::daemon::{
-    self, DEFAULT_START_TIMEOUT, DaemonError, DaemonOptions, Detached, LaunchOutcome, LogFile,
-    LogHandle, LogTarget, PidFile, Readiness, Signal, Signals,
+    self, DEFAULT_START_TIMEOUT, DaemonOptions, Detached, LaunchOutcome, LogHandle, LogTarget,
+    PidFile, Readiness, Signal, Signals,
 };
 use buildbot_core::master::config::{
     LoadedConfig, MasterConfig, Registry, load_config, restart_required,
 };
 use buildbot_db::{Db, DbError};
 
+use crate::cli::PROGRAM;
 use crate::engine::Engine;
-use crate::error::{CliError, ErrorKind};
 use crate::options::StartOptions;
 use crate::tac::{self, MasterDir};
-use crate::ui;
-
-/// Program name recorded in pid-file ownership checks.
-pub const PROGRAM: &str = "buildbot";
 
 /// Prefix of the readiness failure caused by configuration errors.
 const CONFIG_FAILURE: &str = "configuration errors in";
@@ -33,67 +30,17 @@ const ROOT_WARNING: &str = "WARNING: running as root. The buildmaster does not n
 /// How long a stopping master may take before it exits anyway.
 const STOP_GRACE: Duration = Duration::from_secs(8);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Checks everything that can be checked before detaching.
 pub fn prepare(basedir: &Path, quiet: bool) -> Result<MasterDir, CliError> {
     let dir = tac::load(basedir)?;
     tac::check_location(&dir)?;
-    let pidfile = PidFile::new(&dir.basedir, PROGRAM);
-    match pidfile.check_and_clear() {
-        Ok(None) => {}
-        Ok(Some(Some(old))) => ui::say(
-            quiet,
-            &format!(
-                "removing stale pid file {} (process {old} is not this buildmaster)",
-                pidfile.path().display()
-            ),
-        ),
-        Ok(Some(None)) => ui::say(
-            quiet,
-            &format!("removing invalid pid file {}", pidfile.path().display()),
-        ),
-        Err(DaemonError::AlreadyRunning { pid, .. }) => {
-            return Err(CliError::new(
-                ErrorKind::AlreadyRunning,
-                format!(
-                    "buildmaster in '{}' is already running, pid {pid}",
-                    dir.basedir.display()
-                ),
-            ));
-        }
-        Err(e) => return Err(CliError::new(ErrorKind::Failure, e.to_string())),
-    }
+    PROGRAM.clear_stale_pid_file(&dir.basedir, quiet)?;
     Ok(dir)
 }
 
-/// Leaves the reason of a failed start in an existing `twistd.log` too.
-fn note_in_log(basedir: &Path, msg: &str) {
-    use std::io::Write;
-    let path = basedir.join("twistd.log");
-    if !path.is_file() {
-        return;
-    }
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&path) {
-        for line in msg.lines() {
-            let _ = f.write_all(
-                daemon::log_line_now("start", &format!("start failed: {line}")).as_bytes(),
-            );
-        }
-    }
-}
-
 pub fn start(o: &StartOptions) -> anyhow::Result<ExitCode> {
-    let dir = match prepare(&o.basedir, o.quiet) {
-        Ok(d) => d,
-        Err(e) => {
-            note_in_log(&o.basedir, &e.message);
-            return Err(e.into());
-        }
-    };
+    let dir = prepare(&o.basedir, o.quiet)
+        .inspect_err(|e| ui::note_start_failure(&o.basedir, &e.message))?;
     launch(dir, o)
 }
 
@@ -108,19 +55,11 @@ pub fn log_path(dir: &MasterDir, foreground: bool) -> Option<PathBuf> {
 
 /// Starts the prepared master in the background (or the foreground).
 pub fn launch(dir: MasterDir, o: &StartOptions) -> anyhow::Result<ExitCode> {
-    if is_root() {
+    if daemon::running_as_root() {
         ui::error(ROOT_WARNING);
     }
     if o.nodaemon {
-        std::env::set_current_dir(&dir.basedir).map_err(|e| {
-            CliError::new(
-                ErrorKind::StartFailed,
-                format!("cannot change into '{}': {e}", dir.basedir.display()),
-            )
-        })?;
-        if let Some(mask) = dir.tac.umask {
-            daemon::apply_umask(mask);
-        }
+        ui::enter_foreground(&dir.basedir, dir.tac.umask)?;
         return run_master(dir, Readiness::foreground(), true, o.verbose);
     }
     let mut dopts = DaemonOptions::new(&dir.basedir);
@@ -230,16 +169,13 @@ fn run_master(
     foreground: bool,
     verbose: bool,
 ) -> anyhow::Result<ExitCode> {
-    let target = match log_path(&dir, foreground) {
-        None => LogTarget::Stderr,
-        Some(path) => match LogFile::open(&path, dir.tac.rotation()) {
-            Ok(l) if foreground => LogTarget::FileAndStderr(l),
-            Ok(l) => LogTarget::File(l),
-            Err(e) => {
-                readiness.failed(&e.to_string());
-                return Err(CliError::new(ErrorKind::StartFailed, e.to_string()).into());
-            }
-        },
+    let log_path = log_path(&dir, foreground);
+    let target = match LogTarget::open(log_path.as_deref(), dir.tac.rotation(), foreground) {
+        Ok(t) => t,
+        Err(e) => {
+            readiness.failed(&e.to_string());
+            return Err(CliError::new(ErrorKind::StartFailed, e.to_string()).into());
+        }
     };
     daemon::init_executor(daemon::master_executor_threads());
     let log_handle = match daemon::init_logging(target, verbose.then_some("debug")) {
@@ -254,10 +190,10 @@ fn run_master(
         env!("CARGO_PKG_VERSION")
     );
     log::info!("basedir: {}", dir.basedir.display());
-    if is_root() {
+    if daemon::running_as_root() {
         log::warn!("{ROOT_WARNING}");
     }
-    let pidfile = PidFile::new(&dir.basedir, PROGRAM);
+    let pidfile = PROGRAM.pid_file(&dir.basedir);
     let fail = |readiness: &mut Readiness, kind: ErrorKind, msg: String| {
         for l in msg.lines() {
             log::error!("{l}");

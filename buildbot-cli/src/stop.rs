@@ -4,12 +4,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use buildbot_core::daemon::{self, DEFAULT_STOP_WAIT, PidFile, Signal, StopOutcome};
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
+use buildbot_core::daemon::{self, DEFAULT_STOP_WAIT, Signal, StopOutcome};
 
-use crate::error::{CliError, ErrorKind};
+use crate::cli::PROGRAM;
 use crate::options::{StartOptions, StopOptions};
-use crate::start::{self, PROGRAM};
-use crate::{tac, ui};
+use crate::{start, tac};
 
 /// How long `stop --clean` waits: "however long the builds take".
 const CLEAN_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -17,7 +17,7 @@ const CLEAN_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Signals the master of `basedir` and waits (unless `no_wait`).
 fn stop_master(basedir: &Path, clean: bool, no_wait: bool) -> Result<StopOutcome, CliError> {
     tac::load(basedir)?;
-    let pidfile = PidFile::new(basedir, PROGRAM);
+    let pidfile = PROGRAM.pid_file(basedir);
     let (signal, wait) = if clean {
         (Signal::Usr1, CLEAN_WAIT)
     } else {
@@ -28,39 +28,19 @@ fn stop_master(basedir: &Path, clean: bool, no_wait: bool) -> Result<StopOutcome
 }
 
 pub fn stop(o: &StopOptions) -> anyhow::Result<ExitCode> {
-    let sig = if o.clean { "SIGUSR1" } else { "SIGTERM" };
-    match stop_master(&o.basedir, o.clean, o.no_wait)? {
-        StopOutcome::Dead(pid) => ui::say(o.quiet, &format!("buildbot process {pid} is dead")),
-        StopOutcome::Signalled(pid) => ui::say(o.quiet, &format!("sent {sig} to process {pid}")),
-        StopOutcome::StillRunning(_) => {
-            return Err(CliError::new(ErrorKind::StopTimedOut, "never saw process go away").into());
-        }
-        StopOutcome::StaleRemoved(_) => ui::say(
-            o.quiet,
-            "buildmaster not running (removed a stale twistd.pid)",
-        ),
-        _ => ui::say(o.quiet, "buildmaster not running"),
-    }
+    let outcome = stop_master(&o.basedir, o.clean, o.no_wait)?;
+    let signal = if o.clean { Signal::Usr1 } else { Signal::Term };
+    PROGRAM.report_stop(outcome, signal, o.quiet)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn restart(o: &StartOptions) -> anyhow::Result<ExitCode> {
-    match stop_master(&o.basedir, o.clean, false)? {
-        StopOutcome::Dead(pid) => {
-            ui::say(o.quiet, &format!("buildbot process {pid} is dead"));
-            ui::say(o.quiet, "now restarting buildbot process..");
-        }
-        StopOutcome::StillRunning(_) => {
-            return Err(CliError::new(
-                ErrorKind::StopTimedOut,
-                "never saw process go away; not starting a second one",
-            )
-            .into());
-        }
-        _ => ui::say(
+    let outcome = stop_master(&o.basedir, o.clean, false)?;
+    if !PROGRAM.report_stop_for_restart(outcome, o.quiet)? {
+        ui::say(
             o.quiet,
             "no old buildbot process found to stop; starting it",
-        ),
+        );
     }
     start::start(o)
 }

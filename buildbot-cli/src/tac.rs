@@ -4,15 +4,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use buildbot_core::daemon::{self, Rotation, TacText};
+use buildbot_core::daemon::ui::{CliError, ErrorKind};
+use buildbot_core::daemon::{self, Rotation, TAC_FILE_NAME, TacText, toml_setting, toml_string};
 use serde::Deserialize;
 
-use crate::error::{CliError, ErrorKind};
+use crate::cli::PROGRAM;
 
 /// Marker value of `application` in a master tac.
 pub const MASTER_MARKER: &str = "buildmaster";
-/// File name of the tac.
-pub const TAC: &str = "buildbot.tac";
 
 /// Everything a master tac holds.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -40,78 +39,24 @@ fn default_configfile() -> String {
     "master.cfg".into()
 }
 
-/// A TOML basic string.
-pub fn q(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl MasterTac {
     /// The tac text, with comments explaining each setting.
     pub fn render(&self) -> String {
-        let mut o = String::new();
-        o.push_str(
-            "# buildbot.tac of a Buildbot master, read by `buildbot start`.\n\
-             # Edit it and restart the master to apply changes.\n\n\
-             # note: this line is matched against to check that this is a buildmaster\n\
-             # directory; do not edit it.\n",
-        );
-        let _ = writeln!(o, "application = {}", q(&self.application));
-        o.push_str("\n# \".\" means the directory holding this file (relocatable)\n");
-        let _ = writeln!(o, "basedir = {}", q(&self.basedir));
+        let mut o = daemon::tac_head("master", "buildbot", &self.application, &self.basedir);
         o.push_str("# the configuration file, relative to basedir or absolute\n");
-        let _ = writeln!(o, "configfile = {}", q(&self.configfile));
+        let _ = writeln!(o, "configfile = {}", toml_string(&self.configfile));
         o.push_str(
             "# database used when master.cfg has no [db] db_url (master.cfg wins when it has one)\n",
         );
-        match &self.db_url {
-            Some(u) => {
-                let _ = writeln!(o, "db_url = {}", q(u));
-            }
-            None => o.push_str("# db_url = \"sqlite:///state.sqlite\"\n"),
-        }
+        let db_url = self.db_url.as_deref().map(toml_string);
+        toml_setting(&mut o, "db_url", db_url, "\"sqlite:///state.sqlite\"");
         o.push_str("# umask of the master (unset: 077 as a daemon, inherited with --nodaemon)\n");
-        match self.umask {
-            Some(u) => {
-                let _ = writeln!(o, "umask = \"0o{u:03o}\"");
-            }
-            None => o.push_str("# umask = \"0o022\"\n"),
-        }
+        let umask = self.umask.map(|u| format!("\"0o{u:03o}\""));
+        toml_setting(&mut o, "umask", umask, "\"0o022\"");
         if let Some(f) = &self.log_file {
-            let _ = writeln!(o, "log_file = {}", q(f));
+            let _ = writeln!(o, "log_file = {}", toml_string(f));
         }
-        match self.rotate_length {
-            Some(len) => {
-                o.push_str(
-                    "\n# twistd.log rotation: size in bytes, rotated files kept (unset: all).\n\
-                     # Without rotate_length the log is not rotated here (use logrotate).\n",
-                );
-                let _ = writeln!(o, "rotate_length = {len}");
-                match self.max_rotated_files {
-                    Some(c) => {
-                        let _ = writeln!(o, "max_rotated_files = {c}");
-                    }
-                    None => o.push_str("# max_rotated_files = 10\n"),
-                }
-            }
-            None => o.push_str(
-                "\n# twistd.log is not rotated by the master (use logrotate; it is re-opened when moved)\n",
-            ),
-        }
+        daemon::tac_rotation(&mut o, "master", self.rotate_length, self.max_rotated_files);
         o
     }
 
@@ -122,13 +67,7 @@ impl MasterTac {
 
     /// The log rotation the tac asks for.
     pub fn rotation(&self) -> Rotation {
-        match self.rotate_length {
-            Some(rotate_length) => Rotation::Size {
-                rotate_length,
-                max_rotated_files: self.max_rotated_files,
-            },
-            None => Rotation::External,
-        }
+        Rotation::from_tac(self.rotate_length, self.max_rotated_files)
     }
 }
 
@@ -169,7 +108,7 @@ pub fn load_any(basedir: &Path) -> Result<Loaded, CliError> {
     if !basedir.is_dir() {
         return Err(invalid(basedir, "no such directory"));
     }
-    let tac_path = basedir.join(TAC);
+    let tac_path = basedir.join(TAC_FILE_NAME);
     if !tac_path.is_file() {
         return Err(invalid(
             basedir,
@@ -234,29 +173,9 @@ pub fn load(basedir: &Path) -> Result<MasterDir, CliError> {
     }
 }
 
-fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
 /// Refuses a non-relocatable directory that was moved (S21).
 pub fn check_location(dir: &MasterDir) -> Result<(), CliError> {
-    if dir.tac.is_relocatable() {
-        return Ok(());
-    }
-    let recorded = PathBuf::from(&dir.tac.basedir);
-    if canonical(&recorded) != canonical(&dir.basedir) {
-        return Err(CliError::new(
-            ErrorKind::InvalidDirectory,
-            format!(
-                "{}: this buildmaster was created in '{}' but is now in '{}'; set basedir = \"{}\" (or \".\" to make it relocatable) in buildbot.tac",
-                dir.tac_path.display(),
-                recorded.display(),
-                dir.basedir.display(),
-                dir.basedir.display()
-            ),
-        ));
-    }
-    Ok(())
+    PROGRAM.check_location(&dir.tac_path, &dir.tac.basedir, &dir.basedir)
 }
 
 /// A Python literal of a simple assignment in an old tac.

@@ -5,21 +5,21 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use buildbot_core::daemon::{PidFile, PidStatus};
+use buildbot_core::daemon::PidStatus;
+use buildbot_core::daemon::TAC_FILE_NAME;
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_db::{Backend, Db, SchemaStatus};
 
 use crate::assets::{self, PUBLIC_HTML, Stock, TEMPLATES};
 use crate::checkconfig::load_dir_config;
+use crate::cli::PROGRAM;
 use crate::create::write_file;
-use crate::error::{CliError, ErrorKind};
 use crate::options::UpgradeOptions;
-use crate::start::PROGRAM;
-use crate::tac::{self, Loaded, MasterDir, TAC};
-use crate::ui;
+use crate::tac::{self, Loaded, MasterDir};
 
 /// Refuses while the master of `basedir` runs.
 pub fn refuse_if_running(basedir: &Path) -> Result<(), CliError> {
-    if let Ok(PidStatus::Running(pid)) = PidFile::new(basedir, PROGRAM).status() {
+    if let Ok(PidStatus::Running(pid)) = PROGRAM.pid_file(basedir).status() {
         return Err(CliError::new(
             ErrorKind::AlreadyRunning,
             format!(
@@ -195,7 +195,7 @@ pub fn upgrade_master(o: &UpgradeOptions) -> anyhow::Result<ExitCode> {
             }
             let dir = MasterDir {
                 basedir: o.basedir.clone(),
-                tac_path: o.basedir.join(TAC),
+                tac_path: o.basedir.join(TAC_FILE_NAME),
                 tac: c.tac,
             };
             (dir, Some((text, c.skipped)))

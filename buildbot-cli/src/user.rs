@@ -5,10 +5,10 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::UserFlags;
-use crate::error::{CliError, ErrorKind};
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
+
+use crate::cli::{PROGRAM, UserFlags};
 use crate::pb::{Client, Py, Sexp};
-use crate::ui;
 
 const SUB: &str = "user";
 const TYPES: [&str; 9] = [
@@ -57,7 +57,7 @@ fn encrypt(password: &str) -> anyhow::Result<String> {
 }
 
 fn usage(msg: &str) -> anyhow::Error {
-    CliError::usage(SUB, msg).into()
+    PROGRAM.usage(SUB, msg).into()
 }
 
 pub fn user(f: UserFlags) -> anyhow::Result<ExitCode> {

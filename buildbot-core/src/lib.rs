@@ -4,10 +4,10 @@
 #[cfg(unix)]
 pub mod daemon;
 pub mod protocol;
+pub mod slave;
 pub mod util;
-pub mod worker;
-pub use worker::{
-    AllowShutdown, Worker, WorkerConfig, WorkerError, WorkerEvent, WorkerExit, WorkerHandle,
+pub use slave::{
+    AllowShutdown, Slave, SlaveConfig, SlaveError, SlaveEvent, SlaveExit, SlaveHandle,
 };
 
 #[cfg(feature = "master")]

@@ -1,10 +1,9 @@
 //! Raw command-line flags, as structopt parses them (validated in `options`).
 
+use buildbot_core::daemon::ui::{EXIT_STATUS_HELP, Program};
+use buildbot_core::protocol::WIRE_PROTOCOL;
 use structopt::StructOpt;
-use structopt::clap::AppSettings;
-
-/// The wire protocol this slave speaks.
-pub const WIRE_PROTOCOL: &str = "msgpack_experimental_v7";
+use structopt::clap::{self, AppSettings};
 
 /// `buildslave --version` text: 0.8's first line, then what replaces the Twisted line.
 pub fn version_text() -> String {
@@ -23,11 +22,26 @@ pub fn synopsis(subcommand: &str) -> &'static str {
     }
 }
 
+/// This program, for the command-line code it shares with the other one.
+pub const PROGRAM: Program = Program {
+    name: "buildslave",
+    daemon: "buildslave",
+    synopsis,
+};
+
+/// Whether a command line that did not parse asked for `--help` (which is no failure).
+pub fn is_help(e: &clap::Error) -> bool {
+    matches!(
+        e.kind,
+        clap::ErrorKind::HelpDisplayed | clap::ErrorKind::VersionDisplayed
+    )
+}
+
 #[derive(Debug, StructOpt)]
 #[structopt(
     name = "buildslave",
     about = "Create and run a Buildbot slave (worker).",
-    after_help = "Exit status: 0 on success (also `stop` when nothing runs), 1 on any failure or usage error.",
+    after_help = EXIT_STATUS_HELP,
     global_settings = &[AppSettings::DisableVersion, AppSettings::VersionlessSubcommands]
 )]
 pub struct Opts {

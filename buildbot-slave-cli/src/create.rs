@@ -7,12 +7,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use buildbot_core::daemon::{self, TacText};
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
+use buildbot_core::daemon::{self, TAC_FILE_NAME, TacText};
 
-use crate::error::{CliError, ErrorKind};
 use crate::options::CreateOptions;
-use crate::tac::TAC;
-use crate::ui;
 
 const INFO_ADMIN: &str = "Your Name Here <admin@youraddress.invalid>\n";
 const INFO_HOST: &str = "Please put a description of this build host here\n";
@@ -41,7 +39,7 @@ pub fn create_slave(o: &CreateOptions) -> anyhow::Result<ExitCode> {
         ui::error("WARNING: --usepty is deprecated: set usePTY on the master's steps instead");
     }
     let base = &o.basedir;
-    let tac_path = base.join(TAC);
+    let tac_path = base.join(TAC_FILE_NAME);
     let new_text = o.tac.render();
     if base.exists() {
         if !base.is_dir() {

@@ -1,33 +1,25 @@
 //! `buildslave`: create, start, stop, restart and upgrade a Buildbot slave (worker).
 //!
 //! Thin: parses the command line, resolves it into validated options and calls
-//! `buildbot_core` (the worker runtime and the `daemon` utilities).
+//! `buildbot_core` (the slave runtime and the `daemon` utilities).
 
 mod cli;
 mod create;
-mod error;
 mod options;
 mod start;
 mod stop;
 mod tac;
-mod ui;
 mod upgrade;
 
 use std::process::ExitCode;
 
+use buildbot_core::daemon::ui;
 use structopt::StructOpt;
 
 fn main() -> ExitCode {
-    let opts = match cli::Opts::from_iter_safe(std::env::args_os()) {
-        Ok(opts) => opts,
-        Err(e) => return ui::clap_error(&e),
-    };
-    match run(opts) {
-        Ok(code) => code,
-        Err(e) => {
-            ui::error(&format!("{e:#}"));
-            ExitCode::from(error::exit_code(&e))
-        }
+    match cli::Opts::from_iter_safe(std::env::args_os()) {
+        Ok(opts) => ui::finish(run(opts)),
+        Err(e) => ui::parse_failed(&e.message, cli::is_help(&e)),
     }
 }
 

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use buildbot_core::daemon;
-
-use crate::cli::{self, Command, WIRE_PROTOCOL};
-use crate::error::{CliError, ErrorKind};
-use crate::tac::{SLAVE_MARKER, SlaveTac};
 use buildbot_core::daemon::parse_octal;
+use buildbot_core::daemon::ui::{CliError, ErrorKind};
+use buildbot_core::protocol::WIRE_PROTOCOL;
+
+use crate::cli::{self, Command, PROGRAM};
+use crate::tac::{SLAVE_MARKER, SlaveTac};
 
 /// A validated command.
 #[derive(Debug)]
@@ -67,30 +68,23 @@ pub fn resolve(opts: cli::Opts) -> Result<Cmd, CliError> {
         Command::Start(f) => Cmd::Start(StartOptions {
             quiet: f.quiet,
             nodaemon: f.nodaemon,
-            basedir: basedir("start", &f.basedir)?,
+            basedir: PROGRAM.basedir("start", &f.basedir)?,
         }),
         Command::Restart(f) => Cmd::Restart(StartOptions {
             quiet: f.quiet,
             nodaemon: f.nodaemon,
-            basedir: basedir("restart", &f.basedir)?,
+            basedir: PROGRAM.basedir("restart", &f.basedir)?,
         }),
         Command::Stop(f) => Cmd::Stop(StopOptions {
             quiet: f.quiet,
             no_wait: f.no_wait,
-            basedir: basedir("stop", &f.basedir)?,
+            basedir: PROGRAM.basedir("stop", &f.basedir)?,
         }),
         Command::UpgradeSlave(f) => Cmd::Upgrade(UpgradeOptions {
             quiet: f.quiet,
-            basedir: basedir("upgrade-slave", &f.basedir)?,
+            basedir: PROGRAM.basedir("upgrade-slave", &f.basedir)?,
         }),
     })
-}
-
-fn basedir(sub: &str, args: &[String]) -> Result<PathBuf, CliError> {
-    if args.len() > 1 {
-        return Err(CliError::usage(sub, "I wasn't expecting so many arguments"));
-    }
-    daemon::expand_basedir(args.first().map(String::as_str)).map_err(|e| CliError::usage(sub, e))
 }
 
 const CREATE: &str = "create-slave";
@@ -98,7 +92,7 @@ const CREATE: &str = "create-slave";
 fn number(name: &str, v: &str) -> Result<u64, CliError> {
     v.trim()
         .parse::<u64>()
-        .map_err(|_| CliError::usage(CREATE, format!("{name} parameter needs to be a number")))
+        .map_err(|_| PROGRAM.usage(CREATE, format!("{name} parameter needs to be a number")))
 }
 
 fn number_or_none(name: &str, v: &str) -> Result<Option<u32>, CliError> {
@@ -106,7 +100,7 @@ fn number_or_none(name: &str, v: &str) -> Result<Option<u32>, CliError> {
         return Ok(None);
     }
     v.trim().parse::<u32>().map(Some).map_err(|_| {
-        CliError::usage(
+        PROGRAM.usage(
             CREATE,
             format!("{name} parameter needs to be a number or None"),
         )
@@ -120,27 +114,18 @@ pub fn parse_master(arg: &str) -> Result<(String, u16), CliError> {
         .iter()
         .any(|p| lower.starts_with(p))
     {
-        return Err(CliError::usage(
-            CREATE,
-            "<master> is not a URL - do not use URL",
-        ));
+        return Err(PROGRAM.usage(CREATE, "<master> is not a URL - do not use URL"));
     }
     let (host, port) = if let Some(rest) = arg.strip_prefix('[') {
         let Some((addr, tail)) = rest.split_once(']') else {
-            return Err(CliError::usage(
-                CREATE,
-                format!("invalid <master> argument '{arg}'"),
-            ));
+            return Err(PROGRAM.usage(CREATE, format!("invalid <master> argument '{arg}'")));
         };
         match tail {
             "" => (addr, None),
             t => match t.strip_prefix(':') {
                 Some(p) => (addr, Some(p)),
                 None => {
-                    return Err(CliError::usage(
-                        CREATE,
-                        format!("invalid <master> argument '{arg}'"),
-                    ));
+                    return Err(PROGRAM.usage(CREATE, format!("invalid <master> argument '{arg}'")));
                 }
             },
         }
@@ -152,7 +137,7 @@ pub fn parse_master(arg: &str) -> Result<(String, u16), CliError> {
                 (h, Some(p))
             }
             _ => {
-                return Err(CliError::usage(
+                return Err(PROGRAM.usage(
                     CREATE,
                     format!(
                         "invalid <master> argument '{arg}', if it is an ipv6 address, it must be enclosed by []"
@@ -162,7 +147,7 @@ pub fn parse_master(arg: &str) -> Result<(String, u16), CliError> {
         }
     };
     if host.is_empty() {
-        return Err(CliError::usage(
+        return Err(PROGRAM.usage(
             CREATE,
             format!("invalid <master> argument '{arg}': empty host"),
         ));
@@ -170,7 +155,7 @@ pub fn parse_master(arg: &str) -> Result<(String, u16), CliError> {
     let port = match port {
         None => 9989,
         Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-            CliError::usage(
+            PROGRAM.usage(
                 CREATE,
                 format!("invalid master port '{p}', needs to be a number"),
             )
@@ -200,26 +185,20 @@ pub fn parse_endpoint(s: &str) -> Option<(String, u16)> {
 
 fn resolve_create(f: cli::CreateSlaveFlags) -> Result<CreateOptions, CliError> {
     if f.args.len() != 4 {
-        return Err(CliError::usage(CREATE, "incorrect number of arguments"));
+        return Err(PROGRAM.usage(CREATE, "incorrect number of arguments"));
     }
     let (host, port) = parse_master(&f.args[1])?;
     let keepalive = number("keepalive", &f.keepalive)?;
     let maxdelay = number("maxdelay", &f.maxdelay)?;
     let log_size = number("log-size", &f.log_size)?;
-    let log_count = if f.log_count == "None" {
-        None
-    } else {
-        Some(f.log_count.trim().parse::<u32>().map_err(|_| {
-            CliError::usage(CREATE, "log-count parameter needs to be an int or None")
-        })?)
-    };
+    let log_count = PROGRAM.log_count(CREATE, &f.log_count)?;
     let maxretries = number_or_none("maxretries", &f.maxretries)?;
     let numcpus = number_or_none("numcpus", &f.numcpus)?;
     let umask = if f.umask == "None" {
         None
     } else {
         Some(parse_octal(&f.umask).ok_or_else(|| {
-            CliError::usage(
+            PROGRAM.usage(
                 CREATE,
                 "umask parameter needs to be an octal number (e.g. 022 or 0o22) or None",
             )
@@ -229,17 +208,14 @@ fn resolve_create(f: cli::CreateSlaveFlags) -> Result<CreateOptions, CliError> {
         None | Some("0") => false,
         Some("1") => true,
         Some(_) => {
-            return Err(CliError::usage(
-                CREATE,
-                "usepty parameter needs to be 0 or 1",
-            ));
+            return Err(PROGRAM.usage(CREATE, "usepty parameter needs to be 0 or 1"));
         }
     };
     let allow_shutdown = match f.allow_shutdown.as_deref() {
         None => None,
         Some(a @ ("signal" | "file")) => Some(a.to_owned()),
         Some(_) => {
-            return Err(CliError::usage(
+            return Err(PROGRAM.usage(
                 CREATE,
                 "allow-shutdown needs to be one of 'signal' or 'file'",
             ));
@@ -248,7 +224,7 @@ fn resolve_create(f: cli::CreateSlaveFlags) -> Result<CreateOptions, CliError> {
     let protocol = match f.protocol.as_str() {
         "msgpack" | WIRE_PROTOCOL => WIRE_PROTOCOL.to_owned(),
         other => {
-            return Err(CliError::usage(
+            return Err(PROGRAM.usage(
                 CREATE,
                 format!(
                     "protocol '{other}' is not supported; this buildslave speaks msgpack ({WIRE_PROTOCOL})"
@@ -259,13 +235,12 @@ fn resolve_create(f: cli::CreateSlaveFlags) -> Result<CreateOptions, CliError> {
     if let Some(cs) = &f.connection_string
         && parse_endpoint(cs).is_none()
     {
-        return Err(CliError::usage(
+        return Err(PROGRAM.usage(
             CREATE,
             format!("connection-string '{cs}' must look like tcp:host=HOST:port=PORT"),
         ));
     }
-    let basedir =
-        daemon::expand_basedir(Some(&f.args[0])).map_err(|e| CliError::usage(CREATE, e))?;
+    let basedir = daemon::expand_basedir(Some(&f.args[0])).map_err(|e| PROGRAM.usage(CREATE, e))?;
     let (buildmaster_host, port) = match &f.connection_string {
         Some(_) => (None, None),
         None => (Some(host), Some(port)),

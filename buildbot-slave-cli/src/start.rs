@@ -6,20 +6,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_core::daemon::{
-    self, DEFAULT_START_TIMEOUT, DaemonError, DaemonOptions, Detached, LaunchOutcome, LogFile,
-    LogTarget, PidFile, Readiness, Rotation, Signal, Signals,
+    self, DEFAULT_START_TIMEOUT, DaemonOptions, Detached, LaunchOutcome, LogTarget, Readiness,
+    Rotation, Signal, Signals,
 };
-use buildbot_core::worker::{AllowShutdown, Worker, WorkerConfig, WorkerEvent, WorkerExit};
+use buildbot_core::protocol::WIRE_PROTOCOL;
+use buildbot_core::slave::{AllowShutdown, Slave, SlaveConfig, SlaveEvent, SlaveExit};
 
-use crate::cli::WIRE_PROTOCOL;
-use crate::error::{CliError, ErrorKind};
+use crate::cli::PROGRAM;
 use crate::options::{StartOptions, parse_endpoint};
 use crate::tac::{self, SlaveDir};
-use crate::ui;
-
-/// Program name recorded in pid-file ownership checks.
-pub const PROGRAM: &str = "buildslave";
 
 /// Logged when the master refuses the credentials; the launcher looks for it.
 const AUTH_HINT: &str = "the master refused our credentials";
@@ -30,7 +27,7 @@ const ROOT_WARNING: &str = "WARNING: running as root. The buildslave runs build 
 #[derive(Debug)]
 pub struct Settings {
     basedir: PathBuf,
-    config: WorkerConfig,
+    config: SlaveConfig,
     umask: Option<u32>,
     rotation: Rotation,
     /// The log file; `None`: stderr only (`log_file = "-"` with `--nodaemon`).
@@ -46,17 +43,7 @@ pub fn settings(dir: &SlaveDir) -> Result<Settings, CliError> {
             format!("{}: {msg}", dir.tac_path.display()),
         )
     };
-    if !t.is_relocatable() {
-        let recorded = PathBuf::from(&t.basedir);
-        if canonical(&recorded) != canonical(&dir.basedir) {
-            return Err(bad(format!(
-                "this buildslave was created in '{}' but is now in '{}'; set basedir = \"{}\" (or \".\" to make it relocatable) in buildbot.tac",
-                recorded.display(),
-                dir.basedir.display(),
-                dir.basedir.display()
-            )));
-        }
-    }
+    PROGRAM.check_location(&dir.tac_path, &t.basedir, &dir.basedir)?;
     if t.protocol != WIRE_PROTOCOL && t.protocol != "msgpack" {
         return Err(bad(format!(
             "protocol '{}' is not supported; this buildslave speaks {WIRE_PROTOCOL}",
@@ -96,7 +83,7 @@ pub fn settings(dir: &SlaveDir) -> Result<Settings, CliError> {
             )));
         }
     };
-    let mut config = WorkerConfig::new(host, port, &t.slavename, &t.passwd, &dir.basedir);
+    let mut config = SlaveConfig::new(host, port, &t.slavename, &t.passwd, &dir.basedir);
     config.keepalive = t.keepalive;
     config.maxdelay = t.maxdelay;
     config.usepty = t.usepty;
@@ -114,13 +101,7 @@ pub fn settings(dir: &SlaveDir) -> Result<Settings, CliError> {
         }
         config.connect_timeout = Duration::from_secs_f64(secs);
     }
-    let rotation = match t.rotate_length {
-        Some(rotate_length) => Rotation::Size {
-            rotate_length,
-            max_rotated_files: t.max_rotated_files,
-        },
-        None => Rotation::External,
-    };
+    let rotation = Rotation::from_tac(t.rotate_length, t.max_rotated_files);
     let log_file = match t.log_file.as_deref() {
         Some("-") => None,
         Some("") => return Err(bad("log_file must not be empty".into())),
@@ -136,90 +117,27 @@ pub fn settings(dir: &SlaveDir) -> Result<Settings, CliError> {
     })
 }
 
-fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Checks everything that can be checked before detaching.
 pub fn prepare(basedir: &Path, quiet: bool) -> Result<Settings, CliError> {
     let dir = tac::load(basedir)?;
     let s = settings(&dir)?;
-    let pidfile = PidFile::new(&s.basedir, PROGRAM);
-    match pidfile.check_and_clear() {
-        Ok(None) => {}
-        Ok(Some(Some(old))) => ui::say(
-            quiet,
-            &format!(
-                "removing stale pid file {} (process {old} is not this buildslave)",
-                pidfile.path().display()
-            ),
-        ),
-        Ok(Some(None)) => ui::say(
-            quiet,
-            &format!("removing invalid pid file {}", pidfile.path().display()),
-        ),
-        Err(DaemonError::AlreadyRunning { pid, .. }) => {
-            return Err(CliError::new(
-                ErrorKind::AlreadyRunning,
-                format!(
-                    "buildslave in '{}' is already running, pid {pid}",
-                    s.basedir.display()
-                ),
-            ));
-        }
-        Err(e) => return Err(CliError::new(ErrorKind::Failure, e.to_string())),
-    }
+    PROGRAM.clear_stale_pid_file(&s.basedir, quiet)?;
     Ok(s)
 }
 
 pub fn start(o: &StartOptions) -> anyhow::Result<ExitCode> {
-    let s = match prepare(&o.basedir, o.quiet) {
-        Ok(s) => s,
-        Err(e) => {
-            note_in_log(&o.basedir, &e.message);
-            return Err(e.into());
-        }
-    };
+    let s = prepare(&o.basedir, o.quiet)
+        .inspect_err(|e| ui::note_start_failure(&o.basedir, &e.message))?;
     launch(s, o)
-}
-
-/// Leaves the reason of a failed start in an existing `twistd.log` too, so a start
-/// from cron or init that fails is visible where the slave's log is read.
-fn note_in_log(basedir: &Path, msg: &str) {
-    use std::io::Write;
-    let path = basedir.join("twistd.log");
-    if !path.is_file() {
-        return;
-    }
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&path) {
-        for line in msg.lines() {
-            let _ = f.write_all(
-                daemon::log_line_now("start", &format!("start failed: {line}")).as_bytes(),
-            );
-        }
-    }
 }
 
 /// Starts the prepared slave in the background (or the foreground).
 pub fn launch(s: Settings, o: &StartOptions) -> anyhow::Result<ExitCode> {
-    if is_root() {
+    if daemon::running_as_root() {
         ui::error(ROOT_WARNING);
     }
     if o.nodaemon {
-        std::env::set_current_dir(&s.basedir).map_err(|e| {
-            CliError::new(
-                ErrorKind::StartFailed,
-                format!("cannot change into '{}': {e}", s.basedir.display()),
-            )
-        })?;
-        if let Some(mask) = s.umask {
-            daemon::apply_umask(mask);
-        }
+        ui::enter_foreground(&s.basedir, s.umask)?;
         return run_slave(s, Readiness::foreground(), true);
     }
     let mut dopts = DaemonOptions::new(&s.basedir);
@@ -268,7 +186,8 @@ fn report(
         )
         .into()),
         LaunchOutcome::TimedOut => {
-            let pid = PidFile::new(basedir, PROGRAM)
+            let pid = PROGRAM
+                .pid_file(basedir)
                 .read()
                 .ok()
                 .flatten()
@@ -328,13 +247,9 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
         (Some(p), _) => Some(p.clone()),
         (None, false) => Some(s.basedir.join("twistd.log")),
     };
-    let target = match log_path {
-        None => LogTarget::Stderr,
-        Some(path) => match LogFile::open(&path, s.rotation) {
-            Ok(l) if foreground => LogTarget::FileAndStderr(l),
-            Ok(l) => LogTarget::File(l),
-            Err(e) => return fail(&mut readiness, e.into()),
-        },
+    let target = match LogTarget::open(log_path.as_deref(), s.rotation, foreground) {
+        Ok(t) => t,
+        Err(e) => return fail(&mut readiness, e.into()),
     };
     let log_handle = match daemon::init_logging(target, None) {
         Ok(h) => h,
@@ -345,10 +260,10 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
         env!("CARGO_PKG_VERSION")
     );
     log::info!("basedir: {}", s.basedir.display());
-    if is_root() {
+    if daemon::running_as_root() {
         log::warn!("{ROOT_WARNING}");
     }
-    let pidfile = PidFile::new(&s.basedir, PROGRAM);
+    let pidfile = PROGRAM.pid_file(&s.basedir);
     if let Err(e) = pidfile.write_self() {
         log::error!("{e}");
         return fail(&mut readiness, e.into());
@@ -367,7 +282,7 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
         }
     };
     let allow_signal = s.config.allow_shutdown == Some(AllowShutdown::Signal);
-    let worker = Worker::new(s.config);
+    let worker = Slave::new(s.config);
     let handle = worker.handle();
     let events = handle.events();
     let readiness = Arc::new(Mutex::new(readiness));
@@ -380,10 +295,10 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
         async_std::task::spawn(async move {
             while let Ok(ev) = events.recv().await {
                 match ev {
-                    WorkerEvent::Connected => {
+                    SlaveEvent::Connected => {
                         ready.lock().unwrap_or_else(PoisonError::into_inner).ready();
                     }
-                    WorkerEvent::AuthFailed(_) => {
+                    SlaveEvent::AuthFailed(_) => {
                         log::warn!("{AUTH_HINT}: check slavename and passwd in buildbot.tac")
                     }
                     _ => {}
@@ -437,14 +352,14 @@ fn run_slave(s: Settings, mut readiness: Readiness, foreground: bool) -> anyhow:
     let code = match result {
         Ok(exit) => {
             match exit {
-                WorkerExit::Stopped => {}
-                WorkerExit::ShutdownByMaster => {
+                SlaveExit::Stopped => {}
+                SlaveExit::ShutdownByMaster => {
                     log::info!("shutting down (the master asked us to)")
                 }
-                WorkerExit::GracefulShutdown => {
+                SlaveExit::GracefulShutdown => {
                     log::info!("shutting down (graceful shutdown complete)")
                 }
-                WorkerExit::MaxRetriesReached => {
+                SlaveExit::MaxRetriesReached => {
                     log::error!(
                         "shutting down: no connection to the master after maxretries attempts"
                     );

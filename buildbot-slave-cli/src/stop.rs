@@ -2,17 +2,17 @@
 
 use std::process::ExitCode;
 
-use buildbot_core::daemon::{self, DEFAULT_STOP_WAIT, PidFile, Signal, StopOutcome};
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
+use buildbot_core::daemon::{self, DEFAULT_STOP_WAIT, Signal, StopOutcome};
 
-use crate::error::{CliError, ErrorKind};
+use crate::cli::PROGRAM;
 use crate::options::{StartOptions, StopOptions};
-use crate::start::{self, PROGRAM};
-use crate::{tac, ui};
+use crate::{start, tac};
 
 /// Signals the slave of `basedir` and waits (unless `no_wait`).
 fn stop_slave(basedir: &std::path::Path, no_wait: bool) -> Result<StopOutcome, CliError> {
     tac::load(basedir)?;
-    let pidfile = PidFile::new(basedir, PROGRAM);
+    let pidfile = PROGRAM.pid_file(basedir);
     daemon::stop(
         &pidfile,
         Signal::Term,
@@ -22,35 +22,15 @@ fn stop_slave(basedir: &std::path::Path, no_wait: bool) -> Result<StopOutcome, C
 }
 
 pub fn stop(o: &StopOptions) -> anyhow::Result<ExitCode> {
-    match stop_slave(&o.basedir, o.no_wait)? {
-        StopOutcome::Dead(pid) => ui::say(o.quiet, &format!("buildslave process {pid} is dead")),
-        StopOutcome::Signalled(pid) => ui::say(o.quiet, &format!("sent SIGTERM to process {pid}")),
-        StopOutcome::StillRunning(_) => {
-            return Err(CliError::new(ErrorKind::StopTimedOut, "never saw process go away").into());
-        }
-        StopOutcome::StaleRemoved(_) => ui::say(
-            o.quiet,
-            "buildslave not running (removed a stale twistd.pid)",
-        ),
-        _ => ui::say(o.quiet, "buildslave not running"),
-    }
+    let outcome = stop_slave(&o.basedir, o.no_wait)?;
+    PROGRAM.report_stop(outcome, Signal::Term, o.quiet)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn restart(o: &StartOptions) -> anyhow::Result<ExitCode> {
-    match stop_slave(&o.basedir, false)? {
-        StopOutcome::Dead(pid) => {
-            ui::say(o.quiet, &format!("buildslave process {pid} is dead"));
-            ui::say(o.quiet, "now restarting buildslave process..");
-        }
-        StopOutcome::StillRunning(_) => {
-            return Err(CliError::new(
-                ErrorKind::StopTimedOut,
-                "never saw process go away; not starting a second one",
-            )
-            .into());
-        }
-        _ => ui::say(o.quiet, "no old buildslave process found to stop"),
+    let outcome = stop_slave(&o.basedir, false)?;
+    if !PROGRAM.report_stop_for_restart(outcome, o.quiet)? {
+        ui::say(o.quiet, "no old buildslave process found to stop");
     }
     start::start(o)
 }

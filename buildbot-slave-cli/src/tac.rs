@@ -3,16 +3,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use buildbot_core::daemon::{self, TacText};
+use buildbot_core::daemon::ui::{CliError, ErrorKind};
+use buildbot_core::daemon::{self, TAC_FILE_NAME, TacText, toml_setting, toml_string};
 use serde::Deserialize;
 
-use crate::cli::WIRE_PROTOCOL;
-use crate::error::{CliError, ErrorKind};
+use buildbot_core::protocol::WIRE_PROTOCOL;
 
 /// Marker value of `application` in a slave tac.
 pub const SLAVE_MARKER: &str = "buildslave";
-/// File name of the tac.
-pub const TAC: &str = "buildbot.tac";
 
 /// Everything a slave tac holds.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -78,84 +76,49 @@ fn default_maxdelay() -> u64 {
     300
 }
 
-fn q(s: &str) -> String {
-    // a TOML basic string (same escaping rules as JSON for what matters here)
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn opt_line(out: &mut String, key: &str, value: Option<String>, example: &str) {
-    match value {
-        Some(v) => {
-            let _ = writeln!(out, "{key} = {v}");
-        }
-        None => {
-            let _ = writeln!(out, "# {key} = {example}");
-        }
-    }
-}
-
 impl SlaveTac {
     /// The tac text, with comments explaining each setting.
     pub fn render(&self) -> String {
-        let mut o = String::new();
-        o.push_str(
-            "# buildbot.tac of a Buildbot slave, read by `buildslave start`.\n\
-             # Edit it and restart the slave to apply changes.\n\n\
-             # note: this line is matched against to check that this is a buildslave\n\
-             # directory; do not edit it.\n",
-        );
-        let _ = writeln!(o, "application = {}", q(&self.application));
-        o.push_str("\n# \".\" means the directory holding this file (relocatable)\n");
-        let _ = writeln!(o, "basedir = {}", q(&self.basedir));
+        let mut o = daemon::tac_head("slave", "buildslave", &self.application, &self.basedir);
         o.push_str(
             "\n# the master to connect to (its msgpack_experimental_v7 port) and how to log in\n",
         );
-        opt_line(
+        toml_setting(
             &mut o,
             "buildmaster_host",
-            self.buildmaster_host.as_deref().map(q),
+            self.buildmaster_host.as_deref().map(toml_string),
             "\"localhost\"",
         );
-        opt_line(&mut o, "port", self.port.map(|p| p.to_string()), "9989");
-        opt_line(
+        toml_setting(&mut o, "port", self.port.map(|p| p.to_string()), "9989");
+        toml_setting(
             &mut o,
             "connection_string",
-            self.connection_string.as_deref().map(q),
+            self.connection_string.as_deref().map(toml_string),
             "\"tcp:host=localhost:port=9989\"",
         );
-        let _ = writeln!(o, "slavename = {}", q(&self.slavename));
-        let _ = writeln!(o, "passwd = {}", q(&self.passwd));
-        let _ = writeln!(o, "protocol = {}", q(&self.protocol));
+        let _ = writeln!(o, "slavename = {}", toml_string(&self.slavename));
+        let _ = writeln!(o, "passwd = {}", toml_string(&self.passwd));
+        let _ = writeln!(o, "protocol = {}", toml_string(&self.protocol));
         let _ = writeln!(o, "use_tls = {}", self.use_tls);
-        opt_line(
+        toml_setting(
             &mut o,
             "proxy_connection_string",
-            self.proxy_connection_string.as_deref().map(q),
+            self.proxy_connection_string.as_deref().map(toml_string),
             "\"tcp:host=proxy:port=3128\"",
         );
-        opt_line(&mut o, "path", self.path.as_deref().map(q), "\"/ws\"");
+        toml_setting(
+            &mut o,
+            "path",
+            self.path.as_deref().map(toml_string),
+            "\"/ws\"",
+        );
         o.push_str(
             "\n# seconds between keepalives (0: none); longest wait between connection attempts\n",
         );
         let _ = writeln!(o, "keepalive = {}", self.keepalive);
         let _ = writeln!(o, "maxdelay = {}", self.maxdelay);
         o.push_str("# give up after this many failed connection attempts (unset: never)\n");
-        opt_line(
+        toml_setting(
             &mut o,
             "maxretries",
             self.maxretries.map(|v| v.to_string()),
@@ -166,61 +129,37 @@ impl SlaveTac {
         );
         let _ = writeln!(o, "usepty = {}", self.usepty);
         o.push_str("# umask of the slave and its commands (unset: 077 as a daemon, inherited with --nodaemon)\n");
-        opt_line(
+        toml_setting(
             &mut o,
             "umask",
             self.umask.map(|u| format!("0o{u:03o}")),
             "0o022",
         );
         o.push_str("# let the slave ask for a graceful shutdown: \"signal\" (SIGHUP) or \"file\" (shutdown.stamp)\n");
-        opt_line(
+        toml_setting(
             &mut o,
             "allow_shutdown",
-            self.allow_shutdown.as_deref().map(q),
+            self.allow_shutdown.as_deref().map(toml_string),
             "\"signal\"",
         );
         o.push_str("# encoding of command arguments (unset: the locale's, UTF-8 by default)\n");
-        opt_line(
+        toml_setting(
             &mut o,
             "unicode_encoding",
-            self.unicode_encoding.as_deref().map(q),
+            self.unicode_encoding.as_deref().map(toml_string),
             "\"utf-8\"",
         );
         o.push_str("# CPUs reported to the master (unset: detected)\n");
-        opt_line(&mut o, "numcpus", self.numcpus.map(|v| v.to_string()), "4");
+        toml_setting(&mut o, "numcpus", self.numcpus.map(|v| v.to_string()), "4");
         let _ = writeln!(o, "delete_leftover_dirs = {}", self.delete_leftover_dirs);
         if let Some(f) = &self.log_file {
-            let _ = writeln!(o, "log_file = {}", q(f));
+            let _ = writeln!(o, "log_file = {}", toml_string(f));
         }
         if let Some(t) = self.connect_timeout {
             let _ = writeln!(o, "connect_timeout = {t:?}");
         }
-        match (self.rotate_length, self.max_rotated_files) {
-            (Some(len), count) => {
-                o.push_str(
-                    "\n# twistd.log rotation: size in bytes, rotated files kept (unset: all).\n",
-                );
-                o.push_str(
-                    "# Without rotate_length the log is not rotated here (use logrotate).\n",
-                );
-                let _ = writeln!(o, "rotate_length = {len}");
-                opt_line(
-                    &mut o,
-                    "max_rotated_files",
-                    count.map(|c| c.to_string()),
-                    "10",
-                );
-            }
-            (None, _) => {
-                o.push_str("\n# twistd.log is not rotated by the slave (use logrotate; it is re-opened when moved)\n");
-            }
-        }
+        daemon::tac_rotation(&mut o, "slave", self.rotate_length, self.max_rotated_files);
         o
-    }
-
-    /// Whether the tac records "the directory holding this file".
-    pub fn is_relocatable(&self) -> bool {
-        self.basedir == "."
     }
 }
 
@@ -246,7 +185,7 @@ pub fn load(basedir: &Path) -> Result<SlaveDir, CliError> {
     if !basedir.is_dir() {
         return Err(invalid("no such directory"));
     }
-    let tac_path = basedir.join(TAC);
+    let tac_path = basedir.join(TAC_FILE_NAME);
     if !tac_path.is_file() {
         return Err(invalid(
             "no buildbot.tac (create one with `buildslave create-slave`)",

@@ -6,14 +6,13 @@ use std::fs;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use buildbot_core::daemon::{self, TacText};
+use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
+use buildbot_core::daemon::{self, TAC_FILE_NAME, TacText};
+use buildbot_core::protocol::WIRE_PROTOCOL;
 
-use crate::cli::WIRE_PROTOCOL;
 use crate::create::write_private;
-use crate::error::{CliError, ErrorKind};
 use crate::options::UpgradeOptions;
-use crate::tac::{SLAVE_MARKER, SlaveTac, TAC};
-use crate::ui;
+use crate::tac::{SLAVE_MARKER, SlaveTac};
 
 /// A Python literal from a simple assignment.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,7 +268,7 @@ fn convert(
 
 pub fn upgrade_slave(o: &UpgradeOptions) -> anyhow::Result<ExitCode> {
     let base = &o.basedir;
-    let tac_path = base.join(TAC);
+    let tac_path = base.join(TAC_FILE_NAME);
     let invalid = |why: &str| {
         CliError::new(
             ErrorKind::InvalidDirectory,

@@ -3,6 +3,8 @@
 
 mod changeport;
 mod checkconfig;
+#[path = "../../../tests/support/cli_harness.rs"]
+mod cli_harness;
 mod create;
 mod harness;
 mod run;

@@ -380,10 +380,10 @@ fn stop_clean_waits_for_the_running_build() {
     // a real worker (our runtime, in this test process) on the master's worker port
     let wdir = sc.path().join("w");
     std::fs::create_dir_all(&wdir).unwrap();
-    let cfg = buildbot_core::WorkerConfig::new("127.0.0.1", p, "w1", "pw", &wdir);
+    let cfg = buildbot_core::SlaveConfig::new("127.0.0.1", p, "w1", "pw", &wdir);
     std::thread::spawn(move || {
         async_std::task::block_on(async {
-            let _ = buildbot_core::Worker::new(cfg).run().await;
+            let _ = buildbot_core::Slave::new(cfg).run().await;
         })
     });
     assert!(wait_for(30, || {

@@ -1,12 +1,12 @@
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::DaemonError;
+use super::{DaemonError, LogFollower};
 
 /// Default time the launching command waits for the daemon's report.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,6 +57,12 @@ pub fn apply_umask(mask: u32) -> u32 {
     old as u32
 }
 
+/// Whether the process runs as root (both programs warn: neither needs it).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Which side of [`daemonize`] this process is on.
 #[derive(Debug)]
 pub enum Detached {
@@ -93,11 +99,7 @@ pub fn daemonize(opts: &DaemonOptions) -> Result<Detached, DaemonError> {
             return Err(DaemonError::ThreadsRunning(n));
         }
     }
-    let log_offset = opts
-        .log_file
-        .as_ref()
-        .and_then(|p| std::fs::metadata(p).ok())
-        .map_or(0, |m| m.len());
+    let log = opts.log_file.as_deref().map(LogFollower::at_end);
     let dir =
         CString::new(opts.basedir.as_os_str().as_bytes()).map_err(|_| DaemonError::BadPath {
             arg: opts.basedir.display().to_string(),
@@ -158,8 +160,7 @@ pub fn daemonize(opts: &DaemonOptions) -> Result<Detached, DaemonError> {
             unsafe { libc::waitpid(child, &mut status, 0) };
             Ok(Detached::Parent(Launcher {
                 read_end,
-                log_file: opts.log_file.clone(),
-                log_offset,
+                log,
                 timeout: opts.start_timeout,
             }))
         }
@@ -223,25 +224,25 @@ impl Readiness {
 #[derive(Debug)]
 pub struct Launcher {
     read_end: OwnedFd,
-    log_file: Option<PathBuf>,
-    log_offset: u64,
+    /// The log file from where it ended when the daemon was forked.
+    log: Option<LogFollower>,
     timeout: Duration,
 }
 
 impl Launcher {
     /// Waits up to the start timeout for the daemon's report, handing each new line
     /// of the log file to `on_line` meanwhile (and once more after the report).
-    pub fn wait(self, mut on_line: impl FnMut(&str)) -> LaunchOutcome {
-        let mut tail = LogTail {
-            path: self.log_file.clone(),
-            offset: self.log_offset,
-            partial: Vec::new(),
+    pub fn wait(mut self, mut on_line: impl FnMut(&str)) -> LaunchOutcome {
+        let mut new_lines = |log: &mut Option<LogFollower>| {
+            for line in log.as_mut().map(LogFollower::lines).unwrap_or_default() {
+                on_line(&line);
+            }
         };
         let deadline = Instant::now() + self.timeout;
         let mut pipe = File::from(self.read_end);
         let mut got = Vec::new();
         let outcome = loop {
-            tail.drain(&mut on_line);
+            new_lines(&mut self.log);
             let now = Instant::now();
             if now >= deadline {
                 break LaunchOutcome::TimedOut;
@@ -272,7 +273,7 @@ impl Launcher {
         };
         // let the last lines (written just before the report) reach the user
         std::thread::sleep(Duration::from_millis(50));
-        tail.drain(&mut on_line);
+        new_lines(&mut self.log);
         outcome
     }
 
@@ -290,39 +291,6 @@ fn parse_report(got: &[u8]) -> Option<LaunchOutcome> {
     })
 }
 
-struct LogTail {
-    path: Option<PathBuf>,
-    offset: u64,
-    partial: Vec<u8>,
-}
-
-impl LogTail {
-    fn drain(&mut self, on_line: &mut impl FnMut(&str)) {
-        let Some(path) = &self.path else { return };
-        let Ok(mut file) = File::open(path) else {
-            return;
-        };
-        let len = file.metadata().map_or(0, |m| m.len());
-        if len < self.offset {
-            // rotated or truncated meanwhile: start over on the new file
-            self.offset = 0;
-            self.partial.clear();
-        }
-        if len == self.offset || file.seek(SeekFrom::Start(self.offset)).is_err() {
-            return;
-        }
-        let mut buf = Vec::new();
-        if let Ok(n) = file.read_to_end(&mut buf) {
-            self.offset += n as u64;
-            self.partial.extend_from_slice(&buf);
-            while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.partial.drain(..=pos).collect();
-                on_line(String::from_utf8_lossy(&line[..line.len() - 1]).as_ref());
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,25 +303,6 @@ mod tests {
             parse_report(b"failed: port in use\n"),
             Some(LaunchOutcome::Failed("port in use".into()))
         );
-    }
-
-    #[test]
-    fn log_tail_yields_complete_new_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("twistd.log");
-        std::fs::write(&path, "old line\n").unwrap();
-        let mut tail = LogTail {
-            path: Some(path.clone()),
-            offset: 9,
-            partial: Vec::new(),
-        };
-        let mut seen = Vec::new();
-        std::fs::write(&path, "old line\nnew one\nhalf").unwrap();
-        tail.drain(&mut |l: &str| seen.push(l.to_owned()));
-        assert_eq!(seen, vec!["new one"]);
-        std::fs::write(&path, "old line\nnew one\nhalf done\n").unwrap();
-        tail.drain(&mut |l: &str| seen.push(l.to_owned()));
-        assert_eq!(seen, vec!["new one", "half done"]);
     }
 
     #[test]

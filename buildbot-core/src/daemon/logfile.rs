@@ -29,6 +29,20 @@ pub enum Rotation {
     External,
 }
 
+impl Rotation {
+    /// The rotation a `buildbot.tac` asks for: by size with `rotate_length`, or none of
+    /// our own (external `logrotate`) without it.
+    pub fn from_tac(rotate_length: Option<u64>, max_rotated_files: Option<u32>) -> Rotation {
+        match rotate_length {
+            Some(rotate_length) => Rotation::Size {
+                rotate_length,
+                max_rotated_files,
+            },
+            None => Rotation::External,
+        }
+    }
+}
+
 impl Default for Rotation {
     fn default() -> Self {
         Rotation::Size {
@@ -180,6 +194,26 @@ pub enum LogTarget {
     Stderr,
 }
 
+impl LogTarget {
+    /// Where a daemon logs: the file at `path` (opened with `rotation`), with a copy on
+    /// stderr when it runs in the `foreground`; `None`: stderr only.
+    pub fn open(
+        path: Option<&Path>,
+        rotation: Rotation,
+        foreground: bool,
+    ) -> Result<LogTarget, DaemonError> {
+        let Some(path) = path else {
+            return Ok(LogTarget::Stderr);
+        };
+        let file = LogFile::open(path, rotation)?;
+        Ok(if foreground {
+            LogTarget::FileAndStderr(file)
+        } else {
+            LogTarget::File(file)
+        })
+    }
+}
+
 /// A handle on the log file installed by [`init_logging`].
 #[derive(Debug, Clone)]
 pub struct LogHandle {
@@ -251,7 +285,7 @@ pub fn log_line_now(component: &str, message: &str) -> String {
 /// `target`, flushing every line.
 ///
 /// The filter is `RUST_LOG` if set, else `filter`, else `info` (env_logger syntax,
-/// e.g. `"info,buildbot_core::worker=debug"`).
+/// e.g. `"info,buildbot_core::slave=debug"`).
 pub fn init_logging(target: LogTarget, filter: Option<&str>) -> Result<LogHandle, DaemonError> {
     let (file, stderr) = match target {
         LogTarget::File(f) => (Some(Arc::new(Mutex::new(f))), false),
@@ -423,7 +457,7 @@ mod tests {
             format_log_line(&t, "-", "x"),
             "2024-12-31 23:59:59-0530 [-] x\n"
         );
-        assert_eq!(log_component("buildbot_core::worker::conn"), "conn");
+        assert_eq!(log_component("buildbot_core::slave::conn"), "conn");
         assert_eq!(log_component("buildslave"), "buildslave");
     }
 

@@ -1,4 +1,5 @@
 use std::ffi::CStr;
+use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -88,6 +89,9 @@ fn unsafe_zeroed_passwd() -> libc::passwd {
     unsafe { std::mem::zeroed() }
 }
 
+/// Name of the tac file inside a base directory.
+pub const TAC_FILE_NAME: &str = "buildbot.tac";
+
 /// The text of a `buildbot.tac`, classified.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -147,6 +151,77 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> DaemonError {
     }
 }
 
+/// `s` as a TOML basic string (quoted, with `"`, `\` and control characters escaped),
+/// for writing a `buildbot.tac`.
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The head of a `buildbot.tac` being written: which `daemon` ("master", "slave") it
+/// configures and which `program` reads it, the `application` marker (with the warning not
+/// to edit it) and the `basedir`.
+pub fn tac_head(daemon: &str, program: &str, application: &str, basedir: &str) -> String {
+    let mut o = format!(
+        "# buildbot.tac of a Buildbot {daemon}, read by `{program} start`.\n\
+         # Edit it and restart the {daemon} to apply changes.\n\n\
+         # note: this line is matched against to check that this is a {application}\n\
+         # directory; do not edit it.\n"
+    );
+    let _ = writeln!(o, "application = {}", toml_string(application));
+    o.push_str("\n# \".\" means the directory holding this file (relocatable)\n");
+    let _ = writeln!(o, "basedir = {}", toml_string(basedir));
+    o
+}
+
+/// Appends the line `key = value` (a TOML value, e.g. from [`toml_string`]) to a
+/// `buildbot.tac` being written, or `# key = example`, commented out, when there is no
+/// value.
+pub fn toml_setting(out: &mut String, key: &str, value: Option<String>, example: &str) {
+    let _ = match value {
+        Some(v) => writeln!(out, "{key} = {v}"),
+        None => writeln!(out, "# {key} = {example}"),
+    };
+}
+
+/// Appends the log rotation settings to a `buildbot.tac` being written, with the comments
+/// that explain them (`daemon`: "master", "slave").
+pub fn tac_rotation(
+    out: &mut String,
+    daemon: &str,
+    rotate_length: Option<u64>,
+    max_rotated_files: Option<u32>,
+) {
+    let Some(len) = rotate_length else {
+        let _ = writeln!(
+            out,
+            "\n# twistd.log is not rotated by the {daemon} (use logrotate; it is re-opened when moved)"
+        );
+        return;
+    };
+    out.push_str(
+        "\n# twistd.log rotation: size in bytes, rotated files kept (unset: all).\n\
+         # Without rotate_length the log is not rotated here (use logrotate).\n",
+    );
+    let _ = writeln!(out, "rotate_length = {len}");
+    let count = max_rotated_files.map(|c| c.to_string());
+    toml_setting(out, "max_rotated_files", count, "10");
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -203,6 +278,18 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn toml_strings_parse_back() {
+        let nasty = "a \"b\" \\ c\n\td\u{1}\u{7f}é";
+        let text = format!("k = {}\n", toml_string(nasty));
+        let table: toml::Table = text.parse().unwrap();
+        assert_eq!(table["k"].as_str(), Some(nasty));
+        let mut out = String::new();
+        toml_setting(&mut out, "port", Some("9989".into()), "1");
+        toml_setting(&mut out, "path", None, "\"/ws\"");
+        assert_eq!(out, "port = 9989\n# path = \"/ws\"\n");
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub fn json_to_msgpack(v: &serde_json::Value) -> Value {
     }
 }
 
+/// The protocol's name, as a slave's `buildbot.tac` and both programs' `--version` write it.
+pub const WIRE_PROTOCOL: &str = "msgpack_experimental_v7";
 /// Response header of the WebSocket upgrade listing the extensions a master supports.
 pub const EXTENSIONS_HEADER: &str = "X-Buildbot-Worker-Extensions";
 /// Extension: worker-originated `keepalive` requests.

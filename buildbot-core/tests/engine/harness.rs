@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use buildbot_core::master::config::*;
 use buildbot_core::master::engine::{ForceRequest, Master, MasterHandle, MasterOptions};
-use buildbot_core::{Worker, WorkerHandle};
+use buildbot_core::{Slave, SlaveHandle};
 use buildbot_db::{BuildRequestId, BuildRow, LogType, Query, StepRow};
 
 pub const W1: &str = "w1";
@@ -158,7 +158,7 @@ pub async fn stdio(m: &MasterHandle, step: &StepRow) -> String {
 
 /// Our worker, in-process; stopped on drop.
 pub struct OwnWorker {
-    pub handle: WorkerHandle,
+    pub handle: SlaveHandle,
     pub _dir: tempfile::TempDir,
 }
 
@@ -168,10 +168,9 @@ impl OwnWorker {
         std::fs::create_dir_all(dir.path().join("info")).unwrap();
         std::fs::write(dir.path().join("info/admin"), "Rusty <r@example.invalid>\n").unwrap();
         std::fs::write(dir.path().join("info/host"), "test host\n").unwrap();
-        let mut config =
-            buildbot_core::WorkerConfig::new("127.0.0.1", port, name, PASS, dir.path());
+        let mut config = buildbot_core::SlaveConfig::new("127.0.0.1", port, name, PASS, dir.path());
         config.maxdelay = 1;
-        let worker = Worker::new(config);
+        let worker = Slave::new(config);
         let handle = worker.handle();
         async_std::task::spawn(async move {
             let r = worker.run().await;

@@ -13,7 +13,7 @@ use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use base64::Engine;
 use buildbot_core::protocol::{IncomingRequest, Op, RpcPeer, UpdateEntry, Value};
-use buildbot_core::{Worker, WorkerConfig, WorkerEvent, WorkerExit, WorkerHandle};
+use buildbot_core::{Slave, SlaveConfig, SlaveEvent, SlaveExit, SlaveHandle};
 use futures::StreamExt;
 
 pub const NAME: &str = "w1";
@@ -444,15 +444,15 @@ impl FakeMaster {
 
 /// Our worker running in-process; stopped on drop.
 pub struct TestWorker {
-    pub handle: WorkerHandle,
-    pub events: Receiver<WorkerEvent>,
+    pub handle: SlaveHandle,
+    pub events: Receiver<SlaveEvent>,
     pub basedir: PathBuf,
-    task: Option<async_std::task::JoinHandle<Result<WorkerExit, buildbot_core::WorkerError>>>,
+    task: Option<async_std::task::JoinHandle<Result<SlaveExit, buildbot_core::SlaveError>>>,
     _dir: Option<tempfile::TempDir>,
 }
 
-pub fn test_config(port: u16, basedir: &Path) -> WorkerConfig {
-    let mut c = WorkerConfig::new("127.0.0.1", port, NAME, PASSWORD, basedir);
+pub fn test_config(port: u16, basedir: &Path) -> SlaveConfig {
+    let mut c = SlaveConfig::new("127.0.0.1", port, NAME, PASSWORD, basedir);
     c.maxdelay = 2;
     c.connect_timeout = Duration::from_secs(5);
     c
@@ -460,7 +460,7 @@ pub fn test_config(port: u16, basedir: &Path) -> WorkerConfig {
 
 impl TestWorker {
     /// A worker in a fresh temp base directory (with info files).
-    pub fn start_with(port: u16, tweak: impl FnOnce(&mut WorkerConfig)) -> TestWorker {
+    pub fn start_with(port: u16, tweak: impl FnOnce(&mut SlaveConfig)) -> TestWorker {
         let dir = tempfile::tempdir().unwrap();
         let basedir = dir.path().join("worker");
         std::fs::create_dir_all(basedir.join("info")).unwrap();
@@ -477,9 +477,9 @@ impl TestWorker {
         w
     }
 
-    pub fn spawn(config: WorkerConfig) -> TestWorker {
+    pub fn spawn(config: SlaveConfig) -> TestWorker {
         let basedir = config.basedir.clone();
-        let worker = Worker::new(config);
+        let worker = Slave::new(config);
         let handle = worker.handle();
         let events = handle.events();
         let task = async_std::task::spawn(worker.run());
@@ -497,7 +497,7 @@ impl TestWorker {
     }
 
     /// Waits for `run()` to return.
-    pub async fn join(mut self, timeout: Duration) -> WorkerExit {
+    pub async fn join(mut self, timeout: Duration) -> SlaveExit {
         let task = self.task.take().unwrap();
         async_std::future::timeout(timeout, task)
             .await
@@ -506,7 +506,7 @@ impl TestWorker {
     }
 
     /// Collects events for `duration`.
-    pub async fn events_for(&self, duration: Duration) -> Vec<WorkerEvent> {
+    pub async fn events_for(&self, duration: Duration) -> Vec<SlaveEvent> {
         let deadline = std::time::Instant::now() + duration;
         let mut out = Vec::new();
         loop {
@@ -581,7 +581,7 @@ pub async fn setup() -> (FakeMaster, TestWorker, MasterConn) {
 
 pub async fn setup_with(
     opts: MasterOpts,
-    tweak: impl FnOnce(&mut WorkerConfig),
+    tweak: impl FnOnce(&mut SlaveConfig),
 ) -> (FakeMaster, TestWorker, MasterConn) {
     init_log();
     let master = FakeMaster::start(opts).await;

@@ -514,7 +514,7 @@ fn python_master_interop() {
     while auth_failures < 2 {
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(!left.is_zero(), "no repeated auth failure");
-        if let Ok(Ok(buildbot_core::WorkerEvent::AuthFailed(_))) =
+        if let Ok(Ok(buildbot_core::SlaveEvent::AuthFailed(_))) =
             async_std::future::timeout(left, bad.events.recv()).await_blocking()
         {
             auth_failures += 1;

@@ -1,4 +1,4 @@
-//! Integration tests of the protocol and the worker runtime (real sockets, real processes).
+//! Integration tests of the protocol and the slave runtime (real sockets, real processes).
 // helpers outside #[test] functions unwrap too; the tungstenite callback type is fixed
 #![allow(clippy::unwrap_used, clippy::result_large_err)]
 

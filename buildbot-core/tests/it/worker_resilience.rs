@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use buildbot_core::protocol::{Op, ProtocolError, Value};
-use buildbot_core::{AllowShutdown, WorkerEvent, WorkerExit};
+use buildbot_core::{AllowShutdown, SlaveEvent, SlaveExit};
 
 use crate::harness::*;
 use crate::worker_commands::process_alive;
@@ -29,7 +29,7 @@ async fn wrong_password_retries_with_backoff() {
     let auth: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            WorkerEvent::AuthFailed(t) => Some(t.clone()),
+            SlaveEvent::AuthFailed(t) => Some(t.clone()),
             _ => None,
         })
         .collect();
@@ -43,7 +43,7 @@ async fn wrong_password_retries_with_backoff() {
     let delays: Vec<f64> = events
         .iter()
         .filter_map(|e| match e {
-            WorkerEvent::ConnectFailed { retry_in, .. } => Some(retry_in.as_secs_f64()),
+            SlaveEvent::ConnectFailed { retry_in, .. } => Some(retry_in.as_secs_f64()),
             _ => None,
         })
         .collect();
@@ -56,7 +56,7 @@ async fn wrong_password_retries_with_backoff() {
         worker.handle.stop();
         worker.join(Duration::from_secs(5)).await
     };
-    assert!(matches!(exit, WorkerExit::Stopped));
+    assert!(matches!(exit, SlaveExit::Stopped));
 }
 
 #[async_std::test]
@@ -68,7 +68,7 @@ async fn refused_connection_messages_and_maxretries() {
     let reason = events
         .iter()
         .find_map(|e| match e {
-            WorkerEvent::ConnectFailed { reason, .. } => Some(reason.clone()),
+            SlaveEvent::ConnectFailed { reason, .. } => Some(reason.clone()),
             _ => None,
         })
         .unwrap();
@@ -77,7 +77,7 @@ async fn refused_connection_messages_and_maxretries() {
         "{reason}"
     );
     let exit = worker.join(Duration::from_secs(10)).await;
-    assert!(matches!(exit, WorkerExit::MaxRetriesReached), "{exit:?}");
+    assert!(matches!(exit, SlaveExit::MaxRetriesReached), "{exit:?}");
 }
 
 #[async_std::test]
@@ -91,7 +91,7 @@ async fn connect_timeout_message() {
     let reason = events
         .iter()
         .find_map(|e| match e {
-            WorkerEvent::ConnectFailed { reason, .. } => Some(reason.clone()),
+            SlaveEvent::ConnectFailed { reason, .. } => Some(reason.clone()),
             _ => None,
         })
         .unwrap();
@@ -213,7 +213,7 @@ async fn graceful_shutdown_without_extension_drains() {
     let log = conn.wait_complete("running", Duration::from_secs(10)).await;
     assert_eq!(log.text("stdout"), "done\n");
     let exit = w.join(Duration::from_secs(5)).await;
-    assert!(matches!(exit, WorkerExit::GracefulShutdown), "{exit:?}");
+    assert!(matches!(exit, SlaveExit::GracefulShutdown), "{exit:?}");
     // no unknown op was ever sent to the (Python-like) master
     assert!(conn.other_ops().is_empty());
 }
@@ -240,7 +240,7 @@ async fn graceful_shutdown_with_extension_asks_the_master() {
     }
     assert_eq!(conn.call(Op::Shutdown).await.unwrap(), Value::Nil);
     let exit = w.join(Duration::from_secs(5)).await;
-    assert!(matches!(exit, WorkerExit::GracefulShutdown), "{exit:?}");
+    assert!(matches!(exit, SlaveExit::GracefulShutdown), "{exit:?}");
 }
 
 #[async_std::test]
@@ -252,7 +252,7 @@ async fn shutdown_stamp_file() {
     async_std::task::sleep(Duration::from_millis(1100)).await;
     std::fs::write(w.basedir.join("shutdown.stamp"), "").unwrap();
     let exit = w.join(Duration::from_secs(25)).await;
-    assert!(matches!(exit, WorkerExit::GracefulShutdown), "{exit:?}");
+    assert!(matches!(exit, SlaveExit::GracefulShutdown), "{exit:?}");
 }
 
 #[async_std::test]
@@ -262,7 +262,7 @@ async fn graceful_shutdown_while_disconnected_exits_at_once() {
     async_std::task::sleep(Duration::from_millis(300)).await;
     w.handle.request_graceful_shutdown();
     let exit = w.join(Duration::from_secs(3)).await;
-    assert!(matches!(exit, WorkerExit::GracefulShutdown), "{exit:?}");
+    assert!(matches!(exit, SlaveExit::GracefulShutdown), "{exit:?}");
 }
 
 #[async_std::test]
@@ -292,7 +292,7 @@ async fn stop_kills_running_commands() {
         .unwrap();
     w.handle.stop();
     let exit = w.join(Duration::from_secs(5)).await;
-    assert!(matches!(exit, WorkerExit::Stopped));
+    assert!(matches!(exit, SlaveExit::Stopped));
     let deadline = Instant::now() + Duration::from_secs(3);
     while process_alive(pid) {
         assert!(Instant::now() < deadline, "{pid} survived stop()");

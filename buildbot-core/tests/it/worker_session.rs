@@ -286,7 +286,7 @@ async fn shutdown_from_master_ends_run() {
     assert_eq!(conn.call(Op::Shutdown).await.unwrap(), Value::Nil);
     let exit = worker.join(Duration::from_secs(5)).await;
     assert!(
-        matches!(exit, buildbot_core::WorkerExit::ShutdownByMaster),
+        matches!(exit, buildbot_core::SlaveExit::ShutdownByMaster),
         "{exit:?}"
     );
     assert!(conn.wait_closed(Duration::from_secs(5)).await);

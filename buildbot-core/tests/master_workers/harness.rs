@@ -14,7 +14,7 @@ use async_tungstenite::tungstenite::http::HeaderValue;
 use base64::Engine;
 use buildbot_core::master::workers::*;
 use buildbot_core::protocol::{IncomingRequest, Op, RpcPeer, UpdateEntry, Value};
-use buildbot_core::{Worker, WorkerConfig, WorkerHandle};
+use buildbot_core::{Slave, SlaveConfig, SlaveHandle};
 use futures::StreamExt;
 
 pub const NAME: &str = "w1";
@@ -213,7 +213,7 @@ impl Drop for PyWorker {
 
 /// Our worker running in-process; stopped on drop.
 pub struct OwnWorker {
-    pub handle: WorkerHandle,
+    pub handle: SlaveHandle,
     pub dir: tempfile::TempDir,
     task: Option<async_std::task::JoinHandle<()>>,
 }
@@ -227,15 +227,15 @@ impl OwnWorker {
         port: u16,
         name: &str,
         password: &str,
-        tweak: impl FnOnce(&mut WorkerConfig),
+        tweak: impl FnOnce(&mut SlaveConfig),
     ) -> OwnWorker {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("info")).unwrap();
         std::fs::write(dir.path().join("info/admin"), "Rusty <r@example.invalid>\n").unwrap();
-        let mut config = WorkerConfig::new("127.0.0.1", port, name, password, dir.path());
+        let mut config = SlaveConfig::new("127.0.0.1", port, name, password, dir.path());
         config.maxdelay = 1;
         tweak(&mut config);
-        let worker = Worker::new(config);
+        let worker = Slave::new(config);
         let handle = worker.handle();
         let task = async_std::task::spawn(async move {
             let r = worker.run().await;

@@ -1,4 +1,4 @@
-//! Against our own worker runtime (in-process, real sockets and processes).
+//! Against our own slave runtime (in-process, real sockets and processes).
 
 use buildbot_core::master::workers::*;
 use buildbot_core::protocol::Value;

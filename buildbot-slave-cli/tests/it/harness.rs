@@ -1,9 +1,9 @@
-//! Temp dirs, the binary, daemons cleaned up on drop, a tiny fake master.
+//! The `buildslave` binary, a tiny fake master, ports; temp dirs, daemons cleaned up on
+//! drop and the rest come from the shared `cli_harness`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -12,173 +12,37 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+pub use crate::cli_harness::*;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_buildslave");
-
-/// Result of one run of the binary.
-#[derive(Debug)]
-pub struct Out {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    pub fn fails_with(&self, needle: &str) -> &Self {
-        assert_eq!(self.code, 1, "expected exit 1: {self:#?}");
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}: {self:#?}"
-        );
-        self
-    }
-}
 
 /// Runs `buildslave ARGS` with extra env vars, bounded by 40 s.
 pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Out {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn buildslave");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let t_out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let t_err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("buildslave {args:?} did not finish within 40 s");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Out {
-        code: status.code().unwrap_or(-1),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
+    run_program(
+        "buildslave",
+        Path::new(BIN),
+        args,
+        env,
+        Duration::from_secs(40),
+    )
 }
 
 pub fn run(args: &[&str]) -> Out {
     run_env(args, &[])
 }
 
-pub fn alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks existence.
-    if unsafe { libc::kill(pid as i32, 0) } != 0 {
-        return false;
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    !stat
-        .rsplit_once(')')
-        .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-}
-
-pub fn signal(pid: u32, sig: i32) {
-    // SAFETY: signalling a process this test started.
-    unsafe { libc::kill(pid as i32, sig) };
-}
-
-/// Polls `cond` every 50 ms for at most `secs` seconds.
-pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A temp dir holding slave directories; on drop every slave started in it is killed.
-pub struct Scratch {
-    pub tmp: tempfile::TempDir,
-    watched: std::cell::RefCell<Vec<PathBuf>>,
-}
-
 impl Scratch {
+    /// A temp dir holding slave directories; on drop every slave started in it is killed
+    /// (only a process that is one of ours: named buildslave or started for this dir).
     pub fn new() -> Self {
-        Scratch {
-            tmp: tempfile::tempdir().unwrap(),
-            watched: Default::default(),
-        }
+        Scratch::killing(|pid, dir| {
+            let cmdline = String::from_utf8_lossy(
+                &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
+            )
+            .into_owned();
+            cmdline.contains("buildslave") || cmdline.contains(dir.to_str().unwrap_or("\0"))
+        })
     }
-
-    /// Path of a (not yet existing) slave dir; its daemon is killed on drop.
-    pub fn dir(&self, name: &str) -> PathBuf {
-        let p = self.tmp.path().join(name);
-        self.watch(&p);
-        p
-    }
-
-    pub fn watch(&self, p: &Path) {
-        self.watched.borrow_mut().push(p.to_path_buf());
-    }
-
-    pub fn path(&self) -> &Path {
-        self.tmp.path()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for d in self.watched.borrow().iter() {
-            let cmdline = |pid: u32| {
-                String::from_utf8_lossy(
-                    &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
-                )
-                .into_owned()
-            };
-            // only a process that is one of ours: named buildslave or started for this dir
-            if let Some(pid) = pid_of(d)
-                && (cmdline(pid).contains("buildslave")
-                    || cmdline(pid).contains(d.to_str().unwrap_or("\0")))
-            {
-                signal(pid, libc::SIGKILL);
-            }
-        }
-    }
-}
-
-pub fn pid_of(dir: &Path) -> Option<u32> {
-    std::fs::read_to_string(dir.join("twistd.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-pub fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-pub fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_default()
 }
 
 /// A fake master on 127.0.0.1: completes the WebSocket handshake when the

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use buildbot_core::master::config::*;
 use buildbot_core::master::{Master, MasterHandle, MasterOptions};
-use buildbot_core::{Worker, WorkerHandle};
+use buildbot_core::{Slave, SlaveHandle};
 use serde_json::Value;
 
 pub const W1: &str = "w1";
@@ -20,7 +20,7 @@ pub struct Env {
 
 /// Our in-process worker `W1`; stopped when dropped.
 pub struct WorkerGuard {
-    handle: WorkerHandle,
+    handle: SlaveHandle,
     _dir: tempfile::TempDir,
 }
 
@@ -287,7 +287,7 @@ pub async fn connect_worker(master: &MasterHandle) -> WorkerGuard {
     )
     .unwrap();
     std::fs::write(wdir.path().join("info/host"), "test host\n").unwrap();
-    let mut wc = buildbot_core::WorkerConfig::new(
+    let mut wc = buildbot_core::SlaveConfig::new(
         "127.0.0.1",
         master.worker_addr().port(),
         W1,
@@ -295,7 +295,7 @@ pub async fn connect_worker(master: &MasterHandle) -> WorkerGuard {
         wdir.path(),
     );
     wc.maxdelay = 1;
-    let worker = Worker::new(wc);
+    let worker = Slave::new(wc);
     let handle = worker.handle();
     async_std::task::spawn(async move {
         let _ = worker.run().await;

@@ -8,8 +8,8 @@ use rmpv::Value;
 use super::shell::child_env;
 use super::{Args, Ctx, failure_text, value_text};
 use crate::protocol::UpdateEntry;
-use crate::worker::pyrepr::number_display;
-use crate::worker::runprocess::{self, CommandLine, ProcessSpec, strerror};
+use crate::slave::pyrepr::number_display;
+use crate::slave::runprocess::{self, CommandLine, ProcessSpec, strerror};
 
 /// Reports an OS error the Python way: `rc errno`, then (after `elapsed`) the header.
 fn report(ctx: &Ctx, cmd: &str, e: &std::io::Error, path: &str) {
@@ -259,7 +259,7 @@ pub(super) async fn rmfile(ctx: &Ctx, a: Args) -> Result<(), String> {
     };
     // The file itself may be a symlink; removing the link is fine, so only its parent must
     // resolve inside the base directory.
-    let lexical = crate::worker::paths::normalize(ctx.shared.jail.base(), Path::new(&p));
+    let lexical = crate::slave::paths::normalize(ctx.shared.jail.base(), Path::new(&p));
     let parent_ok = lexical.parent().is_some_and(|parent| {
         ctx.shared
             .jail

@@ -8,7 +8,7 @@ use rmpv::Value;
 
 use super::{Args, Ctx, failure_text};
 use crate::protocol::{Op, ProtocolError, UpdateEntry};
-use crate::worker::output::Stream;
+use crate::slave::output::Stream;
 
 /// Largest block read or requested at once, whatever the master asks for.
 const MAX_BLOCK: usize = 16 << 20;
@@ -236,7 +236,7 @@ fn python_oserror(e: &std::io::Error, path: &str) -> String {
     match e.raw_os_error() {
         Some(n) => format!(
             "[Errno {n}] {}: '{path}'",
-            crate::worker::runprocess::strerror(e)
+            crate::slave::runprocess::strerror(e)
         ),
         None => e.to_string(),
     }

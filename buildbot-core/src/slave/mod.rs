@@ -1,19 +1,21 @@
-//! The worker (slave) runtime: connects to a master, answers its requests and runs the
-//! commands it sends (shell commands, file transfers, file-system operations).
+//! The slave runtime, what `buildslave` runs (Buildbot 4 calls it a worker; the master's
+//! side of the connection is `master::workers`): connects to a master with back-off,
+//! answers its requests and runs the commands it sends (shell commands, file transfers,
+//! file-system operations).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), buildbot_core::WorkerError> {
-//! use buildbot_core::{Worker, WorkerConfig};
-//! let config = WorkerConfig::new("localhost", 9989, "example-slave", "pass", "/var/lib/slave");
-//! let worker = Worker::new(config);
-//! let handle = worker.handle(); // handle.stop() from a signal handler
-//! let exit = worker.run().await?;
+//! # async fn demo() -> Result<(), buildbot_core::SlaveError> {
+//! use buildbot_core::{Slave, SlaveConfig};
+//! let config = SlaveConfig::new("localhost", 9989, "example-slave", "pass", "/var/lib/slave");
+//! let slave = Slave::new(config);
+//! let handle = slave.handle(); // handle.stop() from a signal handler
+//! let exit = slave.run().await?;
 //! # let _ = (handle, exit);
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Safety rule: the worker never creates, changes or deletes anything outside its base
+//! Safety rule: the slave never creates, changes or deletes anything outside its base
 //! directory on the master's behalf — every path argument (and a shell command's `workdir`)
 //! must resolve inside `basedir`, otherwise the command fails with `rc 1` and a header line
 //! naming the path.
@@ -38,17 +40,21 @@ use commands::Registry;
 use output::Encoding;
 use paths::Jail;
 
-/// Configuration of a worker (the values of the slave's `buildbot.tac`).
+/// The log target of the lines logged here: `twistd.log` names them `[worker]`, as it did
+/// before this module was named `slave` (`RUST_LOG=buildbot_core::slave` still selects them).
+const LOG_TARGET: &str = "buildbot_core::slave::worker";
+
+/// Configuration of a slave (the values of its `buildbot.tac`).
 #[non_exhaustive]
 #[derive(Clone, Debug)]
-pub struct WorkerConfig {
+pub struct SlaveConfig {
     /// Master host name or address.
     pub master_host: String,
     /// Master's msgpack port.
     pub master_port: u16,
-    /// Worker name.
+    /// The name the slave logs in with (its worker name on the master).
     pub name: String,
-    /// Worker password.
+    /// The password it logs in with.
     pub password: String,
     /// Absolute base directory.
     pub basedir: PathBuf,
@@ -75,7 +81,7 @@ pub struct WorkerConfig {
     pub path: Option<String>,
 }
 
-impl WorkerConfig {
+impl SlaveConfig {
     /// A configuration with the defaults of `create-slave`.
     pub fn new(
         master_host: impl Into<String>,
@@ -84,7 +90,7 @@ impl WorkerConfig {
         password: impl Into<String>,
         basedir: impl Into<PathBuf>,
     ) -> Self {
-        WorkerConfig {
+        SlaveConfig {
             master_host: master_host.into(),
             master_port,
             name: name.into(),
@@ -109,14 +115,14 @@ impl WorkerConfig {
 pub enum AllowShutdown {
     /// Touching `basedir/shutdown.stamp` (checked every 10 s).
     File,
-    /// SIGHUP (the CLI calls [`WorkerHandle::request_graceful_shutdown`]).
+    /// SIGHUP (the CLI calls [`SlaveHandle::request_graceful_shutdown`]).
     Signal,
 }
 
-/// Things that happen to a worker; also logged.
+/// Things that happen to a slave; also logged.
 #[non_exhaustive]
 #[derive(Clone, Debug)]
-pub enum WorkerEvent {
+pub enum SlaveEvent {
     /// A connection attempt starts (1 = first after start or after a working session).
     Connecting {
         /// Attempt number.
@@ -135,15 +141,15 @@ pub enum WorkerEvent {
     },
     /// A session ended.
     Disconnected(String),
-    /// The worker is shutting down.
+    /// The slave is shutting down.
     ShuttingDown(String),
 }
 
-/// Why [`Worker::run`] returned.
+/// Why [`Slave::run`] returned.
 #[non_exhaustive]
 #[derive(Debug)]
-pub enum WorkerExit {
-    /// [`WorkerHandle::stop`] was called.
+pub enum SlaveExit {
+    /// [`SlaveHandle::stop`] was called.
     Stopped,
     /// The master sent `shutdown`.
     ShutdownByMaster,
@@ -153,10 +159,10 @@ pub enum WorkerExit {
     MaxRetriesReached,
 }
 
-/// Errors that prevent the worker from running at all.
+/// Errors that prevent the slave from running at all.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
+pub enum SlaveError {
     /// The configuration is unusable.
     #[error("invalid worker configuration: {0}")]
     Config(String),
@@ -176,19 +182,19 @@ pub(crate) enum Ev {
 
 /// State shared by the worker loop, sessions and commands.
 pub(crate) struct Shared {
-    pub(crate) config: WorkerConfig,
+    pub(crate) config: SlaveConfig,
     pub(crate) jail: Jail,
     pub(crate) encoding: Encoding,
     pub(crate) commands: Registry,
     pub(crate) shutting_down: AtomicBool,
     stopped: AtomicBool,
-    events_tx: Sender<WorkerEvent>,
-    events_rx: Receiver<WorkerEvent>,
+    events_tx: Sender<SlaveEvent>,
+    events_rx: Receiver<SlaveEvent>,
     ev_tx: Sender<Ev>,
 }
 
 impl Shared {
-    pub(crate) fn emit(&self, event: WorkerEvent) {
+    pub(crate) fn emit(&self, event: SlaveEvent) {
         let _ = self.events_tx.try_send(event);
     }
 
@@ -201,59 +207,59 @@ impl Shared {
     }
 }
 
-/// A worker. Create it, take a [`WorkerHandle`], then `run()` it.
-pub struct Worker {
+/// A slave. Create it, take a [`SlaveHandle`], then `run()` it.
+pub struct Slave {
     shared: Arc<Shared>,
     ev_rx: Receiver<Ev>,
 }
 
-/// Controls a running worker from elsewhere (signal handlers, tests).
+/// Controls a running slave from elsewhere (signal handlers, tests).
 #[derive(Clone)]
-pub struct WorkerHandle {
+pub struct SlaveHandle {
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for WorkerHandle {
+impl std::fmt::Debug for SlaveHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WorkerHandle")
+        f.debug_struct("SlaveHandle")
             .field("name", &self.shared.config.name)
             .finish()
     }
 }
 
-impl WorkerHandle {
+impl SlaveHandle {
     /// Asks for a graceful shutdown (what SIGHUP triggers with `allow_shutdown = signal`):
     /// with a master that supports it, a `shutdown_request`; otherwise new commands are
-    /// refused, running ones are waited for, then the worker disconnects and exits. When
-    /// not connected the worker exits at once.
+    /// refused, running ones are waited for, then the slave disconnects and exits. When
+    /// not connected the slave exits at once.
     pub fn request_graceful_shutdown(&self) {
-        log::info!("graceful shutdown requested");
+        log::info!(target: LOG_TARGET, "graceful shutdown requested");
         self.shared.send_ev(Ev::Graceful);
     }
 
-    /// Stops the worker: kills the process groups of running commands and makes
-    /// [`Worker::run`] return [`WorkerExit::Stopped`].
+    /// Stops the slave: kills the process groups of running commands and makes
+    /// [`Slave::run`] return [`SlaveExit::Stopped`].
     pub fn stop(&self) {
-        log::info!("stopping the worker");
+        log::info!(target: LOG_TARGET, "stopping the worker");
         self.shared.stopped.store(true, Ordering::SeqCst);
         self.shared.commands.kill_all("worker stopping");
         self.shared.send_ev(Ev::Stop);
     }
 
-    /// The stream of [`WorkerEvent`]s (events beyond 1024 unread ones are dropped).
-    pub fn events(&self) -> Receiver<WorkerEvent> {
+    /// The stream of [`SlaveEvent`]s (events beyond 1024 unread ones are dropped).
+    pub fn events(&self) -> Receiver<SlaveEvent> {
         self.shared.events_rx.clone()
     }
 }
 
-impl Worker {
-    /// Creates a worker from its configuration.
-    pub fn new(config: WorkerConfig) -> Worker {
+impl Slave {
+    /// Creates a slave from its configuration.
+    pub fn new(config: SlaveConfig) -> Slave {
         let (events_tx, events_rx) = bounded(1024);
         let (ev_tx, ev_rx) = unbounded();
         let jail = Jail::new(&config.basedir);
         let encoding = Encoding::from_name(config.unicode_encoding.as_deref());
-        Worker {
+        Slave {
             shared: Arc::new(Shared {
                 config,
                 jail,
@@ -269,26 +275,26 @@ impl Worker {
         }
     }
 
-    /// A handle to control the worker while it runs.
-    pub fn handle(&self) -> WorkerHandle {
-        WorkerHandle {
+    /// A handle to control the slave while it runs.
+    pub fn handle(&self) -> SlaveHandle {
+        SlaveHandle {
             shared: self.shared.clone(),
         }
     }
 
     /// Connects to the master and serves it, reconnecting with back-off, until stopped,
     /// shut down, or `maxretries` is reached.
-    pub async fn run(self) -> Result<WorkerExit, WorkerError> {
+    pub async fn run(self) -> Result<SlaveExit, SlaveError> {
         let shared = self.shared;
         let config = &shared.config;
         if config.name.contains(':') {
-            return Err(WorkerError::Config(format!(
+            return Err(SlaveError::Config(format!(
                 "the worker name {:?} must not contain ':'",
                 config.name
             )));
         }
         if !config.basedir.is_absolute() {
-            return Err(WorkerError::Config(format!(
+            return Err(SlaveError::Config(format!(
                 "the base directory {} must be an absolute path",
                 config.basedir.display()
             )));
@@ -301,8 +307,8 @@ impl Worker {
         shared.stopped.store(true, Ordering::SeqCst);
         shared.commands.kill_all("worker exiting");
         let why = format!("{exit:?}");
-        log::info!("worker exits: {why}");
-        shared.emit(WorkerEvent::ShuttingDown(why));
+        log::info!(target: LOG_TARGET, "worker exits: {why}");
+        shared.emit(SlaveEvent::ShuttingDown(why));
         Ok(exit)
     }
 }
@@ -326,6 +332,7 @@ fn spawn_stamp_watcher(shared: Arc<Shared>) {
             }
             if stamp_mtime(&stamp) > initial {
                 log::info!(
+                    target: LOG_TARGET,
                     "{} was touched: requesting a graceful shutdown",
                     stamp.display()
                 );

@@ -15,7 +15,7 @@ use base64::Engine;
 use futures::future::Either;
 
 use super::session::{self, SessionOutcome};
-use super::{Ev, Shared, WorkerConfig, WorkerEvent, WorkerExit};
+use super::{Ev, Shared, SlaveConfig, SlaveEvent, SlaveExit};
 use crate::protocol::{EXTENSIONS_HEADER, MAX_MESSAGE_SIZE, parse_extensions};
 
 /// Why a connection attempt failed.
@@ -41,7 +41,7 @@ impl ConnectError {
 }
 
 /// `host:port` for messages (IPv6 literals in brackets).
-fn host_port(config: &WorkerConfig) -> String {
+fn host_port(config: &SlaveConfig) -> String {
     if config.master_host.contains(':') && !config.master_host.starts_with('[') {
         format!("[{}]:{}", config.master_host, config.master_port)
     } else {
@@ -49,7 +49,7 @@ fn host_port(config: &WorkerConfig) -> String {
     }
 }
 
-fn url(config: &WorkerConfig) -> String {
+fn url(config: &SlaveConfig) -> String {
     let path = match config.path.as_deref() {
         None | Some("") => "/".to_string(),
         Some(p) if p.starts_with('/') => p.to_string(),
@@ -80,7 +80,7 @@ fn set_keepalive(stream: &TcpStream) {
 
 /// Opens the WebSocket session. Returns the stream and the extensions the master offers.
 pub(crate) async fn connect(
-    config: &WorkerConfig,
+    config: &SlaveConfig,
 ) -> Result<(WebSocketStream<TcpStream>, Vec<String>), ConnectError> {
     let hp = host_port(config);
     let attempt = async {
@@ -167,7 +167,7 @@ pub(crate) fn backoff(retry: u32, maxdelay: u64) -> Duration {
 
 enum Wait {
     Elapsed,
-    Exit(WorkerExit),
+    Exit(SlaveExit),
 }
 
 /// Waits `delay` while still reacting to stop / graceful-shutdown requests.
@@ -180,10 +180,10 @@ async fn wait(ev_rx: &Receiver<Ev>, delay: Duration) -> Wait {
         }
         match async_std::future::timeout(left, ev_rx.recv()).await {
             Err(_) => return Wait::Elapsed,
-            Ok(Ok(Ev::Stop)) | Ok(Err(_)) => return Wait::Exit(WorkerExit::Stopped),
+            Ok(Ok(Ev::Stop)) | Ok(Err(_)) => return Wait::Exit(SlaveExit::Stopped),
             Ok(Ok(Ev::Graceful)) => {
                 log::info!("graceful shutdown while not connected: exiting now");
-                return Wait::Exit(WorkerExit::GracefulShutdown);
+                return Wait::Exit(SlaveExit::GracefulShutdown);
             }
             Ok(Ok(_)) => {}
         }
@@ -191,18 +191,18 @@ async fn wait(ev_rx: &Receiver<Ev>, delay: Duration) -> Wait {
 }
 
 /// The connect / serve / reconnect loop.
-pub(crate) async fn run_loop(shared: &Arc<Shared>, ev_rx: &Receiver<Ev>) -> WorkerExit {
+pub(crate) async fn run_loop(shared: &Arc<Shared>, ev_rx: &Receiver<Ev>) -> SlaveExit {
     let config = &shared.config;
     let hp = host_port(config);
     let mut retry: u32 = 0;
     let mut generation: u64 = 0;
     loop {
         if shared.stopped.load(std::sync::atomic::Ordering::SeqCst) {
-            return WorkerExit::Stopped;
+            return SlaveExit::Stopped;
         }
         generation += 1;
         log::info!("connecting to the master at {hp} (attempt {})", retry + 1);
-        shared.emit(WorkerEvent::Connecting { attempt: retry + 1 });
+        shared.emit(SlaveEvent::Connecting { attempt: retry + 1 });
         // connect, but stay responsive to stop / graceful requests
         let mut connecting = Box::pin(connect(config));
         let result = loop {
@@ -212,10 +212,10 @@ pub(crate) async fn run_loop(shared: &Arc<Shared>, ev_rx: &Receiver<Ev>) -> Work
                 Either::Right((ev, pending)) => {
                     connecting = pending;
                     match ev {
-                        Ok(Ev::Stop) | Err(_) => return WorkerExit::Stopped,
+                        Ok(Ev::Stop) | Err(_) => return SlaveExit::Stopped,
                         Ok(Ev::Graceful) => {
                             log::info!("graceful shutdown while not connected: exiting now");
-                            return WorkerExit::GracefulShutdown;
+                            return SlaveExit::GracefulShutdown;
                         }
                         Ok(_) => {}
                     }
@@ -232,7 +232,7 @@ pub(crate) async fn run_loop(shared: &Arc<Shared>, ev_rx: &Receiver<Ev>) -> Work
                         format!(" (extensions: {})", exts.join(", "))
                     }
                 );
-                shared.emit(WorkerEvent::Connected);
+                shared.emit(SlaveEvent::Connected);
                 match session::run(shared, ev_rx, ws, exts, generation).await {
                     SessionOutcome::Exit(exit) => return exit,
                     SessionOutcome::Lost { reason, started } => {
@@ -240,7 +240,7 @@ pub(crate) async fn run_loop(shared: &Arc<Shared>, ev_rx: &Receiver<Ev>) -> Work
                         if shared.commands.len() > 0 {
                             shared.commands.kill_all("connection to the master lost");
                         }
-                        shared.emit(WorkerEvent::Disconnected(reason));
+                        shared.emit(SlaveEvent::Disconnected(reason));
                         if started {
                             retry = 0;
                         }
@@ -259,7 +259,7 @@ pub(crate) async fn run_loop(shared: &Arc<Shared>, ev_rx: &Receiver<Ev>) -> Work
                 match &e {
                     ConnectError::Auth(text) => {
                         log::error!("{text}");
-                        shared.emit(WorkerEvent::AuthFailed(text.clone()));
+                        shared.emit(SlaveEvent::AuthFailed(text.clone()));
                     }
                     other => log::warn!("{}", other.text()),
                 }
@@ -269,11 +269,11 @@ pub(crate) async fn run_loop(shared: &Arc<Shared>, ev_rx: &Receiver<Ev>) -> Work
                     log::error!(
                         "giving up after {retry} failed connection attempts to {hp} (maxretries)"
                     );
-                    return WorkerExit::MaxRetriesReached;
+                    return SlaveExit::MaxRetriesReached;
                 }
                 let delay = backoff(retry, config.maxdelay);
                 log::info!("will retry in {:.1} seconds", delay.as_secs_f64());
-                shared.emit(WorkerEvent::ConnectFailed {
+                shared.emit(SlaveEvent::ConnectFailed {
                     reason: e.text().to_string(),
                     retry_in: delay,
                 });

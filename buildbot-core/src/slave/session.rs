@@ -11,7 +11,7 @@ use async_tungstenite::tungstenite::Message as WsMessage;
 use futures::StreamExt;
 use rmpv::Value;
 
-use super::{Ev, Shared, WorkerExit, commands, info};
+use super::{Ev, Shared, SlaveExit, commands, info};
 use crate::protocol::{
     EXT_KEEPALIVE, EXT_SHUTDOWN_REQUEST, IncomingRequest, Op, RpcPeer, WorkerSettings,
 };
@@ -19,7 +19,7 @@ use crate::protocol::{
 /// How a session ended.
 pub(crate) enum SessionOutcome {
     /// The worker must exit.
-    Exit(WorkerExit),
+    Exit(SlaveExit),
     /// The connection was lost; `started` tells whether the master had spoken first.
     Lost { reason: String, started: bool },
 }
@@ -242,10 +242,10 @@ pub(crate) async fn run(
     let outcome = loop {
         let ev = match ev_rx.recv().await {
             Ok(ev) => ev,
-            Err(_) => break SessionOutcome::Exit(WorkerExit::Stopped),
+            Err(_) => break SessionOutcome::Exit(SlaveExit::Stopped),
         };
         match ev {
-            Ev::Stop => break SessionOutcome::Exit(WorkerExit::Stopped),
+            Ev::Stop => break SessionOutcome::Exit(SlaveExit::Stopped),
             Ev::Graceful => {
                 if graceful {
                     continue;
@@ -268,7 +268,7 @@ pub(crate) async fn run(
                     draining = true;
                     start_draining(shared);
                     if shared.commands.len() == 0 {
-                        break SessionOutcome::Exit(WorkerExit::GracefulShutdown);
+                        break SessionOutcome::Exit(SlaveExit::GracefulShutdown);
                     }
                 }
             }
@@ -276,20 +276,20 @@ pub(crate) async fn run(
                 draining = true;
                 start_draining(shared);
                 if shared.commands.len() == 0 {
-                    break SessionOutcome::Exit(WorkerExit::GracefulShutdown);
+                    break SessionOutcome::Exit(SlaveExit::GracefulShutdown);
                 }
             }
             Ev::CommandsChanged if draining && shared.commands.len() == 0 => {
                 log::info!("all commands finished: disconnecting");
-                break SessionOutcome::Exit(WorkerExit::GracefulShutdown);
+                break SessionOutcome::Exit(SlaveExit::GracefulShutdown);
             }
             Ev::MasterShutdown { generation: g } if g == generation => {
                 // let the response go out, then leave (the Python worker waits ~0.2 s)
                 async_std::task::sleep(Duration::from_millis(200)).await;
                 break SessionOutcome::Exit(if graceful {
-                    WorkerExit::GracefulShutdown
+                    SlaveExit::GracefulShutdown
                 } else {
-                    WorkerExit::ShutdownByMaster
+                    SlaveExit::ShutdownByMaster
                 });
             }
             Ev::FirstMessage { generation: g } if g == generation => started = true,
@@ -300,7 +300,7 @@ pub(crate) async fn run(
             _ => {}
         }
     };
-    if matches!(outcome, SessionOutcome::Exit(WorkerExit::GracefulShutdown)) {
+    if matches!(outcome, SessionOutcome::Exit(SlaveExit::GracefulShutdown)) {
         // flush what is queued (e.g. the last responses) before dropping the connection
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         while peer.pending_count() > 0 && std::time::Instant::now() < deadline {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use rmpv::Value;
 
 use super::{Args, Ctx, failure_text, value_text};
-use crate::worker::pyrepr::{number_display, str_repr, value_repr};
-use crate::worker::runprocess::{self, CommandLine, LogfileSpec, ProcessSpec, signal_number};
+use crate::slave::pyrepr::{number_display, str_repr, value_repr};
+use crate::slave::runprocess::{self, CommandLine, LogfileSpec, ProcessSpec, signal_number};
 
 /// The worker's own environment.
 pub(crate) fn worker_environ() -> BTreeMap<String, String> {
