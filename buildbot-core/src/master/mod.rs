@@ -16,6 +16,7 @@ pub mod engine;
 mod events;
 pub mod pb;
 mod properties;
+pub mod rest;
 pub mod results;
 pub mod workers;
 

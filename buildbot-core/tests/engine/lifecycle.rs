@@ -442,7 +442,7 @@ default = 1
         )
         .await;
     assert!(
-        matches!(r, Err(MasterError::InvalidParameter { .. })),
+        matches!(r, Err(MasterError::InvalidForceFields(_))),
         "{r:?}"
     );
     let r = tm
@@ -453,7 +453,7 @@ default = 1
         )
         .await;
     assert!(
-        matches!(r, Err(MasterError::InvalidParameter { .. })),
+        matches!(r, Err(MasterError::InvalidForceFields(_))),
         "{r:?}"
     );
     let (bsid, reqs) = tm

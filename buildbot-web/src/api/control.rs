@@ -1,10 +1,10 @@
 //! The JSON-RPC control API (rest-api.md §7): a POST to an entity's path runs an action —
 //! `force` on a force scheduler, `stop`/`rebuild` a build, `cancel`/`set_priority` a build
 //! request, `pause`/`unpause`/`stop`/`kill` a worker, `enable` a scheduler — after
-//! `auth::authorize_rpc` allowed it. The force parameters are coerced here.
+//! `auth::authorize_rpc` allowed it. Force semantics (fields, checks, defaults) are
+//! `buildbot_core`'s: this module maps JSON-RPC to them and errors back.
 
-use buildbot_core::master::config::SchedulerKind;
-use buildbot_core::master::{ForceRequest, MasterError};
+use buildbot_core::master::MasterError;
 use buildbot_db::{BuildId, BuildRequestId, BuilderId, BuildsetId, SchedulerId};
 use serde_json::{Value, json};
 use tide::{Response, StatusCode};
@@ -35,8 +35,8 @@ fn rpc_err(status: StatusCode, code: i64, message: impl Into<Value>) -> RpcError
 
 fn master_err(e: MasterError) -> RpcError {
     match e {
-        MasterError::InvalidParameter { name, message } => {
-            rpc_err(StatusCode::BadRequest, -32602, json!({ name: message }))
+        MasterError::InvalidForceFields(errors) => {
+            rpc_err(StatusCode::BadRequest, -32602, json!(errors))
         }
         MasterError::NotFound { .. } => rpc_err(StatusCode::NotFound, -32603, e.to_string()),
         e => rpc_err(StatusCode::InternalServerError, -32603, e.to_string()),
@@ -187,17 +187,6 @@ pub(super) fn rpc(target: EndpointKind) -> impl tide::Endpoint<State> {
     }
 }
 
-/// The fields every force form has (rest-api.md §7.2), not custom parameters: the source
-/// stamp fields (also codebase-prefixed) and `priority` are not passed on as properties.
-fn is_standard_force_field(k: &str) -> bool {
-    const SS: [&str; 4] = ["branch", "revision", "repository", "project"];
-    matches!(
-        k,
-        "builderNames" | "builderid" | "username" | "reason" | "owner" | "priority"
-    ) || SS.contains(&k)
-        || SS.iter().any(|f| k.ends_with(&format!("_{f}")))
-}
-
 fn reason(params: &serde_json::Map<String, Value>) -> String {
     params
         .get("reason")
@@ -226,68 +215,11 @@ async fn dispatch(
     let id = || param_i64(req, "id").map_err(RpcError::from);
     match (target, method) {
         (EndpointKind::ForceScheduler, "force") => {
-            let name = req.param("name").unwrap_or_default().to_owned();
-            let owner = params
-                .get("username")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .unwrap_or("anonymous");
-            let why = params
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or("force build");
-            if let Some(p) = params.get("priority") {
-                let ok = match p {
-                    Value::Number(n) => n.is_i64(),
-                    Value::String(t) => t.is_empty() || mem::py_int(t).is_some(),
-                    Value::Null => true,
-                    _ => false,
-                };
-                if !ok {
-                    let shown = match p {
-                        Value::String(t) => t.clone(),
-                        other => other.to_string(),
-                    };
-                    return Err(rpc_err(
-                        StatusCode::BadRequest,
-                        -32602,
-                        json!({"priority": format!("invalid literal for int() with base 10: '{shown}'")}),
-                    ));
-                }
-            }
-            let mut fr = ForceRequest::new(owner, why);
-            if let Some(names) = params.get("builderNames").and_then(Value::as_array) {
-                fr = fr.builders(names.iter().filter_map(Value::as_str));
-            } else if let Some(bid) = params.get("builderid").and_then(Value::as_i64) {
-                let b = m
-                    .db()
-                    .get_builder(BuilderId(bid))
-                    .await
-                    .map_err(|e| rpc_err(StatusCode::InternalServerError, -32603, e.to_string()))?
-                    .ok_or_else(|| {
-                        rpc_err(
-                            StatusCode::InternalServerError,
-                            -32603,
-                            format!("KeyError('no builder {bid}')"),
-                        )
-                    })?;
-                fr = fr.builders([b.name]);
-            }
-            // only the scheduler's own parameters become properties; unknown keys are
-            // ignored, as Buildbot's force scheduler does
-            let cfg = m.config();
-            let known: Vec<String> = match cfg.scheduler(&name).map(|s| &s.kind) {
-                Some(SchedulerKind::Force { parameters, .. }) => {
-                    parameters.iter().map(|p| p.name.clone()).collect()
-                }
-                _ => Vec::new(),
-            };
-            for (k, v) in params {
-                if !is_standard_force_field(k) && known.contains(k) {
-                    fr = fr.property(k.clone(), v.clone());
-                }
-            }
-            let (bsid, brids) = m.force(&name, fr).await.map_err(master_err)?;
+            let name = req.param("name").unwrap_or_default();
+            // the session's user is the owner; anonymous: the `username` field
+            let owner = crate::auth::current_user(req).map(|u| u.email.as_str());
+            let fr = m.force_request(name, owner, params).map_err(master_err)?;
+            let (bsid, brids) = m.force(name, fr).await.map_err(master_err)?;
             Ok(buildset_result(bsid, brids))
         }
         (EndpointKind::ForceScheduler, _) => Ok(Value::Null),

@@ -1,7 +1,7 @@
 //! Schedulers, change sources and force schedulers: `/schedulers`, `/changesources` (also
 //! under a master), `/forceschedulers` (also under a builder) with each one's form fields.
 
-use buildbot_core::master::config::{ForceParameterKind, SchedulerKind};
+use buildbot_core::master::rest;
 use serde_json::{Value, json};
 
 use super::builders::builder_id;
@@ -99,110 +99,11 @@ pub(super) async fn changesource_one(req: &Req) -> Result<Value, ApiError> {
 
 // ---- force schedulers -----------------------------------------------------------------------
 
-fn param_spec(
-    name: &str,
-    label: &str,
-    ty: &str,
-    default: Value,
-    extra: Value,
-) -> serde_json::Map<String, Value> {
-    let mut m = json!({
-        "autopopulate": null, "default": default, "fullName": name, "hide": false,
-        "label": label, "maxsize": null, "multiple": false, "name": name, "regex": null,
-        "required": false, "tablabel": label, "tooltip": "", "type": ty,
-    });
-    if let (Some(o), Value::Object(e)) = (m.as_object_mut(), extra) {
-        o.extend(e);
-    }
-    match m {
-        Value::Object(o) => o,
-        _ => serde_json::Map::new(),
-    }
-}
-
-fn nest(fields: Vec<Value>, columns: i64) -> Value {
-    let mut m = param_spec("", "", "nested", json!(""), json!({}));
-    m.insert("fullName".into(), Value::Null);
-    m.insert("columns".into(), json!(columns));
-    m.insert("layout".into(), json!("vertical"));
-    m.insert("fields".into(), Value::Array(fields));
-    Value::Object(m)
-}
-
-/// `all_fields` of a force scheduler (rest-api.md §7.4).
-fn all_fields(reason: &str, params: &[buildbot_core::master::config::ForceParameter]) -> Value {
-    let mut first = vec![
-        Value::Object(param_spec(
-            "username",
-            "Your name:",
-            "username",
-            json!(""),
-            json!({"need_email": true, "size": 30}),
-        )),
-        Value::Object(param_spec(
-            "reason",
-            "reason",
-            "text",
-            json!(reason),
-            json!({"size": 20}),
-        )),
-        Value::Object(param_spec(
-            "priority",
-            "priority",
-            "int",
-            json!(0),
-            json!({"size": 10}),
-        )),
-    ];
-    for p in params {
-        let (ty, extra) = match p.kind {
-            ForceParameterKind::String => ("text", json!({"size": 10})),
-            ForceParameterKind::Text => ("textarea", json!({"cols": 80, "rows": 20})),
-            ForceParameterKind::Int => ("int", json!({"size": 10})),
-            ForceParameterKind::Boolean => ("bool", json!({})),
-            ForceParameterKind::ChoiceString => {
-                ("list", json!({"choices": p.choices, "strict": p.strict}))
-            }
-            ForceParameterKind::Fixed => ("fixed", json!({})),
-            _ => ("text", json!({"size": 10})),
-        };
-        let mut m = param_spec(&p.name, &p.label, ty, p.default.clone(), extra);
-        m.insert("required".into(), json!(p.required));
-        m.insert("multiple".into(), json!(p.multiple));
-        first.push(Value::Object(m));
-    }
-    let ss: Vec<Value> = [
-        ("branch", "Branch:"),
-        ("project", "Project:"),
-        ("repository", "Repository:"),
-        ("revision", "Revision:"),
-    ]
-    .iter()
-    .map(|(n, l)| Value::Object(param_spec(n, l, "text", json!(""), json!({"size": 10}))))
-    .collect();
-    json!([nest(first, 1), nest(ss, 2)])
-}
-
 fn forceschedulers_list(req: &Req) -> Vec<Value> {
     let cfg = req.state().handle.config();
     cfg.schedulers
         .iter()
-        .filter_map(|s| match &s.kind {
-            SchedulerKind::Force {
-                button_name,
-                label,
-                reason,
-                parameters,
-            } => Some(json!({
-                "all_fields": all_fields(reason, parameters),
-                "builder_names": s.builder_names,
-                "button_name": button_name,
-                "enabled": true,
-                "label": label,
-                "name": s.name,
-            })),
-            _ => None,
-        })
+        .filter_map(|s| rest::forcescheduler(s, true))
         .collect()
 }
 

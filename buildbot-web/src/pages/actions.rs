@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use buildbot_core::master::config::{ForceParameterKind, SchedulerKind};
-use buildbot_core::master::{ForceRequest, MasterError};
+use buildbot_core::master::MasterError;
+use buildbot_core::master::config::{ForceParameterKind, ForceSchedulerConfig, SchedulerKind};
 use buildbot_db::Query;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use tide::{Response, StatusCode};
 
 use super::respond::{error_page, not_found, redirect};
@@ -47,7 +47,7 @@ async fn authorize(req: &Req, action: Action, target: &str) -> Result<(), Respon
 
 fn master_error(req: &Req, e: &MasterError) -> Response {
     let status = match e {
-        MasterError::InvalidParameter { .. }
+        MasterError::InvalidForceFields(_)
         | MasterError::NoForceScheduler(_)
         | MasterError::UnknownBuilder { .. } => StatusCode::BadRequest,
         MasterError::NotFound { .. } => StatusCode::NotFound,
@@ -65,6 +65,35 @@ async fn form(req: &mut Req) -> Result<Vec<(String, String)>, Response> {
             &format!("cannot read the form: {e}"),
         )),
     }
+}
+
+/// The posted form as force fields: one value per field, a list for a `multiple` one, a
+/// boolean for a check box (the last of its hidden `false` and its `true`); the page's
+/// own `scheduler` field is left out.
+fn form_fields(sched: &ForceSchedulerConfig, pairs: &[(String, String)]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in pairs {
+        if k == "scheduler" {
+            continue;
+        }
+        let p = sched.all_parameters().find(|p| &p.full_name == k);
+        let value = match p {
+            Some(p) if p.kind == ForceParameterKind::Boolean => Value::Bool(v == "true"),
+            Some(p) if p.multiple => {
+                let mut list = match out.remove(k) {
+                    Some(Value::Array(a)) => a,
+                    _ => Vec::new(),
+                };
+                list.push(Value::from(v.clone()));
+                Value::Array(list)
+            }
+            // a field given twice keeps its first value
+            _ if out.contains_key(k) => continue,
+            _ => Value::from(v.clone()),
+        };
+        out.insert(k.clone(), value);
+    }
+    out
 }
 
 async fn force(mut req: Req) -> tide::Result {
@@ -92,48 +121,23 @@ async fn force_build(req: &Req, fields: &[(String, String)]) -> Result<Response,
         .next()
         .ok_or_else(|| not_found(req, "builder"))?;
     authorize(req, Action::ForceBuild, &builder.name).await?;
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let cfg = st.handle.config();
     let sched_name = get("scheduler").unwrap_or_default();
-    let Some(SchedulerKind::Force { parameters, .. }) = cfg.scheduler(&sched_name).map(|s| &s.kind)
-    else {
+    let Some(SchedulerKind::Force(sched)) = cfg.scheduler(&sched_name).map(|s| &s.kind) else {
         return Err(error_page(
             req,
             StatusCode::BadRequest,
             &format!("no ForceScheduler named '{sched_name}'"),
         ));
     };
-    let owner = get("owner")
-        .filter(|s| !s.is_empty())
-        .or_else(|| crate::auth::current_user(req).map(|u| u.username.clone()))
-        .unwrap_or_else(|| "anonymous".into());
-    let reason = get("reason").unwrap_or_else(|| "force build".into());
-    let mut fr = ForceRequest::new(owner, reason).builders([builder.name.clone()]);
-    for p in parameters {
-        let field = format!("param_{}", p.name);
-        let values: Vec<&str> = fields
-            .iter()
-            .filter(|(n, _)| *n == field)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        let v = match p.kind {
-            ForceParameterKind::Fixed => continue,
-            ForceParameterKind::Boolean => Value::Bool(values.iter().any(|v| *v != "false")),
-            ForceParameterKind::ChoiceString if p.multiple => {
-                Value::from(values.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            }
-            _ => match values.first() {
-                Some(v) => Value::from(*v),
-                None => continue,
-            },
-        };
-        fr = fr.property(p.name.clone(), v);
-    }
+    let mut posted = form_fields(sched, fields);
+    posted.insert("builderNames".into(), json!([builder.name]));
+    let owner = crate::auth::current_user(req).map(|u| u.email.as_str());
+    let fr = st
+        .handle
+        .force_request(&sched_name, owner, &posted)
+        .map_err(|e| master_error(req, &e))?;
     let (_bsid, brids) = st
         .handle
         .force(&sched_name, fr)

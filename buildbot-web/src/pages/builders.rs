@@ -1,7 +1,9 @@
 //! The builder pages: `/builders` and `/builders/:builder` (recent builds, pending
 //! requests, workers and the force forms).
 
-use buildbot_core::master::config::{ForceParameterKind, MasterConfig, SchedulerKind};
+use buildbot_core::master::config::{
+    ForceParameter, ForceParameterKind, MasterConfig, SchedulerKind,
+};
 use buildbot_db::{DbError, Query};
 use serde_json::{Value, json};
 
@@ -89,44 +91,70 @@ fn param_kind(k: ForceParameterKind) -> &'static str {
     }
 }
 
-/// The force forms offered for builder `name`.
-fn force_forms(state: &State, name: &str) -> Vec<Value> {
+/// One field of a force form, as the template shows it (posted by its `fullName`).
+fn param_context(p: &ForceParameter) -> Value {
+    let picked: Vec<String> = match &p.default {
+        Value::Array(a) => a.iter().map(value_text).collect(),
+        v => vec![value_text(v)],
+    };
+    json!({
+        "field": p.full_name,
+        "label": p.label,
+        "tooltip": p.tooltip,
+        "kind": param_kind(p.kind),
+        "default": value_text(&p.default),
+        "checked": p.default.as_bool().unwrap_or(false),
+        "required": p.required,
+        "multiple": p.multiple,
+        "size": p.size,
+        "maxsize": p.maxsize,
+        "choices": p.choices.iter().map(|c| json!({
+            "value": c,
+            "selected": picked.contains(c),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The visible fields of `params` as template contexts.
+fn visible(
+    params: impl IntoIterator<Item = impl std::ops::Deref<Target = ForceParameter>>,
+) -> Vec<Value> {
+    params
+        .into_iter()
+        .filter(|p| !p.hide)
+        .map(|p| param_context(&p))
+        .collect()
+}
+
+/// The force forms offered for builder `name`: every field its `ForceScheduler` has
+/// (the name field only without a logged-in user), as Buildbot's form shows them.
+fn force_forms(state: &State, name: &str, logged_in: bool) -> Vec<Value> {
     let cfg = state.handle.config();
     cfg.schedulers
         .iter()
         .filter(|s| s.builder_names.iter().any(|b| b == name))
         .filter_map(|s| match &s.kind {
-            SchedulerKind::Force {
-                reason,
-                button_name,
-                label,
-                parameters,
-            } => Some(json!({
-                "scheduler": s.name,
-                "label": label,
-                "button_name": button_name,
-                "reason": reason,
-                "params": parameters.iter().map(|p| {
-                    let picked: Vec<String> = match &p.default {
-                        Value::Array(a) => a.iter().map(value_text).collect(),
-                        v => vec![value_text(v)],
-                    };
-                    json!({
-                        "name": p.name,
-                        "field": format!("param_{}", p.name),
-                        "label": p.label,
-                        "kind": param_kind(p.kind),
-                        "default": value_text(&p.default),
-                        "checked": p.default.as_bool().unwrap_or(false),
-                        "required": p.required,
-                        "multiple": p.multiple,
-                        "choices": p.choices.iter().map(|c| json!({
-                            "value": c,
-                            "selected": picked.contains(c),
-                        })).collect::<Vec<_>>(),
-                    })
-                }).collect::<Vec<_>>(),
-            })),
+            SchedulerKind::Force(f) => {
+                let first: Vec<&ForceParameter> = [&f.username, &f.reason, &f.priority]
+                    .into_iter()
+                    .filter(|p| !logged_in || p.name != f.username.name)
+                    .collect();
+                let mut fields = visible(first);
+                for cb in &f.codebases {
+                    let params = visible(cb.fields.iter().map(|(_, p)| p));
+                    if !cb.label.is_empty() && !params.is_empty() {
+                        fields.push(json!({"kind": "group", "label": cb.label}));
+                    }
+                    fields.extend(params);
+                }
+                fields.extend(visible(&f.properties));
+                Some(json!({
+                    "scheduler": s.name,
+                    "label": f.label,
+                    "button_name": f.button_name,
+                    "fields": fields,
+                }))
+            }
             _ => None,
         })
         .collect()
@@ -172,7 +200,7 @@ async fn builder_page(req: &Req) -> PageResult {
     let cfg = st.handle.config();
     let connected = st.handle.connected_workers();
     let workers = builder_workers(&cfg, &b.name, &connected);
-    let forms = force_forms(st, &b.name);
+    let forms = force_forms(st, &b.name, crate::auth::current_user(req).is_some());
     Ok(page(
         req,
         "builder.html",

@@ -343,9 +343,9 @@ fn pages_in_headless_chromium() {
 
             // force from the form: fill, click, follow to the build page
             d.go(&format!("{base}/builders/lines"));
-            d.type_into("input[name=param_greeting]", "from chromium");
-            d.click("select[name=param_flavour] option[value=chocolate]");
-            d.click("input[name=param_fast]");
+            d.type_into("input[name=greeting]", "from chromium");
+            d.click("select[name=flavour] option[value=chocolate]");
+            d.click("input[name=fast][type=checkbox]");
             d.type_into("input[name=reason]", "clicked in a browser");
             shots.push(d.screenshot(&dir, "15-force-form"));
             d.click("form.force button[type=submit]");

@@ -3,6 +3,7 @@
 
 mod auth;
 mod browser;
+mod force;
 mod golden;
 mod harness;
 mod hooks;

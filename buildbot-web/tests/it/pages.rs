@@ -144,7 +144,7 @@ fn enc(s: &str) -> String {
 async fn force_via_form(env: &Env, builder: &str, extra: &[(&str, &str)]) -> String {
     let mut form = vec![
         ("scheduler", "force"),
-        ("owner", "Tess <t@example.invalid>"),
+        ("username", "Tess <t@example.invalid>"),
         ("reason", "page test"),
     ];
     form.extend_from_slice(extra);
@@ -169,7 +169,7 @@ async fn wait_page_done(env: &Env, path: &str) -> String {
 fn every_page_after_a_build() {
     within(180, async move {
         let env = start().await;
-        let loc = force_via_form(&env, "good", &[("param_greeting", "hi <b>there</b>")]).await;
+        let loc = force_via_form(&env, "good", &[("greeting", "hi <b>there</b>")]).await;
         assert!(loc.starts_with("/builders/"), "{loc}");
         assert!(loc.contains("/builds/1"), "{loc}");
         let build = wait_page_done(&env, &loc).await;
@@ -206,14 +206,14 @@ fn every_page_after_a_build() {
                 "Force a build",
                 "Build it now",
                 "because I can",
-                "name=\"param_greeting\"",
+                "name=\"greeting\"",
                 "value=\"hello\"",
                 "Greeting text",
-                "name=\"param_flavour\"",
+                "name=\"flavour\"",
                 "<option value=\"chocolate\"",
-                "type=\"checkbox\" name=\"param_fast\"",
-                "type=\"number\" step=\"1\" name=\"param_jobs\" value=\"2\"",
-                "name=\"owner\"",
+                "type=\"checkbox\" name=\"fast\"",
+                "type=\"number\" step=\"1\" name=\"jobs\" value=\"2\"",
+                "name=\"username\"",
                 "name=\"reason\"",
                 "#1",
             ] {
@@ -271,10 +271,10 @@ fn force_form_sets_parameters_and_rejects_bad_values() {
             &env,
             "good",
             &[
-                ("param_greeting", "howdy"),
-                ("param_flavour", "chocolate"),
-                ("param_fast", "true"),
-                ("param_jobs", "7"),
+                ("greeting", "howdy"),
+                ("flavour", "chocolate"),
+                ("fast", "true"),
+                ("jobs", "7"),
             ],
         )
         .await;
@@ -295,15 +295,18 @@ fn force_form_sets_parameters_and_rejects_bad_values() {
         let (s, _, b) = post_form(
             &env,
             "/builders/good/force",
-            &[("scheduler", "force"), ("param_jobs", "many")],
+            &[("scheduler", "force"), ("jobs", "many")],
         )
         .await;
         assert_eq!(s, 400, "{b}");
-        assert!(b.contains("jobs") && b.contains("not an integer"), "{b}");
+        assert!(
+            b.contains("jobs") && b.contains("invalid literal for int() with base 10"),
+            "{b}"
+        );
         let (s, _, b) = post_form(
             &env,
             "/builders/good/force",
-            &[("scheduler", "force"), ("param_flavour", "<mint>")],
+            &[("scheduler", "force"), ("flavour", "<mint>")],
         )
         .await;
         assert_eq!(s, 400, "{b}");

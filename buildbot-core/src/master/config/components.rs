@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::args::ComponentArgs;
+use super::force::ForceSchedulerConfig;
 use super::steps::CustomComponent;
 use crate::master::properties::{Properties, sources};
 
@@ -70,81 +71,12 @@ pub enum CronField {
     Values(Vec<u32>),
 }
 
-/// Kind of a force-form parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ForceParameterKind {
-    /// `StringParameter`.
-    String,
-    /// `TextParameter` (multi-line).
-    Text,
-    /// `IntParameter`.
-    Int,
-    /// `BooleanParameter`.
-    Boolean,
-    /// `ChoiceStringParameter`.
-    ChoiceString,
-    /// `FixedParameter` (not editable).
-    Fixed,
-}
-
-impl ForceParameterKind {
-    const NAMES: [(&'static str, ForceParameterKind); 6] = [
-        ("StringParameter", ForceParameterKind::String),
-        ("TextParameter", ForceParameterKind::Text),
-        ("IntParameter", ForceParameterKind::Int),
-        ("BooleanParameter", ForceParameterKind::Boolean),
-        ("ChoiceStringParameter", ForceParameterKind::ChoiceString),
-        ("FixedParameter", ForceParameterKind::Fixed),
-    ];
-
-    /// Buildbot's class name.
-    pub fn type_name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("StringParameter")
-    }
-}
-
-/// A user-defined field of a `ForceScheduler` form.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct ForceParameter {
-    /// Parameter type.
-    pub kind: ForceParameterKind,
-    /// Property name.
-    pub name: String,
-    /// Form label (default: the name).
-    pub label: String,
-    /// Default value.
-    pub default: Value,
-    /// Must be filled in.
-    pub required: bool,
-    /// Choices of a `ChoiceStringParameter`.
-    pub choices: Vec<String>,
-    /// `strict`: only the choices are accepted (default true).
-    pub strict: bool,
-    /// `multiple`: several choices may be picked.
-    pub multiple: bool,
-}
-
 /// What a scheduler does.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum SchedulerKind {
     /// `ForceScheduler`.
-    Force {
-        /// `reason` field default (`force build`).
-        reason: String,
-        /// `buttonName` (default `Start Build`).
-        button_name: String,
-        /// `label` (default: the name).
-        label: String,
-        /// `properties`: the extra form fields.
-        parameters: Vec<ForceParameter>,
-    },
+    Force(Box<ForceSchedulerConfig>),
     /// `SingleBranchScheduler`.
     SingleBranch {
         /// `change_filter`.
@@ -200,7 +132,7 @@ impl SchedulerKind {
     /// Buildbot's class name.
     pub fn type_name(&self) -> &str {
         match self {
-            SchedulerKind::Force { .. } => "ForceScheduler",
+            SchedulerKind::Force(_) => "ForceScheduler",
             SchedulerKind::SingleBranch { .. } => "SingleBranchScheduler",
             SchedulerKind::AnyBranch { .. } => "AnyBranchScheduler",
             SchedulerKind::Periodic { .. } => "Periodic",
@@ -266,12 +198,7 @@ impl SchedulerConfig {
         builder_names: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
         let name = name.into();
-        let kind = SchedulerKind::Force {
-            reason: "force build".into(),
-            button_name: "Start Build".into(),
-            label: name.clone(),
-            parameters: Vec::new(),
-        };
+        let kind = SchedulerKind::Force(Box::new(ForceSchedulerConfig::new(&name)));
         Self::new(name, builder_names, kind)
     }
 }
@@ -509,100 +436,7 @@ fn no_callable(a: &mut ComponentArgs<'_>, key: &str) {
 }
 
 pub(crate) fn force_scheduler(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
-    let name = a.str("name").unwrap_or_default();
-    let reason = match a.json("reason") {
-        Some(Value::String(s)) => s,
-        Some(Value::Object(o)) => o
-            .get("default")
-            .and_then(Value::as_str)
-            .unwrap_or("force build")
-            .to_owned(),
-        _ => "force build".to_owned(),
-    };
-    let button_name = a.str("buttonName").unwrap_or_else(|| "Start Build".into());
-    let label = a.str("label").unwrap_or_else(|| name.clone());
-    a.str("username");
-    let parameters = a.tables("properties", |p| {
-        let tname = p.str("type").unwrap_or_else(|| "StringParameter".into());
-        let Some(kind) = ForceParameterKind::NAMES
-            .iter()
-            .find(|(n, _)| *n == tname)
-            .map(|(_, k)| *k)
-        else {
-            let hint =
-                super::args::suggest(&tname, ForceParameterKind::NAMES.iter().map(|(n, _)| *n))
-                    .map(|s| format!("did you mean '{s}'?"));
-            p.error(
-                "type",
-                format!("ForceScheduler: unknown parameter type '{tname}'"),
-                hint,
-            );
-            p.accept_all();
-            return None;
-        };
-        let pname = p.req_str("name")?;
-        let label = p.str("label").unwrap_or_else(|| pname.clone());
-        let required = p.bool("required", false);
-        let choices = p.str_list("choices").unwrap_or_default();
-        let strict = p.bool("strict", true);
-        let multiple = p.bool("multiple", false);
-        p.uint("size");
-        p.uint("cols");
-        p.uint("rows");
-        p.str("regex");
-        p.bool("hide", false);
-        p.uint("maxsize");
-        let default = match p.json("default") {
-            Some(v) => v,
-            None => match kind {
-                ForceParameterKind::Int => Value::from(0),
-                ForceParameterKind::Boolean => Value::Bool(false),
-                ForceParameterKind::ChoiceString if !choices.is_empty() => {
-                    Value::from(choices[0].clone())
-                }
-                _ => Value::from(""),
-            },
-        };
-        let ok = match kind {
-            ForceParameterKind::Int => default.is_i64(),
-            ForceParameterKind::Boolean => default.is_boolean(),
-            _ => default.is_string() || (multiple && default.is_array()),
-        };
-        if !ok {
-            p.error(
-                "default",
-                format!(
-                    "{}: default {default} does not fit a {}",
-                    pname,
-                    kind.type_name()
-                ),
-                None,
-            );
-        }
-        if kind == ForceParameterKind::ChoiceString && choices.is_empty() {
-            p.error(
-                "choices",
-                format!("{pname}: a ChoiceStringParameter needs 'choices'"),
-                None,
-            );
-        }
-        Some(ForceParameter {
-            kind,
-            name: pname,
-            label,
-            default,
-            required,
-            choices,
-            strict,
-            multiple,
-        })
-    });
-    Some(SchedulerKind::Force {
-        reason,
-        button_name,
-        label,
-        parameters,
-    })
+    super::force::force_scheduler(a).map(|f| SchedulerKind::Force(Box::new(f)))
 }
 
 fn stable_timer(a: &mut ComponentArgs<'_>) -> Option<u64> {
@@ -759,7 +593,13 @@ pub(crate) fn scheduler_common(a: &mut ComponentArgs<'_>, type_name: &str) -> Sc
         a.properties("properties", sources::SCHEDULER)
     };
     let mut codebases = BTreeMap::new();
-    match a.json("codebases") {
+    // ForceScheduler's `codebases` are form fields (`force::ForceCodebase`)
+    let given = if type_name == "ForceScheduler" {
+        None
+    } else {
+        a.json("codebases")
+    };
+    match given {
         None => {}
         Some(Value::Array(names)) => {
             for n in names {
@@ -805,7 +645,12 @@ pub(crate) fn scheduler_common(a: &mut ComponentArgs<'_>, type_name: &str) -> Sc
             None,
         ),
     }
-    let priority = a.int("priority").unwrap_or(0);
+    // ForceScheduler's `priority` is a form field (`force::ForceSchedulerConfig`)
+    let priority = if type_name == "ForceScheduler" {
+        0
+    } else {
+        a.int("priority").unwrap_or(0)
+    };
     (
         name,
         builder_names.unwrap_or_default(),

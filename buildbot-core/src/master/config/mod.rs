@@ -156,6 +156,7 @@ mod args;
 mod components;
 mod diff;
 mod error;
+mod force;
 mod loader;
 mod model;
 mod node;
@@ -166,11 +167,14 @@ mod validate;
 pub use args::ComponentArgs;
 pub use components::{
     ChangeFilter, ChangeSourceConfig, ChangeSourceKind, CodebaseConfig, CronField, FieldFilter,
-    ForceParameter, ForceParameterKind, GitBranches, MAIL_MODES, ReporterConfig, ReporterKind,
-    SchedulerConfig, SchedulerKind,
+    GitBranches, MAIL_MODES, ReporterConfig, ReporterKind, SchedulerConfig, SchedulerKind,
 };
 pub use diff::{ConfigDiff, NamedChanges, diff, restart_required};
 pub use error::{ConfigError, ConfigIssue};
+pub use force::{
+    ForceCodebase, ForceParameter, ForceParameterKind, ForceSchedulerConfig, RESERVED_FORCE_FIELDS,
+    SourceStampField,
+};
 pub use loader::{LoadedConfig, check_config, load_config, parse_config};
 pub use model::{
     BuilderConfig, BuilderConfigBuilder, DEFAULT_BUILDBOT_URL, DEFAULT_DB_URL,

@@ -82,7 +82,7 @@ fn fixture_f1_loads() {
     assert!(sh.log_environ);
     assert_eq!(c.schedulers[0].name, "force");
     assert!(
-        matches!(&c.schedulers[0].kind, SchedulerKind::Force { reason, .. } if reason == "force build")
+        matches!(&c.schedulers[0].kind, SchedulerKind::Force(f) if f.reason.default == "force build")
     );
     assert_eq!(c.db.db_url, None);
     assert_eq!(c.log_compression_method, LogCompression::Zstd);
@@ -888,4 +888,103 @@ change_filter = { branch_re = "feat/(", project_not_re = "ok.*" }
             && errs[0].starts_with("master.cfg:"),
         "{errs:?}"
     );
+}
+
+#[test]
+fn force_scheduler_fields_as_buildbot_names_them() {
+    let text = format!(
+        "{F1}buttonName = \"Go\"\nreason = {{ default = \"why\", required = true }}\n\
+         priority = 4\nusername = {{ need_email = false, label = \"Who:\" }}\n\
+         codebases = [\"\", {{ codebase = \"lib\", branch = \"stable\", revision = false, \
+         project = {{ type = \"ChoiceStringParameter\", choices = [\"a\", \"b\"] }} }}]\n\
+         [[schedulers.properties]]\ntype = \"StringParameter\"\nname = \"ticket\"\nregex = \"[A-Z]+\"\n"
+    );
+    let cfg = load(&text).unwrap().config;
+    let SchedulerKind::Force(f) = &cfg.schedulers[0].kind else {
+        panic!("not a force scheduler")
+    };
+    assert_eq!(f.button_name, "Go");
+    assert_eq!(f.label, "force");
+    assert_eq!(
+        (&f.reason.default, f.reason.required),
+        (&json!("why"), true)
+    );
+    assert_eq!(f.reason.size, 20);
+    assert_eq!(f.priority.default, json!(4));
+    assert_eq!(
+        (
+            f.username.label.as_str(),
+            f.username.need_email,
+            f.username.size
+        ),
+        ("Who:", false, 30)
+    );
+    let posted: Vec<&str> = f.all_parameters().map(|p| p.full_name.as_str()).collect();
+    assert_eq!(
+        posted,
+        [
+            "username",
+            "reason",
+            "priority",
+            "branch",
+            "project",
+            "repository",
+            "revision",
+            "lib_branch",
+            "lib_project",
+            "lib_repository",
+            "ticket",
+        ]
+    );
+    let lib = &f.codebases[1];
+    assert_eq!(lib.label, "Codebase: lib");
+    let branch = lib.field(SourceStampField::Branch).unwrap();
+    assert_eq!(
+        (branch.kind, &branch.default, branch.hide),
+        (ForceParameterKind::Fixed, &json!("stable"), true)
+    );
+    assert!(lib.field(SourceStampField::Revision).is_none());
+    assert_eq!(
+        lib.field(SourceStampField::Project).unwrap().default,
+        json!("a")
+    );
+    // the REST spec: anonymous nest, one nest per codebase (named ones prefix their
+    // fields), then the properties
+    let spec = crate::master::rest::force_all_fields(f);
+    assert_eq!(spec[0]["fields"][0]["need_email"], false);
+    assert_eq!(spec[1]["fullName"], json!(null));
+    assert_eq!(spec[1]["columns"], 2);
+    assert_eq!(spec[2]["fullName"], "lib");
+    assert_eq!(spec[2]["label"], "Codebase: lib");
+    assert_eq!(spec[2]["columns"], 1, "two visible fields: {}", spec[2]);
+    assert_eq!(spec[2]["fields"][0]["fullName"], "lib_branch");
+    assert_eq!(spec[2]["fields"][0]["type"], "fixed");
+    assert_eq!(spec[3]["name"], "ticket");
+    assert_eq!(spec[3]["regex"], "[A-Z]+");
+}
+
+#[test]
+fn force_scheduler_mistakes_are_located() {
+    let text = format!(
+        "{F1}codebases = []\nreason = {{ type = \"IntParameter\" }}\n\
+         [[schedulers.properties]]\ntype = \"FileParameter\"\nname = \"f\"\n\
+         [[schedulers.properties]]\nname = \"owner\"\n\
+         [[schedulers.properties]]\nname = \"t\"\nregex = \"([\"\nvalue = \"x\"\n"
+    );
+    let errs = errors(&text);
+    let want = [
+        "'codebases' cannot be empty",
+        "'reason' must be one of StringParameter, TextParameter, ChoiceStringParameter, FixedParameter, not IntParameter",
+        "unknown parameter type 'FileParameter' (did you mean 'FixedParameter'?)",
+        "owner cannot be used as a parameter name, because it is reserved",
+        "t: invalid regex",
+        "use default = ... instead of value = ...",
+    ];
+    for w in want {
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(w) && e.starts_with("master.cfg:")),
+            "{w}: {errs:#?}"
+        );
+    }
 }

@@ -45,14 +45,10 @@ pub enum MasterError {
         /// The builder.
         builder: String,
     },
-    /// A force parameter has an invalid value.
-    #[error("invalid value for force parameter '{name}': {message}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: String,
-        /// Why.
-        message: String,
-    },
+    /// Fields of a force were refused: field name → Buildbot's message (all of them, as
+    /// Buildbot's `CollectedValidationError`).
+    #[error("invalid force fields: {}", .0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
+    InvalidForceFields(std::collections::BTreeMap<String, String>),
     /// A build, request or other row does not exist.
     #[error("{what} {id} not found")]
     NotFound {

@@ -74,7 +74,7 @@ mod strategies;
 
 pub use build::{BuildStep, CustomStep, StepContext, StepDone, StepError, register_custom_step};
 pub use error::MasterError;
-pub use force::ForceRequest;
+pub use force::{ForceRequest, ForceSourceStamp};
 pub use handle::MasterHandle;
 pub use lifecycle::Master;
 pub use options::MasterOptions;
