@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::query::{Kind, mem_collection, mem_single, n_param, single};
 use super::respond::{ApiError, error_response, not_found};
-use crate::json;
 use crate::state::Req;
+use buildbot_core::master::rest;
 
 pub(super) async fn builder_id(req: &Req, param: &str) -> Result<Option<BuilderId>, ApiError> {
     let raw = req.param(param).unwrap_or_default();
@@ -47,9 +47,9 @@ pub(super) async fn master_builders(req: &Req) -> Result<Value, ApiError> {
     let items = master_builders_list(req)
         .await?
         .iter()
-        .map(json::builder)
+        .map(rest::builder)
         .collect();
-    mem_collection(req, "builders", json::BUILDER_FIELDS, items)
+    mem_collection(req, "builders", rest::BUILDER_FIELDS, items)
 }
 
 pub(super) async fn master_builder_one(req: &Req) -> Result<Value, ApiError> {
@@ -58,8 +58,8 @@ pub(super) async fn master_builder_one(req: &Req) -> Result<Value, ApiError> {
         .await?
         .iter()
         .find(|b| b.builderid == BuilderId(bid))
-        .map(json::builder);
-    mem_single(req, "builders", json::BUILDER_FIELDS, item)
+        .map(rest::builder);
+    mem_single(req, "builders", rest::BUILDER_FIELDS, item)
 }
 
 pub(super) async fn worker_builders(req: &Req) -> Result<Value, ApiError> {
@@ -74,9 +74,9 @@ pub(super) async fn worker_builders(req: &Req) -> Result<Value, ApiError> {
         .await?
         .iter()
         .filter(|b| ids.contains(&b.builderid.0))
-        .map(json::builder)
+        .map(rest::builder)
         .collect();
-    mem_collection(req, "builders", json::BUILDER_FIELDS, items)
+    mem_collection(req, "builders", rest::BUILDER_FIELDS, items)
 }
 
 pub(super) async fn project_builders(req: &Req) -> Result<Value, ApiError> {
@@ -89,7 +89,7 @@ pub(super) async fn project_builders(req: &Req) -> Result<Value, ApiError> {
         .await?
         .iter()
         .filter(|b| b.projectid.map(|p| p.0) == Some(id))
-        .map(json::builder)
+        .map(rest::builder)
         .collect();
-    mem_collection(req, "builders", json::BUILDER_FIELDS, items)
+    mem_collection(req, "builders", rest::BUILDER_FIELDS, items)
 }

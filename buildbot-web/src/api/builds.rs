@@ -1,8 +1,9 @@
 //! Builds: `/builds/:id` (in the route table), a builder's builds by number, the builds of a
 //! worker, a build request, a change or a parent build, and a build's properties and data.
 
+use buildbot_core::master::rest;
 use buildbot_db::{BuildId, BuildRow, ChangeId, Filter, Op, Properties, Query};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tide::{Response, StatusCode};
 
 use super::builders::builder_id;
@@ -149,13 +150,6 @@ pub(super) async fn build_property_list(req: &Req) -> Result<Value, ApiError> {
 
 // ---- build data ---------------------------------------------------------------------------
 
-const BUILD_DATA_FIELDS: &[&str] = &["buildid", "length", "name", "source", "value"];
-
-fn build_data_json(d: &buildbot_db::BuildDataRow) -> Value {
-    json!({"buildid": d.buildid.0, "length": d.length, "name": d.name, "source": d.source,
-           "value": null})
-}
-
 pub(super) async fn build_data(req: &Req) -> Result<Value, ApiError> {
     let items = match resolve_build(req).await? {
         Some(b) => req
@@ -165,11 +159,11 @@ pub(super) async fn build_data(req: &Req) -> Result<Value, ApiError> {
             .list_build_data(b.buildid)
             .await?
             .iter()
-            .map(build_data_json)
+            .map(rest::build_data)
             .collect(),
         None => Vec::new(),
     };
-    mem_collection(req, "build_data", BUILD_DATA_FIELDS, items)
+    mem_collection(req, "build_data", rest::BUILD_DATA_FIELDS, items)
 }
 
 async fn find_build_data(req: &Req) -> Result<Option<buildbot_db::BuildDataRow>, ApiError> {
@@ -194,8 +188,8 @@ pub(super) async fn build_data_one(req: &Req) -> Result<Value, ApiError> {
     mem_single(
         req,
         "build_data",
-        BUILD_DATA_FIELDS,
-        d.as_ref().map(build_data_json),
+        rest::BUILD_DATA_FIELDS,
+        d.as_ref().map(rest::build_data),
     )
 }
 

@@ -2,15 +2,15 @@
 //! or a source stamp, a change's properties, `/sourcestamps` and a buildset's source stamps.
 
 use buildbot_db::{BuildRow, BuildsetId, ChangeId, SourceStampId};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::builds::resolve_build;
 use super::mem::py_int;
 use super::properties::property_list_answer;
 use super::query::{mem_collection, mem_single, n_param};
 use super::respond::ApiError;
-use crate::json;
 use crate::state::Req;
+use buildbot_core::master::rest;
 
 /// Source stamp ids of the buildset of `build`.
 async fn build_sourcestamps(req: &Req, build: &BuildRow) -> Result<Vec<SourceStampId>, ApiError> {
@@ -31,7 +31,7 @@ async fn changes_json(req: &Req, ssids: &[SourceStampId]) -> Result<Vec<Value>, 
     for ss in ssids {
         let row = db.get_sourcestamp(*ss).await?;
         for c in db.changes_for_sourcestamp(*ss).await? {
-            out.push(json::change(&c, row.as_ref()));
+            out.push(rest::change(&c, row.as_ref()));
         }
     }
     Ok(out)
@@ -45,7 +45,7 @@ pub(super) async fn build_changes(req: &Req) -> Result<Value, ApiError> {
         }
         None => Vec::new(),
     };
-    mem_collection(req, "changes", json::CHANGE_FIELDS, items)
+    mem_collection(req, "changes", rest::CHANGE_FIELDS, items)
 }
 
 /// Python 4.3.0 answers 500 here (missing DB method); we serve the intended list.
@@ -54,14 +54,12 @@ pub(super) async fn change_properties_list(req: &Req) -> Result<Value, ApiError>
     let c = req.state().handle.db().get_change(ChangeId(id)).await?;
     let items = match c {
         Some(c) => {
-            let v = json::change(&c, None);
+            let v = rest::change(&c, None);
             v["properties"]
                 .as_object()
                 .map(|m| {
                     m.iter()
-                        .map(|(k, pv)| {
-                            json!({"name": k, "source": pv[1], "value": pv[0].to_string()})
-                        })
+                        .map(|(k, pv)| rest::property_list_item(k, &pv[0], &pv[1]))
                         .collect()
                 })
                 .unwrap_or_default()
@@ -71,17 +69,6 @@ pub(super) async fn change_properties_list(req: &Req) -> Result<Value, ApiError>
     property_list_answer(req, items)
 }
 
-const SOURCESTAMP_FIELDS: &[&str] = &[
-    "branch",
-    "codebase",
-    "created_at",
-    "patch",
-    "project",
-    "repository",
-    "revision",
-    "ssid",
-];
-
 pub(super) async fn sourcestamps(req: &Req) -> Result<Value, ApiError> {
     let items = req
         .state()
@@ -90,9 +77,9 @@ pub(super) async fn sourcestamps(req: &Req) -> Result<Value, ApiError> {
         .list_sourcestamps(None, None)
         .await?
         .iter()
-        .map(json::sourcestamp)
+        .map(rest::sourcestamp)
         .collect();
-    mem_collection(req, "sourcestamps", SOURCESTAMP_FIELDS, items)
+    mem_collection(req, "sourcestamps", rest::SOURCESTAMP_FIELDS, items)
 }
 
 pub(super) async fn sourcestamp_one(req: &Req) -> Result<Value, ApiError> {
@@ -106,15 +93,15 @@ pub(super) async fn sourcestamp_one(req: &Req) -> Result<Value, ApiError> {
     mem_single(
         req,
         "sourcestamps",
-        SOURCESTAMP_FIELDS,
-        ss.as_ref().map(json::sourcestamp),
+        rest::SOURCESTAMP_FIELDS,
+        ss.as_ref().map(rest::sourcestamp),
     )
 }
 
 pub(super) async fn sourcestamp_changes(req: &Req) -> Result<Value, ApiError> {
     let id = n_param(req, "id")?;
     let items = changes_json(req, &[SourceStampId(id)]).await?;
-    mem_collection(req, "changes", json::CHANGE_FIELDS, items)
+    mem_collection(req, "changes", rest::CHANGE_FIELDS, items)
 }
 
 pub(super) async fn buildset_sourcestamps(req: &Req) -> Result<Value, ApiError> {
@@ -125,11 +112,11 @@ pub(super) async fn buildset_sourcestamps(req: &Req) -> Result<Value, ApiError> 
                 .get_sourcestamps(&bs.sourcestamps)
                 .await?
                 .iter()
-                .map(json::sourcestamp)
+                .map(rest::sourcestamp)
                 .collect(),
             None => Vec::new(),
         },
         None => Vec::new(),
     };
-    mem_collection(req, "sourcestamps", SOURCESTAMP_FIELDS, items)
+    mem_collection(req, "sourcestamps", rest::SOURCESTAMP_FIELDS, items)
 }

@@ -1,6 +1,7 @@
 //! Logs: a step's logs, `/logs/:logid`, their `contents` (line chunks) and the raw
 //! download (`raw`, `raw_inline`) streamed from the database.
 
+use buildbot_core::master::rest;
 use buildbot_db::{LogId, LogRow, LogType};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -9,7 +10,7 @@ use tide::{Response, StatusCode};
 use super::query::{Kind, collection_value, is_identifier, n_param, pairs, single_value};
 use super::respond::{ApiError, error_response, invalid_path, not_found, render};
 use super::steps::resolve_step;
-use crate::json::project;
+use crate::json::select_fields;
 use crate::spec;
 use crate::state::Req;
 
@@ -53,14 +54,13 @@ pub(super) async fn log_contents(req: Req) -> tide::Result {
 }
 
 async fn log_contents_value(req: &Req) -> Result<Value, ApiError> {
-    const FIELDS: &[&str] = &["content", "firstline", "logid"];
-    let spec = spec::parse(&pairs(req), FIELDS, false, false)?;
+    let spec = spec::parse(&pairs(req), rest::LOGCHUNK_FIELDS, false, false)?;
     let db = req.state().handle.db();
     let log = resolve_log(req).await?;
     let logid = log.logid;
     let first = spec.query.offset.map_or(0, |o| o as i64);
     let chunk = if log.num_lines == 0 && first == 0 {
-        json!({"content": "", "firstline": 0, "logid": logid.0})
+        rest::logchunk(logid, 0, "")
     } else {
         let last = match spec.query.limit {
             Some(l) => (first + l as i64 - 1).min(log.num_lines - 1),
@@ -70,9 +70,9 @@ async fn log_contents_value(req: &Req) -> Result<Value, ApiError> {
             return Err(not_found(req));
         }
         let content = db.get_log_lines(logid, first, last).await?;
-        json!({"content": content, "firstline": first, "logid": logid.0})
+        rest::logchunk(logid, first, &content)
     };
-    Ok(json!({"logchunks": [project(chunk, spec.fields.as_deref())], "meta": {}}))
+    Ok(json!({"logchunks": [select_fields(chunk, spec.fields.as_deref())], "meta": {}}))
 }
 
 pub(super) async fn log_raw(req: Req) -> tide::Result {

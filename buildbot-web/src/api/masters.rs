@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::builders::builder_id;
 use super::query::{mem_collection, mem_single, n_param};
 use super::respond::ApiError;
-use crate::json;
 use crate::state::Req;
+use buildbot_core::master::rest;
 
 pub(super) async fn masters_json(req: &Req) -> Result<BTreeMap<i64, Value>, ApiError> {
     Ok(req
@@ -19,7 +19,7 @@ pub(super) async fn masters_json(req: &Req) -> Result<BTreeMap<i64, Value>, ApiE
         .list_masters(&Query::new())
         .await?
         .iter()
-        .map(|m| (m.masterid.0, json::master(m)))
+        .map(|m| (m.masterid.0, rest::master(m)))
         .collect())
 }
 
@@ -40,7 +40,7 @@ async fn builder_masters_list(req: &Req) -> Result<Vec<Value>, ApiError> {
 
 pub(super) async fn builder_masters(req: &Req) -> Result<Value, ApiError> {
     let items = builder_masters_list(req).await?;
-    mem_collection(req, "masters", json::MASTER_FIELDS, items)
+    mem_collection(req, "masters", rest::MASTER_FIELDS, items)
 }
 
 pub(super) async fn builder_master_one(req: &Req) -> Result<Value, ApiError> {
@@ -49,5 +49,5 @@ pub(super) async fn builder_master_one(req: &Req) -> Result<Value, ApiError> {
         .await?
         .into_iter()
         .find(|m| m["masterid"] == mid);
-    mem_single(req, "masters", json::MASTER_FIELDS, item)
+    mem_single(req, "masters", rest::MASTER_FIELDS, item)
 }

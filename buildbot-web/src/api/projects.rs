@@ -1,23 +1,14 @@
 //! Projects and codebases: `/projects[/:project]` and `/codebases[/:id]` (always empty:
 //! codebases are not stored).
 
+use buildbot_core::master::rest;
 use buildbot_db::Query;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::mem::py_int;
 use super::query::{mem_collection, mem_single, n_param};
 use super::respond::ApiError;
 use crate::state::Req;
-
-const PROJECT_FIELDS: &[&str] = &[
-    "active",
-    "description",
-    "description_format",
-    "description_html",
-    "name",
-    "projectid",
-    "slug",
-];
 
 async fn projects_list(req: &Req) -> Result<Vec<Value>, ApiError> {
     let db = req.state().handle.db();
@@ -30,15 +21,7 @@ async fn projects_list(req: &Req) -> Result<Vec<Value>, ApiError> {
             let active = builders
                 .iter()
                 .any(|b| b.projectid == Some(p.projectid) && !b.masterids.is_empty());
-            json!({
-                "active": active,
-                "description": p.description,
-                "description_format": p.description_format,
-                "description_html": p.description_html,
-                "name": p.name,
-                "projectid": p.projectid.0,
-                "slug": p.slug,
-            })
+            rest::project(p, active)
         })
         .collect())
 }
@@ -48,7 +31,12 @@ pub(super) async fn projects(req: &Req) -> Result<Value, ApiError> {
         .url()
         .query_pairs()
         .any(|(k, _)| k.starts_with("active"));
-    let mut v = mem_collection(req, "projects", PROJECT_FIELDS, projects_list(req).await?)?;
+    let mut v = mem_collection(
+        req,
+        "projects",
+        rest::PROJECT_FIELDS,
+        projects_list(req).await?,
+    )?;
     if !filtered && let Some(a) = v["projects"].as_array_mut() {
         for p in a {
             if let Some(o) = p.as_object_mut()
@@ -77,16 +65,14 @@ pub(super) async fn project_one(req: &Req) -> Result<Value, ApiError> {
         p["active"] = Value::Null;
         p
     });
-    mem_single(req, "projects", PROJECT_FIELDS, p)
+    mem_single(req, "projects", rest::PROJECT_FIELDS, p)
 }
 
-const CODEBASE_FIELDS: &[&str] = &["codebaseid", "name", "projectid", "slug"];
-
 pub(super) async fn codebases(req: &Req) -> Result<Value, ApiError> {
-    mem_collection(req, "codebases", CODEBASE_FIELDS, Vec::new())
+    mem_collection(req, "codebases", rest::CODEBASE_FIELDS, Vec::new())
 }
 
 pub(super) async fn codebase_one(req: &Req) -> Result<Value, ApiError> {
     n_param(req, "id")?;
-    mem_single(req, "codebases", CODEBASE_FIELDS, None)
+    mem_single(req, "codebases", rest::CODEBASE_FIELDS, None)
 }

@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use super::mem::{self, py_int};
 use super::respond::{ApiError, cached, error_response, invalid_path, not_found};
 use crate::State;
-use crate::json::*;
+use crate::json::select_fields;
 use crate::spec::{self, Spec};
 use crate::state::Req;
+use buildbot_core::master::rest::*;
 
 pub(super) fn pairs(req: &Req) -> Vec<(String, String)> {
     req.url()
@@ -125,7 +126,7 @@ async fn fetch(
             .list_workers(q, None, None)
             .await?
             .iter()
-            .map(|w| worker_json!(w))
+            .map(worker)
             .collect(),
         Kind::BuildRequests => {
             let mut out = Vec::new();
@@ -224,7 +225,7 @@ pub(super) async fn collection_value_with(
     };
     let items: Vec<Value> = items
         .into_iter()
-        .map(|v| project(v, fields.as_deref()))
+        .map(|v| select_fields(v, fields.as_deref()))
         .collect();
     Ok(json!({ kind.plural(): items, "meta": { "total": total } }))
 }
@@ -250,7 +251,7 @@ pub(super) async fn single_value(
         .into_iter()
         .next()
         .ok_or_else(|| not_found(req))?;
-    Ok(json!({ kind.plural(): [project(item, spec.fields.as_deref())], "meta": {} }))
+    Ok(json!({ kind.plural(): [select_fields(item, spec.fields.as_deref())], "meta": {} }))
 }
 
 pub(super) fn by_id(kind: Kind, field: &'static str) -> impl tide::Endpoint<State> {
@@ -273,7 +274,7 @@ pub(super) fn mem_collection(
     let (page, total) = mem::apply(items, &spec.query)?;
     let page: Vec<Value> = page
         .into_iter()
-        .map(|v| project(v, spec.fields.as_deref()))
+        .map(|v| select_fields(v, spec.fields.as_deref()))
         .collect();
     Ok(json!({ plural: page, "meta": { "total": total } }))
 }
@@ -287,7 +288,7 @@ pub(super) fn mem_single(
 ) -> Result<Value, ApiError> {
     let spec = spec::parse(&pairs(req), fields, false, false)?;
     let item = item.ok_or_else(|| not_found(req))?;
-    Ok(json!({ plural: [project(item, spec.fields.as_deref())], "meta": {} }))
+    Ok(json!({ plural: [select_fields(item, spec.fields.as_deref())], "meta": {} }))
 }
 
 /// Properties filtered by `names` (`*` = all), for `property=`.

@@ -9,11 +9,7 @@ use super::masters::masters_json;
 use super::mem::py_int;
 use super::query::{mem_collection, mem_single, n_param};
 use super::respond::ApiError;
-use crate::json;
 use crate::state::Req;
-
-const SCHEDULER_FIELDS: &[&str] = &["enabled", "master", "name", "schedulerid"];
-const CHANGESOURCE_FIELDS: &[&str] = &["changesourceid", "master", "name"];
 
 async fn schedulers_list(req: &Req) -> Result<Vec<Value>, ApiError> {
     let masters = masters_json(req).await?;
@@ -24,14 +20,7 @@ async fn schedulers_list(req: &Req) -> Result<Vec<Value>, ApiError> {
         .list_schedulers()
         .await?
         .iter()
-        .map(|s| {
-            json!({
-                "enabled": s.enabled,
-                "master": s.masterid.and_then(|m| masters.get(&m.0).cloned()),
-                "name": s.name,
-                "schedulerid": s.schedulerid.0,
-            })
-        })
+        .map(|s| rest::scheduler(s, s.masterid.and_then(|m| masters.get(&m.0).cloned())))
         .collect())
 }
 
@@ -44,13 +33,7 @@ async fn changesources_list(req: &Req) -> Result<Vec<Value>, ApiError> {
         .list_changesources()
         .await?
         .iter()
-        .map(|s| {
-            json!({
-                "changesourceid": s.changesourceid.0,
-                "master": s.masterid.and_then(|m| masters.get(&m.0).cloned()),
-                "name": s.name,
-            })
-        })
+        .map(|s| rest::changesource(s, s.masterid.and_then(|m| masters.get(&m.0).cloned())))
         .collect())
 }
 
@@ -67,7 +50,7 @@ pub(super) async fn schedulers(req: &Req) -> Result<Value, ApiError> {
         .into_iter()
         .filter(|v| owned_by(v, req))
         .collect();
-    mem_collection(req, "schedulers", SCHEDULER_FIELDS, items)
+    mem_collection(req, "schedulers", rest::SCHEDULER_FIELDS, items)
 }
 
 pub(super) async fn scheduler_one(req: &Req) -> Result<Value, ApiError> {
@@ -76,7 +59,7 @@ pub(super) async fn scheduler_one(req: &Req) -> Result<Value, ApiError> {
         .await?
         .into_iter()
         .find(|v| v["schedulerid"] == id && owned_by(v, req));
-    mem_single(req, "schedulers", SCHEDULER_FIELDS, item)
+    mem_single(req, "schedulers", rest::SCHEDULER_FIELDS, item)
 }
 
 pub(super) async fn changesources(req: &Req) -> Result<Value, ApiError> {
@@ -85,7 +68,7 @@ pub(super) async fn changesources(req: &Req) -> Result<Value, ApiError> {
         .into_iter()
         .filter(|v| owned_by(v, req))
         .collect();
-    mem_collection(req, "changesources", CHANGESOURCE_FIELDS, items)
+    mem_collection(req, "changesources", rest::CHANGESOURCE_FIELDS, items)
 }
 
 pub(super) async fn changesource_one(req: &Req) -> Result<Value, ApiError> {
@@ -94,7 +77,7 @@ pub(super) async fn changesource_one(req: &Req) -> Result<Value, ApiError> {
         .await?
         .into_iter()
         .find(|v| v["changesourceid"] == id && owned_by(v, req));
-    mem_single(req, "changesources", CHANGESOURCE_FIELDS, item)
+    mem_single(req, "changesources", rest::CHANGESOURCE_FIELDS, item)
 }
 
 // ---- force schedulers -----------------------------------------------------------------------
@@ -123,7 +106,7 @@ pub(super) async fn forceschedulers(req: &Req) -> Result<Value, ApiError> {
             })
         });
     }
-    mem_collection(req, "forceschedulers", json::FORCESCHEDULER_FIELDS, items)
+    mem_collection(req, "forceschedulers", rest::FORCESCHEDULER_FIELDS, items)
 }
 
 pub(super) async fn forcescheduler_one(req: &Req) -> Result<Value, ApiError> {
@@ -131,5 +114,5 @@ pub(super) async fn forcescheduler_one(req: &Req) -> Result<Value, ApiError> {
     let item = forceschedulers_list(req)
         .into_iter()
         .find(|v| v["name"] == name);
-    mem_single(req, "forceschedulers", json::FORCESCHEDULER_FIELDS, item)
+    mem_single(req, "forceschedulers", rest::FORCESCHEDULER_FIELDS, item)
 }

@@ -1,52 +1,14 @@
 //! Test results: `/test_result_sets` (also of a build, a step or a builder), one set, and
 //! a set's results.
 
-use buildbot_db::{Query, StepId, TestResultSetId, TestResultSetRow};
-use serde_json::{Value, json};
+use buildbot_core::master::rest;
+use buildbot_db::{Query, StepId, TestResultSetId};
+use serde_json::Value;
 
 use super::builders::builder_id;
 use super::query::{mem_collection, mem_single, n_param};
 use super::respond::ApiError;
 use crate::state::Req;
-
-const TRS_FIELDS: &[&str] = &[
-    "builderid",
-    "buildid",
-    "category",
-    "complete",
-    "description",
-    "stepid",
-    "test_result_setid",
-    "tests_failed",
-    "tests_passed",
-    "value_unit",
-];
-
-const TR_FIELDS: &[&str] = &[
-    "builderid",
-    "duration_ns",
-    "line",
-    "test_code_path",
-    "test_name",
-    "test_result_setid",
-    "test_resultid",
-    "value",
-];
-
-fn trs_json(s: &TestResultSetRow) -> Value {
-    json!({
-        "builderid": s.builderid.0,
-        "buildid": s.buildid.0,
-        "category": s.category,
-        "complete": s.complete,
-        "description": s.description,
-        "stepid": s.stepid.0,
-        "test_result_setid": s.test_result_setid.0,
-        "tests_failed": s.tests_failed,
-        "tests_passed": s.tests_passed,
-        "value_unit": s.value_unit,
-    })
-}
 
 async fn sets_of_builds(req: &Req, q: &Query) -> Result<Vec<Value>, ApiError> {
     let db = req.state().handle.db();
@@ -56,7 +18,7 @@ async fn sets_of_builds(req: &Req, q: &Query) -> Result<Vec<Value>, ApiError> {
             db.list_test_result_sets(b.buildid)
                 .await?
                 .iter()
-                .map(trs_json),
+                .map(rest::test_result_set),
         );
     }
     Ok(out)
@@ -84,7 +46,7 @@ pub(super) async fn test_result_sets(req: &Req) -> Result<Value, ApiError> {
     } else {
         sets_of_builds(req, &Query::new()).await?
     };
-    mem_collection(req, "test_result_sets", TRS_FIELDS, items)
+    mem_collection(req, "test_result_sets", rest::TEST_RESULT_SET_FIELDS, items)
 }
 
 pub(super) async fn test_result_set_one(req: &Req) -> Result<Value, ApiError> {
@@ -98,8 +60,8 @@ pub(super) async fn test_result_set_one(req: &Req) -> Result<Value, ApiError> {
     mem_single(
         req,
         "test_result_sets",
-        TRS_FIELDS,
-        s.as_ref().map(trs_json),
+        rest::TEST_RESULT_SET_FIELDS,
+        s.as_ref().map(rest::test_result_set),
     )
 }
 
@@ -112,18 +74,7 @@ pub(super) async fn test_results(req: &Req) -> Result<Value, ApiError> {
         .list_test_results(TestResultSetId(id))
         .await?
         .iter()
-        .map(|r| {
-            json!({
-                "builderid": r.builderid.0,
-                "duration_ns": r.duration_ns,
-                "line": r.line,
-                "test_code_path": r.test_code_path,
-                "test_name": r.test_name,
-                "test_result_setid": r.test_result_setid.0,
-                "test_resultid": r.test_resultid,
-                "value": r.value,
-            })
-        })
+        .map(rest::test_result)
         .collect();
-    mem_collection(req, "test_results", TR_FIELDS, items)
+    mem_collection(req, "test_results", rest::TEST_RESULT_FIELDS, items)
 }

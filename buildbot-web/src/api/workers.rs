@@ -7,8 +7,8 @@ use super::builders::builder_id;
 use super::mem::py_int;
 use super::query::{Kind, mem_collection, mem_single, n_param, single};
 use super::respond::{ApiError, error_response, not_found};
-use crate::json;
 use crate::state::Req;
+use buildbot_core::master::rest;
 
 /// A worker row addressed by id or name.
 pub(super) async fn find_worker(req: &Req) -> Result<Option<(i64, String)>, DbError> {
@@ -41,14 +41,14 @@ async fn workers_list(
         .list_workers(&Query::new(), builder, master)
         .await?
         .iter()
-        .map(|w| json::worker_json!(w))
+        .map(rest::worker)
         .collect())
 }
 
 pub(super) async fn master_workers(req: &Req) -> Result<Value, ApiError> {
     let mid = n_param(req, "id")?;
     let items = workers_list(req, None, Some(MasterId(mid))).await?;
-    mem_collection(req, "workers", json::WORKER_FIELDS, items)
+    mem_collection(req, "workers", rest::WORKER_FIELDS, items)
 }
 
 pub(super) async fn builder_workers(req: &Req) -> Result<Value, ApiError> {
@@ -56,7 +56,7 @@ pub(super) async fn builder_workers(req: &Req) -> Result<Value, ApiError> {
         Some(b) => workers_list(req, Some(b), None).await?,
         None => Vec::new(),
     };
-    mem_collection(req, "workers", json::WORKER_FIELDS, items)
+    mem_collection(req, "workers", rest::WORKER_FIELDS, items)
 }
 
 pub(super) async fn builder_worker_one(req: &Req) -> Result<Value, ApiError> {
@@ -69,5 +69,5 @@ pub(super) async fn builder_worker_one(req: &Req) -> Result<Value, ApiError> {
         Some(id) => v["workerid"] == id,
         None => v["name"] == w,
     });
-    mem_single(req, "workers", json::WORKER_FIELDS, item)
+    mem_single(req, "workers", rest::WORKER_FIELDS, item)
 }

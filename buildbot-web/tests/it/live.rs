@@ -494,3 +494,48 @@ fn sse_buildbot_listen_add_remove() {
         server.stop().await;
     });
 }
+
+/// Issue 13: the event bus carries the REST shapes (one owner): a buildset's `complete`
+/// message and a worker's `state_updated` message are the entities the API answers with,
+/// and a new buildset lists its source stamps as the API does.
+#[test]
+fn live_messages_are_the_rest_entities() {
+    within(120, async move {
+        let env = Env::start().await;
+        let bus = env.master.events();
+        let buildsets = bus.subscribe_path("buildsets/*/*");
+        let workers = bus.subscribe_path("workers/*/*");
+        let brid = force(&env, "force", "good").await;
+        let buildid = env.build_of(brid).await;
+        env.wait_build(buildid).await;
+        let mut seen = HashMap::new();
+        while seen.len() < 2 {
+            let ev = async_std::future::timeout(Duration::from_secs(30), buildsets.recv())
+                .await
+                .expect("buildset events")
+                .expect("subscribed");
+            let parts = ev.key.parts().to_vec();
+            seen.insert(parts[2].clone(), ((*ev.message).clone(), parts[1].clone()));
+        }
+        let (complete, bsid) = &seen["complete"];
+        let rest = env.ok(&format!("/api/v2/buildsets/{bsid}")).await;
+        assert_eq!(complete, &rest["buildsets"][0], "complete event vs REST");
+        let (new, _) = &seen["new"];
+        assert_eq!(new["sourcestamps"], rest["buildsets"][0]["sourcestamps"]);
+        assert_eq!(new["scheduler"], "force");
+
+        env.master.pause_worker(W1, Some("lunch")).await.unwrap();
+        let ev = async_std::future::timeout(Duration::from_secs(30), workers.recv())
+            .await
+            .expect("worker event")
+            .expect("subscribed");
+        assert_eq!(ev.key.parts()[2], "state_updated");
+        let rest = env.ok("/api/v2/workers/1").await;
+        assert_eq!(
+            *ev.message, rest["workers"][0],
+            "state_updated event vs REST"
+        );
+        assert_eq!(ev.message["paused"], true);
+        assert_eq!(ev.message["pause_reason"], "lunch");
+    });
+}

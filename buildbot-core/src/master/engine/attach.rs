@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use async_std::channel::Receiver;
 use buildbot_db::{DbError, WorkerId};
-use serde_json::Value;
 
 use crate::master::config::MasterConfig;
 use crate::master::workers::{
@@ -17,6 +16,7 @@ use crate::util::lock;
 
 use super::state::{Inner, WorkerEntry};
 use super::{MasterError, MasterHandle};
+use crate::master::rest;
 
 /// The listener's view of the configured workers: names, passwords, builders (with their
 /// worker build directories), keepalive.
@@ -98,8 +98,7 @@ impl Inner {
             st.builder_ids_of_worker(&name)
         };
         log::info!("worker {name} attached");
-        self.events
-            .publish_worker(id, "connected", || worker_json(id, &name, &info_json));
+        self.publish_worker(id, "connected").await?;
         self.wake_builders(wake);
         Ok(())
     }
@@ -120,25 +119,20 @@ impl Inner {
         };
         log::info!("worker {name} detached: {reason}");
         self.db.worker_disconnected(id, self.masterid).await?;
-        let n = name.to_owned();
-        self.events.publish_worker(
-            id,
-            "disconnected",
-            || serde_json::json!({"workerid": id.0, "name": n}),
-        );
+        self.publish_worker(id, "disconnected").await
+    }
+
+    /// Announces `workers/<id>/<event>` with the worker as the API shows it (as Buildbot
+    /// does); read from the database only when someone listens.
+    pub(super) async fn publish_worker(&self, id: WorkerId, event: &str) -> Result<(), DbError> {
+        let key = ["workers".into(), id.0.into(), event.into()];
+        if self.events.is_wanted(&key)
+            && let Some(row) = self.db.get_worker(id).await?
+        {
+            self.events.publish_worker(id, event, || rest::worker(&row));
+        }
         Ok(())
     }
-}
-
-fn worker_json(id: WorkerId, name: &str, info: &Value) -> Value {
-    serde_json::json!({
-        "workerid": id.0,
-        "name": name,
-        "workerinfo": info,
-        "paused": false,
-        "pause_reason": null,
-        "graceful": false,
-    })
 }
 
 impl MasterHandle {
@@ -162,7 +156,6 @@ impl MasterHandle {
     async fn set_worker_flags(
         &self,
         id: WorkerId,
-        name: &str,
         paused: bool,
         graceful: bool,
         reason: Option<&str>,
@@ -171,25 +164,20 @@ impl MasterHandle {
             .db
             .set_worker_state(id, paused, graceful, reason)
             .await?;
-        let (n, r) = (name.to_owned(), reason.map(str::to_owned));
-        self.inner.events.publish_worker(id, "state_updated", || {
-            serde_json::json!({"workerid": id.0, "name": n, "paused": paused, "pause_reason": r, "graceful": graceful})
-        });
+        self.inner.publish_worker(id, "state_updated").await?;
         Ok(())
     }
 
     /// Pauses a worker (§6.5): it gets no new builds until unpaused (persisted).
     pub async fn pause_worker(&self, name: &str, reason: Option<&str>) -> Result<(), MasterError> {
         let (id, _, _, graceful, _) = self.worker_action(name, |w| w.paused = true).await?;
-        self.set_worker_flags(id, name, true, graceful, reason)
-            .await
+        self.set_worker_flags(id, true, graceful, reason).await
     }
 
     /// Unpauses a worker.
     pub async fn unpause_worker(&self, name: &str) -> Result<(), MasterError> {
         let (id, _, _, graceful, _) = self.worker_action(name, |w| w.paused = false).await?;
-        self.set_worker_flags(id, name, false, graceful, None)
-            .await?;
+        self.set_worker_flags(id, false, graceful, None).await?;
         let ids = lock(&self.inner.state).builder_ids_of_worker(name);
         self.inner.wake_builders(ids);
         Ok(())
@@ -203,7 +191,7 @@ impl MasterHandle {
                 w.shutdown_requested = true;
             })
             .await?;
-        self.set_worker_flags(id, name, paused, true, None).await?;
+        self.set_worker_flags(id, paused, true, None).await?;
         if running == 0
             && let Some(c) = conn
         {

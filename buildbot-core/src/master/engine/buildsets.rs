@@ -7,15 +7,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use buildbot_db::{
-    BuildRequestId, BuildRequestRow, BuilderId, BuildsetId, BuildsetRow, ClaimOutcome, Db, DbError,
-    NewBuildset, Results,
+    BuildRequestId, BuildRequestRow, BuilderId, BuildsetId, ClaimOutcome, Db, DbError, NewBuildset,
+    Results,
 };
 use serde_json::Value;
 
 use crate::util::{lock, unix_now as now};
 
 use super::state::{BuildsetInputs, Inner};
-use super::{MasterError, MasterHandle, json, schedulers};
+use super::{MasterError, MasterHandle, schedulers};
+use crate::master::rest;
 
 pub(super) async fn load_buildset_inputs(
     db: &Db,
@@ -57,7 +58,7 @@ pub(super) fn publish_req(
         row.builderid,
         row.buildrequestid,
         event,
-        || json::buildrequest(&row),
+        || rest::buildrequest(&row),
     );
 }
 
@@ -65,34 +66,22 @@ pub(super) async fn publish_buildset_complete(
     inner: &Inner,
     bsid: BuildsetId,
 ) -> Result<(), DbError> {
-    lock(&inner.buildsets).remove(&bsid);
+    let inputs = lock(&inner.buildsets).remove(&bsid);
     schedulers::upstream::buildset_completed(inner, bsid).await?;
     if inner
         .events
         .is_wanted(&["buildsets".into(), bsid.0.into(), "complete".into()])
         && let Some(bs) = inner.db.get_buildset(bsid).await?
     {
+        let sourcestamps = match inputs {
+            Some(i) => i.sourcestamps.clone(),
+            None => inner.db.get_sourcestamps(&bs.sourcestamps).await?,
+        };
         inner
             .events
-            .publish_buildset(bsid, "complete", || buildset_json(&bs));
+            .publish_buildset(bsid, "complete", || rest::buildset(&bs, &sourcestamps));
     }
     Ok(())
-}
-
-fn buildset_json(bs: &BuildsetRow) -> Value {
-    serde_json::json!({
-        "bsid": bs.bsid.0,
-        "external_idstring": bs.external_idstring,
-        "reason": bs.reason,
-        "rebuilt_buildid": bs.rebuilt_buildid.map(|b| b.0),
-        "sourcestamps": bs.sourcestamps.iter().map(|s| s.0).collect::<Vec<_>>(),
-        "submitted_at": bs.submitted_at,
-        "complete": bs.complete,
-        "complete_at": bs.complete_at,
-        "results": bs.results,
-        "parent_buildid": bs.parent_buildid.map(|b| b.0),
-        "parent_relationship": bs.parent_relationship,
-    })
 }
 
 /// §6.4: requests of a finished build completed (or unclaimed on RETRY), buildsets
@@ -167,7 +156,7 @@ impl MasterHandle {
                 inner
                     .events
                     .publish_buildrequest(bsid, *builderid, *brid, "new", || {
-                        json::buildrequest_new(
+                        rest::BuildRequestView::submitted(
                             *brid,
                             bsid,
                             *builderid,
@@ -175,21 +164,21 @@ impl MasterHandle {
                             submitted,
                             bs.waited_for,
                         )
+                        .to_json()
                     });
             }
             inner.events.publish_buildset(bsid, "new", || {
-                let sourcestamps = ss_rows
-                    .iter()
-                    .map(|s| Value::Object(json::sourcestamp_map(s)))
-                    .collect();
-                json::buildset_new(
+                rest::NewBuildsetView {
                     bsid,
-                    &bs.reason,
-                    submitted,
+                    external_idstring: bs.external_idstring.as_deref(),
+                    reason: &bs.reason,
+                    parent_buildid: bs.parent_buildid,
+                    rebuilt_buildid: bs.rebuilt_buildid,
+                    submitted_at: submitted,
                     scheduler,
-                    bs.rebuilt_buildid,
-                    Value::Array(sourcestamps),
-                )
+                    sourcestamps: &ss_rows,
+                }
+                .to_json()
             });
         }
         if !reqs.is_empty() {

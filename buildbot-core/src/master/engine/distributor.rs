@@ -21,12 +21,13 @@ use crate::master::properties::Properties;
 use crate::master::workers::WorkerConnection;
 use crate::util::{lock, unix_now as now};
 
+use super::BuilderStrategy;
 use super::build::{BuildServices, NewBuild, create_build};
 use super::buildsets::{finish_requests, load_buildset_inputs, publish_req};
 use super::control::WeakMaster;
 use super::runner::run_build;
 use super::state::{BuilderEntry, Inner, RunningBuild, State, Wake};
-use super::{BuilderStrategy, json};
+use crate::master::rest;
 
 pub(super) async fn distributor_loop(inner: Arc<Inner>, wake: Receiver<Wake>) {
     while let Ok(first) = wake.recv().await {
@@ -206,7 +207,7 @@ async fn distribute(inner: &Arc<Inner>, dirty: BTreeSet<BuilderId>) -> Result<()
                         req.builderid,
                         req.buildrequestid,
                         "claimed",
-                        || json::buildrequest(&req),
+                        || rest::buildrequest(&req),
                     );
                     let inner2 = inner.clone();
                     let b2 = builder.clone();
@@ -280,7 +281,7 @@ async fn build_inputs(
     }
     let mut sourcestamps = BTreeMap::new();
     for ss in &bs.sourcestamps {
-        let m = json::sourcestamp_map(ss);
+        let m = sourcestamp_attrs(ss);
         if sourcestamps.is_empty() || ss.codebase.is_empty() {
             for k in ["branch", "revision", "repository", "project", "codebase"] {
                 let v = m.get(k).cloned().unwrap_or(Value::Null);
@@ -391,4 +392,17 @@ async fn build_task(
     }
     lock(&inner.state).builds.remove(&buildid);
     release_slot(&inner, &wname, &name, true);
+}
+
+/// The attributes of a source stamp a build keeps (`ssid`, `branch`, `revision`,
+/// `repository`, `project`, `codebase`): what `%(src:<codebase>:<attr>)s` renders.
+fn sourcestamp_attrs(ss: &buildbot_db::SourceStampRow) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("ssid".into(), Value::from(ss.ssid.0));
+    m.insert("branch".into(), Value::from(ss.branch.clone()));
+    m.insert("revision".into(), Value::from(ss.revision.clone()));
+    m.insert("repository".into(), Value::from(ss.repository.clone()));
+    m.insert("project".into(), Value::from(ss.project.clone()));
+    m.insert("codebase".into(), Value::from(ss.codebase.clone()));
+    m
 }

@@ -18,8 +18,8 @@ use crate::master::config::MasterConfig;
 use crate::util::lock;
 
 use super::MasterError;
-use super::json;
 use super::state::Inner;
+use crate::master::rest;
 
 /// A running master. Cheap to clone.
 #[derive(Clone)]
@@ -103,7 +103,7 @@ impl MasterHandle {
             let ss = db.get_sourcestamp(row.sourcestampid).await?;
             self.inner
                 .events
-                .publish_change(id, || json::change(&row, ss.as_ref()));
+                .publish_change(id, || rest::change(&row, ss.as_ref()));
         }
         Ok(id)
     }

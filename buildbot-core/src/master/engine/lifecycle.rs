@@ -19,7 +19,8 @@ use crate::util::lock;
 use super::attach::{connection_loop, registrations};
 use super::distributor::distributor_loop;
 use super::state::{BuilderEntry, Inner, State, Wake, WorkerEntry};
-use super::{MasterError, MasterHandle, MasterOptions, json, schedulers};
+use super::{MasterError, MasterHandle, MasterOptions, schedulers};
+use crate::master::rest;
 
 /// Seconds after which a silent master is declared dead (§7.3).
 const MASTER_TIMEOUT_S: i64 = 600;
@@ -148,9 +149,9 @@ impl Master {
         }
         if inner.db.set_master_state(masterid, true).await? {
             let n = inner.name.clone();
-            inner
-                .events
-                .publish_master(masterid, "started", || json::master(masterid, &n, true));
+            inner.events.publish_master(masterid, "started", || {
+                rest::master_state(masterid, &n, true)
+            });
         }
         let events = inner.manager.events();
         let changes = inner.events.subscribe_path("changes/*/new");
@@ -203,11 +204,8 @@ impl Inner {
             db.add_builder_master(id, self.masterid).await?;
             if !known {
                 let (mid, n) = (self.masterid, b.name.clone());
-                self.events.publish_builder(
-                    id,
-                    "started",
-                    || serde_json::json!({"builderid": id.0, "masterid": mid.0, "name": n}),
-                );
+                self.events
+                    .publish_builder(id, "started", || rest::builder_on_master(id, mid, &n));
             }
             builders.insert(
                 b.name.clone(),
@@ -226,11 +224,8 @@ impl Inner {
                 if let Some(id) = db.builder_id_by_name(&b.name).await? {
                     db.remove_builder_master(id, self.masterid).await?;
                     let (mid, n) = (self.masterid, b.name.clone());
-                    self.events.publish_builder(
-                        id,
-                        "stopped",
-                        || serde_json::json!({"builderid": id.0, "masterid": mid.0, "name": n}),
-                    );
+                    self.events
+                        .publish_builder(id, "stopped", || rest::builder_on_master(id, mid, &n));
                 }
             }
         }
@@ -326,7 +321,7 @@ async fn heartbeat_loop(inner: Arc<Inner>, every: Duration) {
                     }
                     let n = m.name.clone();
                     inner.events.publish_master(m.masterid, "stopped", || {
-                        json::master(m.masterid, &n, false)
+                        rest::master_state(m.masterid, &n, false)
                     });
                 }
             }
@@ -405,13 +400,21 @@ impl MasterHandle {
             t.cancel().await;
         }
         let hk = inner.db.master_housekeeping(inner.masterid).await?;
+        let names: Vec<(BuilderId, String)> = lock(&inner.state)
+            .builders
+            .values()
+            .map(|b| (b.id, b.config.name.clone()))
+            .collect();
         for b in hk.builders_stopped {
             let mid = inner.masterid;
-            inner.events.publish_builder(
-                b,
-                "stopped",
-                || serde_json::json!({"builderid": b.0, "masterid": mid.0}),
-            );
+            let name = names
+                .iter()
+                .find(|(id, _)| *id == b)
+                .map(|(_, n)| n.as_str())
+                .unwrap_or_default();
+            inner
+                .events
+                .publish_builder(b, "stopped", || rest::builder_on_master(b, mid, name));
         }
         inner
             .db
@@ -423,7 +426,7 @@ impl MasterHandle {
             let mid = inner.masterid;
             inner
                 .events
-                .publish_master(mid, "stopped", || json::master(mid, &n, false));
+                .publish_master(mid, "stopped", || rest::master_state(mid, &n, false));
         }
         log::info!("master {} stopped", inner.name);
         Ok(())

@@ -63,7 +63,6 @@ mod distributor;
 mod error;
 mod force;
 mod handle;
-pub mod json;
 mod lifecycle;
 mod options;
 mod runner;

@@ -17,8 +17,8 @@ use crate::util::{lock, unix_now as now};
 use super::build::{
     Build, BuildRenderContext, StepContext, StepDone, StepError, build_locks, step_locks,
 };
-use super::json;
 use super::steps;
+use crate::master::rest;
 
 struct PrepStep {
     stepid: StepId,
@@ -33,7 +33,7 @@ async fn prep_step_event(
     done: Option<(i64, Results)>,
 ) {
     b.events.publish_step(b.buildid, p.stepid, event, || {
-        json::step(&json::StepJson {
+        rest::StepView {
             stepid: p.stepid,
             number: 0,
             name: "worker_preparation",
@@ -42,10 +42,11 @@ async fn prep_step_event(
             locks_acquired_at: Some(p.started),
             complete_at: done.map(|d| d.0),
             state_string: state,
-            results: done.map(|d| d.1),
+            results: done.map(|d| i64::from(d.1.code())),
             urls: &[],
             hidden: false,
-        })
+        }
+        .to_json()
     });
 }
 

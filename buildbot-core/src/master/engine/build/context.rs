@@ -17,7 +17,7 @@ use crate::master::workers::{
     WorkerConnection, WorkerManagerError,
 };
 
-use crate::master::engine::json;
+use crate::master::rest;
 use crate::util::lock;
 
 use super::Build;
@@ -321,7 +321,7 @@ impl StepContext {
     ) {
         let s = &self.build;
         s.events.publish_step(s.buildid, self.stepid, event, || {
-            json::step(&json::StepJson {
+            rest::StepView {
                 stepid: self.stepid,
                 number: self.step_number,
                 name: &self.step_name,
@@ -330,10 +330,11 @@ impl StepContext {
                 locks_acquired_at: Some(self.started_at),
                 complete_at: complete.map(|c| c.0),
                 state_string: &self.state_string,
-                results: complete.map(|c| c.1),
+                results: complete.map(|c| i64::from(c.1.code())),
                 urls: &self.urls,
                 hidden: hidden.unwrap_or(false),
-            })
+            }
+            .to_json()
         });
     }
 
@@ -363,15 +364,16 @@ impl StepContext {
         self.build
             .events
             .publish_log(log.logid, self.stepid, &log.slug, event, || {
-                json::log(
-                    log.logid,
-                    &log.name,
-                    &log.slug,
-                    self.stepid,
+                rest::LogView {
+                    logid: log.logid,
+                    name: &log.name,
+                    slug: &log.slug,
+                    stepid: self.stepid,
                     complete,
-                    log.num_lines,
-                    log.log_type,
-                )
+                    num_lines: log.num_lines,
+                    log_type: log.log_type.code(),
+                }
+                .to_json()
             });
     }
 

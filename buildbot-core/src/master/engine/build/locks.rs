@@ -5,7 +5,7 @@
 use buildbot_db::Results;
 
 use crate::master::config::LockAccess;
-use crate::master::engine::json;
+use crate::master::rest;
 use crate::util::unix_now as now;
 
 use super::lock_table::{self, LocksHeld, Want};
@@ -45,7 +45,7 @@ pub(crate) async fn build_locks(
     let (stepid, number, name) = b.add_started_step("locks_acquire", started).await?;
     let publish = |event: &str, state: &str, done: Option<(i64, Results)>| {
         b.events.publish_step(b.buildid, stepid, event, || {
-            json::step(&json::StepJson {
+            rest::StepView {
                 stepid,
                 number,
                 name: &name,
@@ -54,10 +54,11 @@ pub(crate) async fn build_locks(
                 locks_acquired_at: done.map(|d| d.0),
                 complete_at: done.map(|d| d.0),
                 state_string: state,
-                results: done.map(|d| d.1),
+                results: done.map(|d| i64::from(d.1.code())),
                 urls: &[],
                 hidden: false,
-            })
+            }
+            .to_json()
         });
     };
     publish("new", "pending", None);

@@ -18,7 +18,7 @@ use crate::master::{EventBus, Renderable};
 use crate::util::{lock, unix_now};
 
 use super::BuildServices;
-use crate::master::engine::json;
+use crate::master::rest;
 
 /// Why a build was stopped.
 #[derive(Clone, Debug)]
@@ -89,18 +89,20 @@ impl Build {
 
     fn build_json(&self, complete: Option<(i64, Results)>) -> Value {
         let st = lock(&self.state_string).clone();
-        json::build(&json::BuildJson {
+        rest::BuildView {
             buildid: self.buildid,
             number: self.number,
             builderid: self.builderid,
             buildrequestid: self.buildrequestid,
-            workerid: self.workerid,
+            workerid: Some(self.workerid),
             masterid: self.masterid,
             started_at: self.started_at,
             complete_at: complete.map(|c| c.0),
+            locks_duration_s: 0,
             state_string: &st,
-            results: complete.map(|c| c.1),
-        })
+            results: complete.map(|c| i64::from(c.1.code())),
+        }
+        .to_json()
     }
 
     pub(crate) fn publish_build(&self, event: &str, complete: Option<(i64, Results)>) {
@@ -180,14 +182,8 @@ impl Build {
             self.db.set_build_properties(self.buildid, &changed).await?;
         }
         lock(&self.flushed).extend(changed.clone());
-        self.events.publish_build_properties(self.buildid, || {
-            Value::Object(
-                changed
-                    .into_iter()
-                    .map(|(k, (v, s))| (k, Value::Array(vec![v, Value::from(s)])))
-                    .collect(),
-            )
-        });
+        self.events
+            .publish_build_properties(self.buildid, || rest::properties(&changed));
         Ok(())
     }
 }
