@@ -18,7 +18,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use buildbot::core::master::engine::ForceRequest;
+use buildbot::core::master::ForceRequest;
 use common::*;
 
 const N: usize = 200;

@@ -20,7 +20,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use buildbot::core::master::engine::ForceRequest;
+use buildbot::core::master::ForceRequest;
 use common::*;
 
 const BUILDS: usize = 3;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use buildbot::core::master::engine::{ForceRequest, MasterHandle};
+use buildbot::core::master::{ForceRequest, MasterHandle};
 use buildbot::db::Query;
 use common::*;
 

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use buildbot::core::master::Renderable;
 use buildbot::core::master::config::{Registry, parse_config};
-use buildbot::core::master::engine::{
+use buildbot::core::master::workers::CommandArgs;
+use buildbot::core::master::{
     BuildStep, ForceRequest, Master, MasterOptions, StepContext, StepDone, StepError,
     register_custom_step,
 };
-use buildbot::core::master::workers::CommandArgs;
 use buildbot::core::protocol::Value;
 use buildbot::core::{Slave, SlaveConfig};
 use buildbot::db::{Query, Results};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use buildbot::core::master::config::{
     BuilderConfig, MasterConfig, SchedulerConfig, StepConfig, WorkerConfig,
 };
-use buildbot::core::master::engine::{ForceRequest, Master, MasterOptions};
+use buildbot::core::master::{ForceRequest, Master, MasterOptions};
 use buildbot::core::{Slave, SlaveConfig};
 use buildbot::db::Query;
 

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use buildbot::core::master::config::{Registry, parse_config};
-use buildbot::core::master::engine::{Master, MasterHandle, MasterOptions};
+use buildbot::core::master::{Master, MasterHandle, MasterOptions};
 use buildbot::core::{Slave, SlaveConfig};
 
 /// The W3 program: 524,288 lines of exactly 100 bytes (50 MiB).

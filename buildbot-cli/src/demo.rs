@@ -9,7 +9,7 @@ use anyhow::Context;
 use buildbot_core::daemon::ui::{self, CliError, ErrorKind};
 use buildbot_core::daemon::{self, LogFile, LogTarget, Signal, Signals};
 use buildbot_core::master::config::{Registry, load_config};
-use buildbot_core::master::engine::{ForceRequest, Master, MasterHandle, MasterOptions};
+use buildbot_core::master::{ForceRequest, Master, MasterHandle, MasterOptions};
 use buildbot_core::{Slave, SlaveConfig, SlaveHandle};
 use buildbot_db::{Query, Results};
 

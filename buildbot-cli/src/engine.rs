@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use buildbot_core::master::config::MasterConfig;
-use buildbot_core::master::engine::{Master, MasterHandle, MasterOptions};
+use buildbot_core::master::{Master, MasterHandle, MasterOptions};
 
 /// A started master.
 pub struct Engine {

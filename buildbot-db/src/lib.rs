@@ -36,6 +36,19 @@
 //! `BEGIN IMMEDIATE`, so several pools (two masters, or web and engine) writing to one file
 //! wait for each other instead of failing with "database is locked". Foreign keys stay off as
 //! in Python Buildbot; deletions are explicit.
+//!
+//! # Modules (all private; their types are re-exported here)
+//!
+//! * `db` — [`Db`]: connection, pool, backend detection, the SQLite writer lock;
+//!   `writer` — the SQLite writer connection of its own; `stats` — statement counts and
+//!   latencies.
+//! * `entities`, `migrations` — the schema as sea-orm entities and the `Migrator`.
+//! * one module of typed queries per resource: `builders`, `builds` (and steps, build
+//!   data), `changes` (and source stamps), `logs` (compressed chunks, `compress`),
+//!   `masters`, `requests` (buildsets and build requests), `services` (schedulers, change
+//!   sources), `test_results`, `users`, `workers`.
+//! * `query` — [`Query`]: Buildbot's REST filters, order and paging turned into SQL;
+//!   `types` — id newtypes and [`Results`]; `common`, `hash`, `error`.
 #![warn(missing_docs)]
 
 mod builders;

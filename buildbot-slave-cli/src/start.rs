@@ -12,7 +12,7 @@ use buildbot_core::daemon::{
     Rotation, Signal, Signals,
 };
 use buildbot_core::protocol::WIRE_PROTOCOL;
-use buildbot_core::slave::{AllowShutdown, Slave, SlaveConfig, SlaveEvent, SlaveExit};
+use buildbot_core::{AllowShutdown, Slave, SlaveConfig, SlaveEvent, SlaveExit};
 
 use crate::cli::PROGRAM;
 use crate::options::{StartOptions, parse_endpoint};

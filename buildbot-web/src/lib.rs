@@ -13,7 +13,7 @@ mod auth;
 mod cache;
 /// `/change_hook/*`: changes from the `base`, `github` and `gitlab` dialects.
 mod hooks;
-/// Entities as Buildbot's JSON, and Python's two JSON spacings.
+/// Python's two JSON spacings and `field=` selection (shapes: `buildbot_core::master::rest`).
 mod json;
 /// Live updates over the event bus: `/ws` and `/sse`.
 mod live;

@@ -56,7 +56,7 @@ async fn crash_child_master() {
     .await;
     m.force(
         "force",
-        buildbot_core::master::engine::ForceRequest::new("me", "crash").builders(["b"]),
+        buildbot_core::master::ForceRequest::new("me", "crash").builders(["b"]),
     )
     .await
     .unwrap();

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use buildbot_core::master::config::*;
-use buildbot_core::master::engine::{ForceRequest, Master, MasterHandle, MasterOptions};
+use buildbot_core::master::{ForceRequest, Master, MasterHandle, MasterOptions};
 use buildbot_core::{Slave, SlaveHandle};
 use buildbot_db::{BuildRequestId, BuildRow, LogType, Query, StepRow};
 

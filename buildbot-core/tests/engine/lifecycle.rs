@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use buildbot_core::master::config::*;
-use buildbot_core::master::engine::{ForceRequest, MasterError};
+use buildbot_core::master::{ForceRequest, MasterError};
 use buildbot_db::{BuildRequestId, NewBuildset, Query, Results, SourceStampSpec};
 
 use crate::harness::*;
@@ -731,13 +731,13 @@ alwaysRun = true
 
 struct Probe;
 
-impl buildbot_core::master::engine::BuildStep for Probe {
+impl buildbot_core::master::BuildStep for Probe {
     fn run<'a>(
         &'a self,
-        ctx: &'a mut buildbot_core::master::engine::StepContext,
+        ctx: &'a mut buildbot_core::master::StepContext,
     ) -> futures::future::BoxFuture<
         'a,
-        Result<buildbot_core::master::engine::StepDone, buildbot_core::master::engine::StepError>,
+        Result<buildbot_core::master::StepDone, buildbot_core::master::StepError>,
     > {
         Box::pin(async move {
             ctx.keep_output(true);
@@ -752,7 +752,7 @@ impl buildbot_core::master::engine::BuildStep for Probe {
             ctx.set_property("probe", res.text("stdout").trim().into(), "Probe");
             ctx.add_url("docs", "http://127.0.0.1/docs").await?;
             ctx.set_state_string("probing done").await?;
-            Ok(buildbot_core::master::engine::StepDone::with_summary(
+            Ok(buildbot_core::master::StepDone::with_summary(
                 Results::Success,
                 "probed",
             ))
@@ -763,7 +763,7 @@ impl buildbot_core::master::engine::BuildStep for Probe {
 #[async_std::test]
 async fn custom_step_and_warning_counting() {
     let mut reg = Registry::new();
-    buildbot_core::master::engine::register_custom_step(&mut reg, "Probe", |_args| {
+    buildbot_core::master::register_custom_step(&mut reg, "Probe", |_args| {
         Some(std::sync::Arc::new(Probe))
     });
     let text = r#"

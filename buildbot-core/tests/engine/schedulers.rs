@@ -396,7 +396,7 @@ builderNames = ["after"]
         .master
         .force(
             "force",
-            buildbot_core::master::engine::ForceRequest::new("me", "up").builders(["b"]),
+            buildbot_core::master::ForceRequest::new("me", "up").builders(["b"]),
         )
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use buildbot_core::master::config::{Registry, parse_config};
-use buildbot_core::master::engine::{BuilderStrategy, ForceRequest, Master, MasterOptions};
+use buildbot_core::master::{BuilderStrategy, ForceRequest, Master, MasterOptions};
 use buildbot_db::{BuildRow, Query};
 
 use crate::harness::*;
@@ -53,7 +53,7 @@ command = ["true"]
 "#;
 
 async fn build_of(
-    m: &buildbot_core::master::engine::MasterHandle,
+    m: &buildbot_core::master::MasterHandle,
     brid: buildbot_db::BuildRequestId,
 ) -> BuildRow {
     m.wait_for_request(brid, Duration::from_secs(60))

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use buildbot_core::master::config::*;
-//! use buildbot_core::master::engine::{ForceRequest, Master, MasterOptions};
+//! use buildbot_core::master::{ForceRequest, Master, MasterOptions};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let cfg = MasterConfig::builder()

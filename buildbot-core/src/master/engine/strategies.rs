@@ -5,7 +5,7 @@
 //! gives the code to the engine with [`MasterOptions::strategy`](super::MasterOptions::strategy).
 //!
 //! ```
-//! use buildbot_core::master::engine::{BuilderStrategy, MasterOptions};
+//! use buildbot_core::master::{BuilderStrategy, MasterOptions};
 //!
 //! let opts = MasterOptions::new("/tmp/master").strategy(
 //!     "last-worker",

@@ -14,7 +14,7 @@ use buildbot_db::NewChange;
 
 use super::codec::{Py, Sexp, challenge, decode, encode, failure, is_str, respond, s};
 use crate::master::config::{ChangeSourceKind, MasterConfig};
-use crate::master::engine::{MasterError, MasterHandle};
+use crate::master::{MasterError, MasterHandle};
 
 /// A connection silent this long is closed.
 const IDLE: Duration = Duration::from_secs(300);

@@ -82,7 +82,7 @@ impl StepDone {
 /// [`register_custom_step`].
 ///
 /// ```
-/// use buildbot_core::master::engine::{BuildStep, StepContext, StepDone, StepError};
+/// use buildbot_core::master::{BuildStep, StepContext, StepDone, StepError};
 /// use buildbot_db::Results;
 /// use futures::future::BoxFuture;
 ///

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use buildbot_db::{BuildId, BuildRequestId, BuilderId, BuildsetId, NewBuildset};
 use futures::future::BoxFuture;
 
+use crate::master::MasterError;
 use crate::master::config::MasterConfig;
-use crate::master::engine::MasterError;
 
 use super::LockTable;
 
