@@ -120,24 +120,12 @@ impl MasterHandle {
         buildid: BuildId,
     ) -> Result<(BuildsetId, Vec<(BuilderId, BuildRequestId)>), MasterError> {
         let db = &self.inner.db;
-        let b = db.get_build(buildid).await?.ok_or(MasterError::NotFound {
-            what: "build",
-            id: buildid.0,
-        })?;
-        let br = db
-            .get_buildrequest(b.buildrequestid)
-            .await?
-            .ok_or(MasterError::NotFound {
-                what: "build request",
-                id: b.buildrequestid.0,
-            })?;
-        let bs = db
-            .get_buildset(br.buildsetid)
-            .await?
-            .ok_or(MasterError::NotFound {
-                what: "buildset",
-                id: br.buildsetid.0,
-            })?;
+        let missing = |what, id| MasterError::NotFound { what, id };
+        let b = (db.get_build(buildid).await?).ok_or(missing("build", buildid.0))?;
+        let brid = b.buildrequestid;
+        let br = (db.get_buildrequest(brid).await?).ok_or(missing("build request", brid.0))?;
+        let bsid = br.buildsetid;
+        let bs = (db.get_buildset(bsid).await?).ok_or(missing("buildset", bsid.0))?;
         let props = db.get_buildset_properties(bs.bsid).await?;
         let mut nb = NewBuildset::new("rebuild", bs.sourcestamps.clone(), vec![b.builderid]);
         nb.properties = props;

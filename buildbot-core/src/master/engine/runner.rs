@@ -18,7 +18,6 @@ use super::build::{
     Build, BuildRenderContext, StepContext, StepDone, StepError, build_locks, step_locks,
 };
 use super::steps;
-use crate::master::rest;
 
 struct PrepStep {
     stepid: StepId,
@@ -32,22 +31,8 @@ async fn prep_step_event(
     state: &str,
     done: Option<(i64, Results)>,
 ) {
-    b.events.publish_step(b.buildid, p.stepid, event, || {
-        rest::StepView {
-            stepid: p.stepid,
-            number: 0,
-            name: "worker_preparation",
-            buildid: b.buildid,
-            started_at: Some(p.started),
-            locks_acquired_at: Some(p.started),
-            complete_at: done.map(|d| d.0),
-            state_string: state,
-            results: done.map(|d| i64::from(d.1.code())),
-            urls: &[],
-            hidden: false,
-        }
-        .to_json()
-    });
+    let step = (p.stepid, 0, "worker_preparation");
+    b.publish_own_step(step, p.started, Some(p.started), event, state, done);
 }
 
 /// Runs the build to its end and returns its result (the build row is finished; requests

@@ -5,7 +5,6 @@
 use buildbot_db::Results;
 
 use crate::master::config::LockAccess;
-use crate::master::rest;
 use crate::util::unix_now as now;
 
 use super::lock_table::{self, LocksHeld, Want};
@@ -44,22 +43,8 @@ pub(crate) async fn build_locks(
     let started = now();
     let (stepid, number, name) = b.add_started_step("locks_acquire", started).await?;
     let publish = |event: &str, state: &str, done: Option<(i64, Results)>| {
-        b.events.publish_step(b.buildid, stepid, event, || {
-            rest::StepView {
-                stepid,
-                number,
-                name: &name,
-                buildid: b.buildid,
-                started_at: Some(started),
-                locks_acquired_at: done.map(|d| d.0),
-                complete_at: done.map(|d| d.0),
-                state_string: state,
-                results: done.map(|d| i64::from(d.1.code())),
-                urls: &[],
-                hidden: false,
-            }
-            .to_json()
-        });
+        let step = (stepid, number, name.as_str());
+        b.publish_own_step(step, started, done.map(|d| d.0), event, state, done);
     };
     publish("new", "pending", None);
     publish("started", "pending", None);

@@ -134,6 +134,36 @@ impl Build {
         Ok((stepid, number, name))
     }
 
+    /// Announces `event` of a step the build adds itself (`worker_preparation`,
+    /// `locks_acquire`): no URLs, never hidden; `done` is its end and result.
+    pub(crate) fn publish_own_step(
+        &self,
+        step: (StepId, i64, &str),
+        started: i64,
+        locks_acquired_at: Option<i64>,
+        event: &str,
+        state: &str,
+        done: Option<(i64, Results)>,
+    ) {
+        let (stepid, number, name) = step;
+        self.events.publish_step(self.buildid, stepid, event, || {
+            rest::StepView {
+                stepid,
+                number,
+                name,
+                buildid: self.buildid,
+                started_at: Some(started),
+                locks_acquired_at,
+                complete_at: done.map(|d| d.0),
+                state_string: state,
+                results: done.map(|d| i64::from(d.1.code())),
+                urls: &[],
+                hidden: false,
+            }
+            .to_json()
+        });
+    }
+
     /// Sets the summary in memory and announces it, without a DB write: for a state that is
     /// replaced right away (the next [`Build::set_state`] writes the latest one).
     pub(crate) fn set_passing_state(&self, text: &str) {
