@@ -7,6 +7,7 @@ mod checkconfig;
 mod cli_harness;
 mod create;
 mod harness;
+mod hostile;
 mod run;
 mod sendchange;
 mod upgrade;

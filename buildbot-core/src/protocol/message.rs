@@ -604,25 +604,33 @@ pub fn decode(payload: &[u8]) -> Result<Incoming, ProtocolError> {
         Value::Map(m) => m,
         Value::Array(_) => {
             return Ok(Incoming::Ignored(format!(
-                "received an array instead of a map: {value}"
+                "received an array instead of a map: {}",
+                crate::util::log_preview(&value)
             )));
         }
         Value::String(_) => {
             return Ok(Incoming::Ignored(format!(
-                "received a string instead of a map: {value}"
+                "received a string instead of a map: {}",
+                crate::util::log_preview(&value)
             )));
         }
-        other => return Err(ProtocolError::UnexpectedValue(other.to_string())),
+        other => {
+            return Err(ProtocolError::UnexpectedValue(crate::util::log_preview(
+                other,
+            )));
+        }
     };
     let f = Fields { map };
     let Some(op_name) = f.get("op").and_then(value_to_string) else {
         return Ok(Incoming::Ignored(format!(
-            "message without \"op\" ignored: {value}"
+            "message without \"op\" ignored: {}",
+            crate::util::log_preview(&value)
         )));
     };
     let Some(seq_number) = f.get("seq_number").and_then(Value::as_u64) else {
         return Ok(Incoming::Ignored(format!(
-            "message without \"seq_number\" ignored: {value}"
+            "message without \"seq_number\" ignored: {}",
+            crate::util::log_preview(&value)
         )));
     };
     if op_name == "response" {

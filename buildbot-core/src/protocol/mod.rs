@@ -73,8 +73,15 @@ pub const EXTENSIONS_HEADER: &str = "X-Buildbot-Worker-Extensions";
 pub const EXT_KEEPALIVE: &str = "keepalive";
 /// Extension: worker-originated `shutdown_request`.
 pub const EXT_SHUTDOWN_REQUEST: &str = "shutdown-request";
-/// Largest message accepted by default (64 MiB); larger ones are protocol errors.
+/// Largest message the slave accepts from a master (64 MiB); larger ones are protocol errors.
 pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
+/// Largest message a master accepts from a worker (16 MiB): output updates are a few
+/// KiB, file-transfer blocks at most [`MAX_TRANSFER_BLOCK`]; a larger message drops the
+/// connection with a logged reason.
+pub const MAX_WORKER_MESSAGE_SIZE: usize = 16 << 20;
+/// Largest `blocksize` a transfer step may ask for (8 MiB), so that a worker's blocks stay
+/// well within [`MAX_WORKER_MESSAGE_SIZE`].
+pub const MAX_TRANSFER_BLOCK: u64 = 8 << 20;
 
 /// Parses the value of [`EXTENSIONS_HEADER`] into extension names.
 pub fn parse_extensions(value: &str) -> Vec<String> {

@@ -187,12 +187,26 @@ pub(super) fn rpc(target: EndpointKind) -> impl tide::Endpoint<State> {
     }
 }
 
-fn reason(params: &serde_json::Map<String, Value>) -> String {
-    params
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or("no reason")
-        .to_owned()
+/// A parameter that must be a string when given (`Ok(None)`: absent or null); another
+/// type is Buildbot's invalid-params error, before anything changes.
+fn opt_str<'p>(
+    params: &'p serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'p str>, RpcError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(rpc_err(
+            StatusCode::BadRequest,
+            -32602,
+            json!({ key: format!("must be a string, not {}", buildbot_core::util::log_preview(&crate::json::py_line(other))) }),
+        )),
+    }
+}
+
+/// The `reason` of a stop or cancel (`no reason` when absent, as Buildbot says).
+fn reason(params: &serde_json::Map<String, Value>) -> Result<String, RpcError> {
+    Ok(opt_str(params, "reason")?.unwrap_or("no reason").to_owned())
 }
 
 async fn dispatch(
@@ -225,7 +239,7 @@ async fn dispatch(
         (EndpointKind::ForceScheduler, _) => Ok(Value::Null),
         (EndpointKind::Build, "stop") => {
             let bid = build_target(req, id).await?;
-            m.stop_build(bid, &reason(params))
+            m.stop_build(bid, &reason(params)?)
                 .await
                 .map_err(master_err)?;
             Ok(Value::Null)
@@ -236,7 +250,7 @@ async fn dispatch(
             Ok(buildset_result(bsid, brids))
         }
         (EndpointKind::BuildRequest, "cancel") => {
-            m.cancel_request(BuildRequestId(id()?), &reason(params))
+            m.cancel_request(BuildRequestId(id()?), &reason(params)?)
                 .await
                 .map_err(master_err)?;
             Ok(Value::Null)
@@ -259,7 +273,7 @@ async fn dispatch(
                     ));
                 }
             };
-            let why = params.get("reason").and_then(Value::as_str);
+            let why = opt_str(params, "reason")?;
             match method {
                 "pause" => m.pause_worker(&name, why).await,
                 "unpause" => m.unpause_worker(&name).await,
@@ -290,12 +304,23 @@ async fn dispatch(
             Ok(Value::Null)
         }
         (EndpointKind::Scheduler, "enable") => {
-            let Some(enabled) = params.get("enabled").and_then(Value::as_bool) else {
-                return Err(rpc_err(
-                    StatusCode::InternalServerError,
-                    -32603,
-                    "KeyError('enabled')",
-                ));
+            let enabled = match params.get("enabled") {
+                Some(Value::Bool(b)) => *b,
+                // Buildbot 4.3 answers a missing `enabled` with its KeyError
+                None => {
+                    return Err(rpc_err(
+                        StatusCode::InternalServerError,
+                        -32603,
+                        "KeyError('enabled')",
+                    ));
+                }
+                Some(other) => {
+                    return Err(rpc_err(
+                        StatusCode::BadRequest,
+                        -32602,
+                        json!({"enabled": format!("must be true or false, not {}", buildbot_core::util::log_preview(&crate::json::py_line(other)))}),
+                    ));
+                }
             };
             m.set_scheduler_enabled(SchedulerId(id()?), enabled)
                 .await

@@ -401,3 +401,108 @@ fn cached_answers_follow_every_write() {
         }
     });
 }
+
+/// Issue 19: wrong-typed JSON-RPC parameters get Buildbot's invalid-params error and change
+/// nothing.
+#[test]
+fn wrong_typed_rpc_params_change_nothing() {
+    within(120, async move {
+        let env = Env::start().await;
+        let (s, v) = env
+            .rpc(
+                "/api/v2/forceschedulers/force",
+                "force",
+                json!({"builderNames": ["slow"], "username": "t <t@example.com>"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let brid = v["result"][1]["2"].as_i64().unwrap();
+        let buildid = env.build_of(brid).await;
+        let invalid = |v: &Value| v["error"]["code"] == -32602 && v["error"]["message"].is_object();
+
+        // stop with a non-string reason: refused, the build keeps running
+        let (s, v) = env
+            .rpc(
+                &format!("/api/v2/builds/{buildid}"),
+                "stop",
+                json!({"reason": 5}),
+            )
+            .await;
+        assert_eq!(s, 400, "{v}");
+        assert!(invalid(&v), "{v}");
+        assert_eq!(v["error"]["message"]["reason"], "must be a string, not 5");
+        // pause with a list as reason: refused, not paused
+        let (s, v) = env
+            .rpc("/api/v2/workers/1", "pause", json!({"reason": ["x"]}))
+            .await;
+        assert_eq!(s, 400, "{v}");
+        assert!(invalid(&v), "{v}");
+        assert_eq!(
+            env.ok("/api/v2/workers/1").await["workers"][0]["paused"],
+            false
+        );
+        // enable with "yes": refused, still enabled
+        let sched = env.ok("/api/v2/schedulers").await["schedulers"][0].clone();
+        let sid = sched["schedulerid"].as_i64().unwrap();
+        let (s, v) = env
+            .rpc(
+                &format!("/api/v2/schedulers/{sid}"),
+                "enable",
+                json!({"enabled": "yes"}),
+            )
+            .await;
+        assert_eq!(s, 400, "{v}");
+        assert!(invalid(&v), "{v}");
+        let after = env.ok(&format!("/api/v2/schedulers/{sid}")).await;
+        assert_eq!(after["schedulers"][0]["enabled"], sched["enabled"]);
+        // the build is still running; a well-typed stop ends it
+        let b = env.ok(&format!("/api/v2/builds/{buildid}")).await;
+        assert_eq!(b["builds"][0]["complete"], false, "{b}");
+        let (s, v) = env
+            .rpc(
+                &format!("/api/v2/builds/{buildid}"),
+                "stop",
+                json!({"reason": "enough"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let done = env.wait_build(buildid).await;
+        assert_eq!(done["results"], 6, "{done}");
+    });
+}
+
+/// Issue 19 item 10: unknown fields and operators are treated alike by the collections
+/// filtered in SQL (builds) and in memory (builders, workers, masters, forceschedulers): a
+/// plain unknown field is a 400, the `__` forms with an unknown field or operator are
+/// ignored as Buildbot documents (rest-api.md §3.1).
+#[test]
+fn unknown_filter_fields_are_treated_alike_everywhere() {
+    within(120, async move {
+        let env = Env::start().await;
+        for coll in [
+            "builds",
+            "builders",
+            "workers",
+            "masters",
+            "forceschedulers",
+            "changes",
+        ] {
+            let (s, v) = env.get(&format!("/api/v2/{coll}?nosuchfield=1")).await;
+            assert_eq!(s, 400, "{coll}: {v}");
+            for q in [
+                "nosuchfield__gt=1",
+                "name__nosuchop=1",
+                "nosuchfield__eq=1&nosuchfield__eq=2",
+            ] {
+                let (s, v) = env.get(&format!("/api/v2/{coll}?{q}")).await;
+                assert_eq!(s, 200, "{coll}?{q}: {v}");
+                assert!(v["meta"]["total"].is_number(), "{coll}?{q}: {v}");
+            }
+            // an operator that exists but does not take several values: ignored too
+            let (s, v) = env
+                .get(&format!("/api/v2/{coll}?name__lt=a&name__lt=b"))
+                .await;
+            assert_eq!(s, 200, "{coll}: {v}");
+        }
+    });
+}

@@ -701,6 +701,18 @@ fn blocksize(a: &mut ComponentArgs<'_>, default: u64) -> u64 {
             );
             default
         }
+        Some(b) if b > crate::protocol::MAX_TRANSFER_BLOCK => {
+            a.error(
+                "blocksize",
+                format!(
+                    "{}: 'blocksize' may be at most {} bytes (8 MiB), not {b}",
+                    a.label(),
+                    crate::protocol::MAX_TRANSFER_BLOCK
+                ),
+                None,
+            );
+            default
+        }
         Some(b) => b,
         None => default,
     }

@@ -12,7 +12,7 @@ use crate::master::config::MasterConfig;
 use crate::master::workers::{
     ConnectionEvent, WorkerBuilder, WorkerConnection, WorkerRegistration,
 };
-use crate::util::lock;
+use crate::util::{lock, log_text};
 
 use super::state::{Inner, WorkerEntry};
 use super::{MasterError, MasterHandle};
@@ -62,7 +62,12 @@ pub(super) async fn connection_loop(inner: Arc<Inner>, events: Receiver<Connecti
                 Ok(())
             }
             ConnectionEvent::AuthFailed { name, peer, reason } => {
-                log::warn!("refused worker {name:?} from {peer}: {reason}");
+                let name = name.as_deref().unwrap_or("<none>");
+                log::warn!(
+                    "refused worker {} from {peer}: {}",
+                    log_text(name),
+                    log_text(&reason)
+                );
                 Ok(())
             }
         };

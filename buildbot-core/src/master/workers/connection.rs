@@ -24,7 +24,8 @@ use super::info::WorkerInfo;
 use super::manager::{ConnectionEvent, WorkerBuilder};
 use super::transfer::{Compression, DirectoryWriter, DownloadSource, FileWriter, Reader};
 use crate::protocol::{IncomingRequest, Op, ProtocolError, RpcPeer, Value, WorkerSettings};
-use crate::util::lock;
+use crate::util::{lock, log_preview, log_text};
+use async_tungstenite::tungstenite::Error as WsError;
 
 /// What the manager shares with its connections.
 #[derive(Clone, Debug)]
@@ -289,7 +290,14 @@ async fn reader(conn: WorkerConnection, mut stream: WsSource) {
     let reason = loop {
         let msg = match stream.next().await {
             Some(Ok(msg)) => msg,
-            Some(Err(e)) => break format!("connection error: {e}"),
+            Some(Err(e)) => {
+                let e = match e {
+                    WsError::Capacity(c) => format!("a message exceeds the limit ({c})"),
+                    e => log_preview(&e),
+                };
+                log::warn!("worker {name}: dropping the connection: {e}");
+                break format!("connection error: {e}");
+            }
             None => break "connection closed".to_string(),
         };
         *lock(&conn.inner.last_seen) = Instant::now();
@@ -598,7 +606,12 @@ impl WorkerConnection {
         let op = match op {
             Ok(op) => op,
             Err(text) => {
-                log::warn!("worker {}: bad {op_name} request: {text}", self.inner.name);
+                log::warn!(
+                    "worker {}: bad {} request: {}",
+                    self.inner.name,
+                    log_text(&op_name),
+                    log_text(&text)
+                );
                 rpc.respond(seq_number, Err(text));
                 return None;
             }
@@ -663,7 +676,11 @@ impl WorkerConnection {
                 self.transfer_op(seq_number, &op_name, &command_id, TransferOp::ReadClose)
             }
             _ => {
-                log::warn!("worker {}: unknown request {op_name}", self.inner.name);
+                log::warn!(
+                    "worker {}: unknown request {}",
+                    self.inner.name,
+                    log_text(&op_name)
+                );
                 rpc.respond(
                     seq_number,
                     Err(format!("Command {op_name} does not exist.")),

@@ -18,7 +18,8 @@ use base64::Engine;
 use super::connection::{self, ConnShared, WorkerConnection};
 use super::error::WorkerManagerError;
 use crate::master::config::MasterConfig;
-use crate::protocol::{EXTENSIONS_HEADER, MAX_MESSAGE_SIZE};
+use crate::protocol::{EXTENSIONS_HEADER, MAX_WORKER_MESSAGE_SIZE};
+use crate::util::log_text;
 
 /// Settings of the worker port.
 #[derive(Clone, Debug)]
@@ -42,7 +43,7 @@ impl WorkerManagerConfig {
             bind: bind.into(),
             handshake_timeout: Duration::from_secs(5),
             duplicate_timeout: Duration::from_secs(10),
-            max_message_size: MAX_MESSAGE_SIZE,
+            max_message_size: MAX_WORKER_MESSAGE_SIZE,
         }
     }
 
@@ -541,8 +542,9 @@ async fn handle_socket(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr)
                         Refusal::Unauthorized(n, r) => (StatusCode::UNAUTHORIZED, n, r),
                     };
                     log::warn!(
-                        "refused worker connection from {peer} (worker {}): {reason}",
-                        name.as_deref().unwrap_or("<none>")
+                        "refused worker connection from {peer} (worker {}): {}",
+                        log_text(name.as_deref().unwrap_or("<none>")),
+                        log_text(&reason)
                     );
                     // refusals repeat every few seconds: never let them pile up unread
                     if shared.conn.events.len() < MAX_QUEUED_REFUSALS {
