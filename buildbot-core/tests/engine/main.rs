@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod crash;
+mod fuzz;
 mod harness;
 mod lifecycle;
 mod locks;

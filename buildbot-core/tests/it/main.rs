@@ -2,6 +2,7 @@
 // helpers outside #[test] functions unwrap too; the tungstenite callback type is fixed
 #![allow(clippy::unwrap_used, clippy::result_large_err)]
 
+mod fuzz;
 mod golden;
 mod harness;
 mod interop;

@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod force;
+mod fuzz;
 mod golden;
 mod harness;
 mod hooks;
