@@ -4,6 +4,7 @@
 //! `[[user_managers]]` entry (`CommandlineUserManager`) the `commandline` perspective
 //! `buildbot user` calls. Several accounts may share one port, as with Buildbot's PB manager.
 
+use crate::util::log_text;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -236,8 +237,9 @@ impl Conn<'_> {
                     .filter(|a| respond(&challenge, a.passwd().as_bytes()) == given);
                 let Some(account) = account else {
                     log::warn!(
-                        "change port {}: login as '{user}' refused (unknown user or wrong password)",
-                        self.port
+                        "change port {}: login as '{}' refused (unknown user or wrong password)",
+                        self.port,
+                        log_text(&user)
                     );
                     return Err((
                         "twisted.cred.error.UnauthorizedLogin".into(),
@@ -249,7 +251,7 @@ impl Conn<'_> {
                 let obj = match account {
                     Account::Change(..) => Obj::Perspective { user },
                     Account::Users(_) => {
-                        log::info!("user port {}: '{user}' logged in", self.port);
+                        log::info!("user port {}: '{}' logged in", self.port, log_text(&user));
                         Obj::Users
                     }
                 };
@@ -261,7 +263,7 @@ impl Conn<'_> {
                 match commandline(db, args).await {
                     Ok(text) => Ok(Py::Str(text).jelly()),
                     Err(e) => {
-                        log::warn!("user port {}: {e}", self.port);
+                        log::warn!("user port {}: {}", self.port, log_text(&e));
                         Err(("builtins.RuntimeError".into(), e))
                     }
                 }
@@ -281,7 +283,7 @@ impl Conn<'_> {
                             "change port {}: added change {} by '{}'",
                             self.port,
                             id.0,
-                            change.author
+                            log_text(&change.author)
                         );
                         Ok(Py::None.jelly())
                     }
@@ -336,7 +338,7 @@ async fn commandline(db: &buildbot_db::Db, args: Vec<Py>) -> Result<String, Stri
         for ident in &ids {
             let uid = db.identifier_to_uid(ident).await.map_err(dberr)?;
             let Some(uid) = uid else {
-                log::info!("Unable to find uid for identifier {ident}");
+                log::info!("Unable to find uid for identifier {}", log_text(ident));
                 if op == "get" {
                     out.push_str("no match found\n");
                 }
@@ -392,7 +394,7 @@ async fn commandline(db: &buildbot_db::Db, args: Vec<Py>) -> Result<String, Stri
                     .map_err(dberr)?;
                     out.push_str(&format!("identifier: {ident}\n"));
                 }
-                None => log::info!("Unable to find uid for identifier {ident}"),
+                None => log::info!("Unable to find uid for identifier {}", log_text(&ident)),
             }
             continue;
         }
@@ -411,7 +413,7 @@ async fn commandline(db: &buildbot_db::Db, args: Vec<Py>) -> Result<String, Stri
                         )
                         .await
                         .map_err(dberr)?,
-                    None => log::info!("Unable to find uid for identifier {ident}"),
+                    None => log::info!("Unable to find uid for identifier {}", log_text(&ident)),
                 }
             } else if op == "add" {
                 let id = db
