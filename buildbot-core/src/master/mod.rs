@@ -26,8 +26,9 @@ pub mod results;
 pub mod workers;
 
 pub use engine::{
-    BuildStep, BuilderStrategy, CustomStep, ForceRequest, ForceSourceStamp, Master, MasterError,
-    MasterHandle, MasterOptions, StepContext, StepDone, StepError, register_custom_step,
+    BuildStep, BuilderStrategy, ChangeSourceStatus, CustomStep, ForceRequest, ForceSourceStamp,
+    Master, MasterError, MasterHandle, MasterOptions, StepContext, StepDone, StepError,
+    register_custom_step,
 };
 pub use events::{
     BuildKeys, DEFAULT_SUBSCRIBER_BUFFER, Event, EventBus, KeyPart, RoutingKey, Subscription,

@@ -284,3 +284,19 @@ password = "pass1"
 name = "b"
 workernames = ["w1"]
 "#;
+
+/// Polls `f` every 50 ms until it gives a value; panics naming `what` after 10 s.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    within(10, what, async {
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}

@@ -10,6 +10,7 @@ mod harness;
 mod lifecycle;
 mod locks;
 mod own;
+mod pollers;
 mod python;
 mod schedulers;
 mod source;

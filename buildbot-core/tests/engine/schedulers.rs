@@ -47,22 +47,6 @@ async fn buildsets(tm: &TestMaster) -> Vec<BuildsetRow> {
         .unwrap()
 }
 
-/// Polls `f` every 50 ms until it gives a value; panics naming `what` after 10 s.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut f: impl FnMut() -> F,
-) -> T {
-    within(10, what, async {
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            async_std::task::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-}
-
 /// Waits until there are `n` buildsets (at most `secs`).
 async fn wait_buildsets(tm: &TestMaster, n: usize, secs: u64) -> Vec<BuildsetRow> {
     let deadline = Instant::now() + Duration::from_secs(secs);

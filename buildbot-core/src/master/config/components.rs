@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::args::ComponentArgs;
 use super::force::ForceSchedulerConfig;
+use super::pollers::GitPollerConfig;
 use super::steps::CustomComponent;
 use crate::master::properties::{Properties, sources};
 
@@ -203,40 +204,12 @@ impl SchedulerConfig {
     }
 }
 
-/// Which branches a `GitPoller` follows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GitBranches {
-    /// `branches = true`: every branch.
-    All,
-    /// These branches.
-    Only(Vec<String>),
-}
-
 /// What a change source does.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ChangeSourceKind {
     /// `GitPoller`.
-    GitPoller {
-        /// `repourl`.
-        repourl: String,
-        /// `branches` / `branch` (default `["master"]`).
-        branches: GitBranches,
-        /// `pollInterval` seconds (default 600).
-        poll_interval: u64,
-        /// `pollAtLaunch`.
-        poll_at_launch: bool,
-        /// `workdir` (default `gitpoller-work`).
-        workdir: String,
-        /// `project`.
-        project: String,
-        /// `category`.
-        category: Option<String>,
-        /// `only_tags`.
-        only_tags: bool,
-        /// `buildPushesWithNoCommits`.
-        build_pushes_with_no_commits: bool,
-    },
+    GitPoller(Box<GitPollerConfig>),
     /// `PBChangeSource`: accepts `buildbot sendchange`.
     PBChangeSource {
         /// `user` (default `change`).
@@ -266,7 +239,7 @@ impl ChangeSourceConfig {
     /// Buildbot's class name.
     pub fn type_name(&self) -> &str {
         match &self.kind {
-            ChangeSourceKind::GitPoller { .. } => "GitPoller",
+            ChangeSourceKind::GitPoller(_) => "GitPoller",
             ChangeSourceKind::PBChangeSource { .. } => "PBChangeSource",
             ChangeSourceKind::Custom(c) => &c.type_name,
         }
@@ -661,46 +634,7 @@ pub(crate) fn scheduler_common(a: &mut ComponentArgs<'_>, type_name: &str) -> Sc
 }
 
 pub(crate) fn git_poller(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {
-    let repourl = a.req_str("repourl");
-    let branch = a.str("branch");
-    let branches = match a.json("branches") {
-        None => None,
-        Some(Value::Bool(true)) => Some(GitBranches::All),
-        Some(Value::Array(_)) | Some(Value::String(_)) => {
-            a.str_list("branches").map(GitBranches::Only)
-        }
-        Some(_) => {
-            a.error(
-                "branches",
-                "GitPoller: 'branches' must be a list of names or true",
-                None,
-            );
-            None
-        }
-    };
-    if branch.is_some() && branches.is_some() {
-        a.error(
-            "branch",
-            "GitPoller: can't specify both branch and branches",
-            None,
-        );
-    }
-    no_callable(a, "branches_fn");
-    let branches = branches
-        .or_else(|| branch.map(|b| GitBranches::Only(vec![b])))
-        .unwrap_or_else(|| GitBranches::Only(vec!["master".into()]));
-    let poll_interval = a.uint("pollInterval").unwrap_or(600);
-    Some(ChangeSourceKind::GitPoller {
-        branches,
-        poll_interval,
-        poll_at_launch: a.bool("pollAtLaunch", false),
-        workdir: a.str("workdir").unwrap_or_else(|| "gitpoller-work".into()),
-        project: a.str("project").unwrap_or_default(),
-        category: a.str("category"),
-        only_tags: a.bool("only_tags", false),
-        build_pushes_with_no_commits: a.bool("buildPushesWithNoCommits", false),
-        repourl: repourl?,
-    })
+    super::pollers::git_poller(a).map(|g| ChangeSourceKind::GitPoller(Box::new(g)))
 }
 
 pub(crate) fn pb_change_source(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {

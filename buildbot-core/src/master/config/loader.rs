@@ -449,7 +449,7 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
         let name = s.str("name");
         let kind = factory(s)?;
         let name = name.unwrap_or_else(|| match &kind {
-            ChangeSourceKind::GitPoller { repourl, .. } => repourl.clone(),
+            ChangeSourceKind::GitPoller(g) => g.repourl.clone(),
             ChangeSourceKind::PBChangeSource { port, .. } => format!(
                 "PBChangeSource:{}",
                 port.map(|p| p.to_string()).unwrap_or_else(|| "None".into())

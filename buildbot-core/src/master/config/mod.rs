@@ -160,6 +160,7 @@ mod force;
 mod loader;
 mod model;
 mod node;
+mod pollers;
 mod registry;
 mod steps;
 mod validate;
@@ -167,7 +168,7 @@ mod validate;
 pub use args::ComponentArgs;
 pub use components::{
     ChangeFilter, ChangeSourceConfig, ChangeSourceKind, CodebaseConfig, CronField, FieldFilter,
-    GitBranches, MAIL_MODES, ReporterConfig, ReporterKind, SchedulerConfig, SchedulerKind,
+    MAIL_MODES, ReporterConfig, ReporterKind, SchedulerConfig, SchedulerKind,
 };
 pub use diff::{ConfigDiff, NamedChanges, diff, restart_required};
 pub use error::{ConfigError, ConfigIssue};
@@ -182,6 +183,7 @@ pub use model::{
     MasterConfigBuilder, PortConfig, ProtocolsConfig, UserManagerConfig, WorkerConfig, WwwConfig,
     safe_translate,
 };
+pub use pollers::{GitBranches, GitPollerConfig, PollTiming, SshKey};
 pub use registry::{ChangeSourceFactory, Registry, ReporterFactory, SchedulerFactory, StepFactory};
 pub use steps::{
     CustomComponent, DirectoryUploadConfig, FileDownloadConfig, FileUploadConfig, GitConfig,

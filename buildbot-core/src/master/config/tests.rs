@@ -604,11 +604,7 @@ serverUrl = "http://127.0.0.1:1/push"
     assert_eq!(c.change_sources[0].name, "https://example.org/r.git");
     assert!(matches!(
         &c.change_sources[0].kind,
-        ChangeSourceKind::GitPoller {
-            branches: GitBranches::All,
-            poll_interval: 600,
-            ..
-        }
+        ChangeSourceKind::GitPoller(g) if g.branches == GitBranches::All && g.timing.interval == 600
     ));
     assert_eq!(c.change_sources[1].name, "PBChangeSource:9999");
     let names: Vec<&str> = c.services.iter().map(|s| s.name.as_str()).collect();

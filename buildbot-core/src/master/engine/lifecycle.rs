@@ -19,7 +19,7 @@ use crate::util::lock;
 use super::attach::{connection_loop, registrations};
 use super::distributor::distributor_loop;
 use super::state::{BuilderEntry, Inner, State, Wake, WorkerEntry};
-use super::{MasterError, MasterHandle, MasterOptions, schedulers};
+use super::{MasterError, MasterHandle, MasterOptions, pollers, schedulers};
 use crate::master::rest;
 
 /// Seconds after which a silent master is declared dead (§7.3).
@@ -142,6 +142,7 @@ impl Master {
             draining: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
+            pollers: Mutex::new(BTreeMap::new()),
         });
         if let Err(e) = inner.apply_config(&config, None).await {
             inner.manager.stop().await;
@@ -163,6 +164,7 @@ impl Master {
         let t6 = async_std::task::spawn(schedulers::dependent_loop(inner.clone(), dependent_rx));
         lock(&inner.tasks).extend([t1, t2, t3, t4, t5, t6]);
         let _ = inner.wake.try_send(Wake::All);
+        pollers::sync(&inner, &config).await;
         let handle = MasterHandle { inner };
         match crate::master::pb::start_change_ports(&handle, &config).await {
             Ok(ports) => lock(&handle.inner.tasks).extend(ports),
@@ -348,6 +350,7 @@ impl MasterHandle {
         for e in self.inner.manager.reconfigure(registrations(&new)).await {
             log::warn!("reconfig: updating a worker's builders: {e}");
         }
+        pollers::sync(&self.inner, &new).await;
         let _ = self.inner.wake.try_send(Wake::All);
         log::info!("reconfig applied");
         Ok(())
@@ -395,6 +398,7 @@ impl MasterHandle {
             async_std::task::sleep(Duration::from_millis(20)).await;
         }
         inner.manager.stop().await;
+        pollers::stop_all(inner).await;
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&inner.tasks));
         for t in tasks {
             t.cancel().await;

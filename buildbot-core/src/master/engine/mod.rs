@@ -43,6 +43,7 @@
 //! | `force` | `ForceScheduler`: parameters → [`ForceRequest`] → buildset |
 //! | `attach` | workers attaching and detaching, worker actions (pause, stop, kill) |
 //! | `schedulers` | change-driven, timed and `Dependent` schedulers |
+//! | `pollers` | polling change sources (`GitPoller`): their loops, state and status |
 //! | `strategies` | builder strategies given as Rust closures ([`BuilderStrategy`]) |
 //! | `handle` | [`MasterHandle`]: what can be read and waited for |
 //! | `state` | the master's in-memory state shared by all of the above |
@@ -65,6 +66,7 @@ mod force;
 mod handle;
 mod lifecycle;
 mod options;
+mod pollers;
 mod runner;
 mod schedulers;
 mod state;
@@ -77,4 +79,5 @@ pub use force::{ForceRequest, ForceSourceStamp};
 pub use handle::MasterHandle;
 pub use lifecycle::Master;
 pub use options::MasterOptions;
+pub use pollers::ChangeSourceStatus;
 pub use strategies::BuilderStrategy;

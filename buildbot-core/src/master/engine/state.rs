@@ -129,6 +129,8 @@ pub(super) struct Inner {
     pub draining: AtomicBool,
     pub stopped: AtomicBool,
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The polling change sources running.
+    pub pollers: Mutex<super::pollers::Pollers>,
 }
 
 impl Inner {

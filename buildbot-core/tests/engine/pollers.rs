@@ -1,0 +1,255 @@
+//! `GitPoller` on real repositories made in temp dirs: the scenario recorded from Python
+//! Buildbot 4.3 (`../shared/spec/fixtures/gitpoller/`), a restart between polls, and a
+//! repository that goes away and comes back.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use buildbot_core::master::MasterHandle;
+use buildbot_core::master::config::{Registry, parse_config};
+use buildbot_db::{ChangeRow, Query};
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// Runs git in `dir` with fixed identities and times (`who`: `(name, email, date)` for the
+/// author and the committer).
+fn git(dir: &Path, args: &[&str], who: Option<[(&str, &str, &str); 2]>) {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    let [(an, ae, ad), (cn, ce, cd)] = who.unwrap_or([
+        ("Alice Example", "alice@example.org", "2026-12-01T10:00:00Z"),
+        ("Alice Example", "alice@example.org", "2026-12-01T10:00:00Z"),
+    ]);
+    c.env("GIT_AUTHOR_NAME", an)
+        .env("GIT_AUTHOR_EMAIL", ae)
+        .env("GIT_AUTHOR_DATE", ad)
+        .env("GIT_COMMITTER_NAME", cn)
+        .env("GIT_COMMITTER_EMAIL", ce)
+        .env("GIT_COMMITTER_DATE", cd);
+    let out = c.output().expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn commit(dir: &Path, file: &str, text: &str, message: &str, who: Option<[(&str, &str, &str); 2]>) {
+    let p = dir.join(file);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    git(dir, &["add", "-A"], None);
+    git(dir, &["commit", "-q", "-m", message], who);
+}
+
+fn head(dir: &Path) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn config_text(repo: &Path) -> String {
+    format!(
+        r#"{ONE_BUILDER}steps = [{{ type = "ShellCommand", command = ["true"] }}]
+[[change_source]]
+type = "GitPoller"
+repourl = "{}"
+branches = ["main", "feature/x"]
+pollInterval = 3600
+pollAtLaunch = true
+project = "hello"
+category = "ci"
+[[schedulers]]
+type = "SingleBranchScheduler"
+name = "sbs"
+change_filter = {{ branch = "main" }}
+builderNames = ["b"]
+"#,
+        repo.display()
+    )
+}
+
+async fn changes(m: &MasterHandle) -> Vec<ChangeRow> {
+    m.db()
+        .list_changes(&Query::new().order("changeid", false))
+        .await
+        .unwrap()
+}
+
+/// Asks the poller to poll and waits until the poll after the request has ended.
+async fn poll(m: &MasterHandle) {
+    let before = m.change_source_status()[0].last_poll;
+    // status times are seconds: wait for a poll that ended after this one started
+    async_std::task::sleep(Duration::from_millis(1100)).await;
+    m.poll_now(&[]).unwrap();
+    eventually("a poll", || async {
+        let s = m.change_source_status();
+        (s[0].last_poll > before).then_some(())
+    })
+    .await;
+}
+
+#[async_std::test]
+async fn gitpoller_sees_new_commits_as_buildbot_does() {
+    init_log();
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    git(repo, &["init", "-q", "-b", "main"], None);
+    commit(repo, "a.txt", "1\n", "first commit", None);
+    let cfg = parse_config(&config_text(repo), "master.cfg", &Registry::new())
+        .unwrap()
+        .config;
+    let base = tempfile::tempdir().unwrap();
+    let m = TestMaster::start_in(cfg.clone(), base.path(), "127.0.0.1:0").await;
+
+    // the first poll records the heads: no change
+    eventually("the first poll", || async {
+        m.change_source_status()[0].last_poll.map(|_| ())
+    })
+    .await;
+    let st = &m.change_source_status()[0];
+    assert_eq!(st.error, None, "{st:?}");
+    assert!(changes(&m).await.is_empty());
+
+    // author ≠ committer, a new file in a sub-directory
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    std::fs::write(repo.join("sub/b.txt"), "b\n").unwrap();
+    commit(
+        repo,
+        "a.txt",
+        "2\n",
+        "second commit",
+        Some([
+            ("Carol Author", "carol@example.org", "2026-12-02T11:00:00Z"),
+            ("Bob Committer", "bob@example.org", "2026-12-02T11:30:00Z"),
+        ]),
+    );
+    let second = head(repo);
+    poll(&m).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 1, "{c:?}");
+    let c1 = &c[0];
+    assert_eq!(c1.author, "Carol Author <carol@example.org>");
+    assert_eq!(
+        c1.committer.as_deref(),
+        Some("Bob Committer <bob@example.org>")
+    );
+    assert_eq!(c1.comments, "second commit");
+    assert_eq!(c1.files, ["a.txt", "sub/b.txt"]);
+    assert_eq!(c1.revision.as_deref(), Some(second.as_str()));
+    // committer date 2026-12-02T11:30:00Z, as Buildbot's %ct
+    assert_eq!(c1.when_timestamp, 1_796_211_000);
+    assert_eq!(c1.branch.as_deref(), Some("main"));
+    assert_eq!(c1.category.as_deref(), Some("ci"));
+    assert_eq!(c1.project, "hello");
+    assert_eq!(c1.repository, repo.display().to_string());
+    assert_eq!(c1.revlink.as_deref(), Some(""));
+    assert!(c1.parent_changeids.is_empty());
+
+    // two commits inside one poll: two changes, oldest first, the body kept
+    commit(
+        repo,
+        "a.txt",
+        "3\n",
+        "third commit\n\nwith a body line",
+        None,
+    );
+    commit(
+        repo,
+        "a.txt",
+        "4\n",
+        "fourth commit, same poll as the third",
+        None,
+    );
+    poll(&m).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 3, "{c:?}");
+    assert_eq!(c[1].comments, "third commit\nwith a body line");
+    assert_eq!(c[2].comments, "fourth commit, same poll as the third");
+    assert_eq!(c[1].parent_changeids, [c[0].changeid]);
+    assert_eq!(c[2].parent_changeids, [c[1].changeid]);
+
+    // a new branch: one change holding only the commit not on a known head
+    git(repo, &["checkout", "-q", "-b", "feature/x"], None);
+    commit(repo, "f.txt", "f\n", "feature work", None);
+    git(repo, &["checkout", "-q", "main"], None);
+    poll(&m).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 4, "{c:?}");
+    assert_eq!(c[3].branch.as_deref(), Some("feature/x"));
+    assert_eq!(c[3].files, ["f.txt"]);
+    assert!(c[3].parent_changeids.is_empty());
+    // the scheduler on main built the three changes of main, each at its revision
+    eventually("three buildsets", || async {
+        let bs = m.db().list_buildsets(&Query::new()).await.unwrap();
+        (bs.len() == 3).then_some(())
+    })
+    .await;
+
+    // the master restarted between two polls: the commit made meanwhile comes once
+    m.stop().await.unwrap();
+    commit(
+        repo,
+        "a.txt",
+        "5\n",
+        "fifth commit, while the master was down",
+        None,
+    );
+    let m = TestMaster::start_in(cfg.clone(), base.path(), "127.0.0.1:0").await;
+    eventually("the poll at launch", || async {
+        m.change_source_status()[0].last_poll.map(|_| ())
+    })
+    .await;
+    poll(&m).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 5, "{c:?}");
+    assert_eq!(c[4].comments, "fifth commit, while the master was down");
+    let state = m
+        .db()
+        .get_object_id(
+            &cfg.change_sources[0].name,
+            "buildbot.changes.gitpoller.GitPoller",
+        )
+        .await
+        .unwrap();
+    let last = m.db().get_state(state, "lastRev").await.unwrap().unwrap();
+    assert_eq!(last["main"], Value::from(head(repo)));
+
+    // the repository goes away: the error is shown, the master stays up; it comes back
+    let moved = repo.with_extension("away");
+    std::fs::rename(repo, &moved).unwrap();
+    poll(&m).await;
+    let st = m.change_source_status()[0].clone();
+    assert!(
+        st.error
+            .as_deref()
+            .is_some_and(|e| e.contains("git ls-remote")),
+        "{st:?}"
+    );
+    assert_eq!(
+        m.db()
+            .list_builders(&Query::new(), None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    std::fs::rename(&moved, repo).unwrap();
+    commit(repo, "a.txt", "6\n", "sixth commit, after the outage", None);
+    poll(&m).await;
+    let st = m.change_source_status()[0].clone();
+    assert_eq!(st.error, None, "{st:?}");
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 6, "{c:?}");
+    assert_eq!(c[5].comments, "sixth commit, after the outage");
+    m.stop().await.unwrap();
+}
