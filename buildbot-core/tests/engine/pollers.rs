@@ -253,3 +253,121 @@ async fn gitpoller_sees_new_commits_as_buildbot_does() {
     assert_eq!(c[5].comments, "sixth commit, after the outage");
     m.stop().await.unwrap();
 }
+
+/// A commit seen by the poller is built at exactly its revision by a Git step; two commits
+/// inside the tree-stable timer make one build of the newer; an unwatched branch makes
+/// none; with `only_tags`, a new tag is built.
+#[async_std::test]
+async fn polled_commits_are_built_at_their_revision() {
+    init_log();
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    git(repo, &["init", "-q", "-b", "main"], None);
+    commit(repo, "a.txt", "1\n", "first commit", None);
+    // as in Buildbot, the first poll that sees refs only records them: a tag exists
+    git(repo, &["tag", "v0.9"], None);
+    let text = format!(
+        r#"{ONE_BUILDER}steps = [{{ type = "Git", repourl = "{repo}", mode = "full", method = "clobber" }}]
+[[builders]]
+name = "tags"
+workernames = ["w1"]
+steps = [{{ type = "Git", repourl = "{repo}" }}]
+[[change_source]]
+type = "GitPoller"
+name = "main-poller"
+repourl = "{repo}"
+branch = "main"
+pollInterval = 3600
+pollAtLaunch = true
+[[change_source]]
+type = "GitPoller"
+name = "tag-poller"
+repourl = "{repo}"
+only_tags = true
+workdir = "tags-work"
+pollInterval = 3600
+pollAtLaunch = true
+[[schedulers]]
+type = "SingleBranchScheduler"
+name = "sbs"
+change_filter = {{ branch = "main" }}
+treeStableTimer = 2
+builderNames = ["b"]
+[[schedulers]]
+type = "AnyBranchScheduler"
+name = "tagged"
+change_filter = {{ branch_re = "refs/tags/" }}
+builderNames = ["tags"]
+"#,
+        repo = repo.display()
+    );
+    let cfg = parse_config(&text, "master.cfg", &Registry::new())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let tm = TestMaster::start(cfg).await;
+    let _w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    let m = &tm.master;
+    eventually("the first polls", || async {
+        let s = m.change_source_status();
+        s.iter().all(|s| s.last_poll.is_some()).then_some(())
+    })
+    .await;
+
+    // two commits on main and one on an unwatched branch
+    commit(repo, "a.txt", "2\n", "second", None);
+    commit(repo, "a.txt", "3\n", "third", None);
+    let third = head(repo);
+    git(repo, &["checkout", "-q", "-b", "elsewhere"], None);
+    commit(repo, "e.txt", "e\n", "unwatched", None);
+    git(repo, &["checkout", "-q", "main"], None);
+    m.poll_now(&["main-poller".to_owned()]).unwrap();
+    let build = within(60, "the build of main", async {
+        loop {
+            let builds = m.db().list_builds(&Query::new()).await.unwrap();
+            if let Some(b) = builds.into_iter().find(|b| b.complete_at.is_some()) {
+                return b;
+            }
+            async_std::task::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert_eq!(build.results, Some(0), "{build:?}");
+    let props = m.db().get_build_properties(build.buildid).await.unwrap();
+    assert_eq!(props["got_revision"].0, Value::from(third.clone()));
+    assert_eq!(props["revision"].0, Value::from(third));
+    // one build for the two commits, none for the unwatched branch
+    async_std::task::sleep(Duration::from_secs(3)).await;
+    assert_eq!(m.db().list_builds(&Query::new()).await.unwrap().len(), 1);
+    assert_eq!(changes(m).await.len(), 2);
+
+    // a new tag: its commits since the known tag are built on the tag
+    git(repo, &["tag", "v1.0"], None);
+    let tagged = head(repo);
+    m.poll_now(&["tag-poller".to_owned()]).unwrap();
+    within(60, "the tag's build", async {
+        loop {
+            for b in m
+                .db()
+                .list_builds(&Query::new().eq("builderid", 2))
+                .await
+                .unwrap()
+            {
+                if b.complete_at.is_none() {
+                    continue;
+                }
+                let props = m.db().get_build_properties(b.buildid).await.unwrap();
+                if props["got_revision"].0 == Value::from(tagged.clone()) {
+                    assert_eq!(props["branch"].0, Value::from("refs/tags/v1.0"));
+                    return;
+                }
+            }
+            async_std::task::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        m.poll_now(&["nosuch".to_owned()]),
+        Err(vec!["nosuch".to_owned()])
+    );
+}
