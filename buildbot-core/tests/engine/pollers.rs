@@ -357,7 +357,7 @@ builderNames = ["tags"]
                     continue;
                 }
                 let props = m.db().get_build_properties(b.buildid).await.unwrap();
-                if props["got_revision"].0 == Value::from(tagged.clone()) {
+                if props["got_revision"].0.as_str() == Some(tagged.as_str()) {
                     assert_eq!(props["branch"].0, Value::from("refs/tags/v1.0"));
                     return;
                 }

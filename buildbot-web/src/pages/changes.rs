@@ -1,4 +1,5 @@
-//! The changes page: `/changes`, the latest changes.
+//! The changes page: `/changes`, the latest changes and how the polling change sources
+//! are doing (last poll, last error).
 
 use buildbot_db::Query;
 use serde_json::{Value, json};
@@ -37,10 +38,25 @@ pub(super) async fn changes(req: Req) -> tide::Result {
                 })
             })
             .collect();
+        let sources: Vec<Value> = req
+            .state()
+            .handle
+            .change_source_status()
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "type": s.type_name,
+                    "last_poll": s.last_poll.map(fmt_time),
+                    "last_changes": s.last_changes,
+                    "error": s.error,
+                })
+            })
+            .collect();
         Ok(page(
             &req,
             "changes.html",
-            json!({"page": "changes", "changes": cs}),
+            json!({"page": "changes", "changes": cs, "sources": sources}),
         ))
     }
     .await;

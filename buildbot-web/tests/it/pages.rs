@@ -539,3 +539,33 @@ fn unknown_things_answer_a_404_page() {
         }
     });
 }
+
+/// Issue 14: the changes page shows how each poller is doing, a failing poll with git's
+/// reason.
+#[test]
+fn changes_page_shows_a_failing_poller() {
+    within(120, async move {
+        let missing = tempfile::tempdir().unwrap().path().join("no-such-repo");
+        let env = Env::start_toml(&format!(
+            "{CONFIG}\n[[change_source]]\ntype = \"GitPoller\"\nname = \"watcher\"\n\
+             repourl = \"{}\"\npollAtLaunch = true\npollInterval = 3600\n",
+            missing.display()
+        ))
+        .await;
+        let mut body = String::new();
+        for _ in 0..200 {
+            body = page(&env, "/changes").await;
+            if body.contains("failing") {
+                break;
+            }
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            body.contains("watcher") && body.contains("GitPoller"),
+            "{body}"
+        );
+        assert!(body.contains("failing"), "{body}");
+        assert!(body.contains("git ls-remote"), "{body}");
+        assert!(env.master.poll_now(&["watcher".to_owned()]).is_ok());
+    });
+}
