@@ -371,3 +371,187 @@ builderNames = ["tags"]
         Err(vec!["nosuch".to_owned()])
     );
 }
+
+/// Runs a program in `dir` with an environment free of the user's configuration.
+fn tool(dir: &Path, prog: &str, args: &[&str]) -> String {
+    let out = Command::new(prog)
+        .current_dir(dir)
+        .args(args)
+        .env("HGPLAIN", "1")
+        .env("HGRCPATH", "/dev/null")
+        .env("HOME", dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{prog}: {e}"));
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn have(prog: &str) -> bool {
+    Command::new(prog)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A poller of `kind` with `args`, polled by hand; the scheduler is absent (changes only).
+async fn poller_master(base: &Path, kind_and_args: &str) -> MasterHandle {
+    let text = format!(
+        "{ONE_BUILDER}steps = [{{ type = \"ShellCommand\", command = [\"true\"] }}]\n\
+         [[change_source]]\n{kind_and_args}\npollInterval = 3600\npollAtLaunch = true\n"
+    );
+    let cfg = parse_config(&text, "master.cfg", &Registry::new())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let m = TestMaster::start_in(cfg, base, "127.0.0.1:0").await;
+    eventually("the poll at launch", || async {
+        m.change_source_status()[0].last_poll.map(|_| ())
+    })
+    .await;
+    m
+}
+
+#[async_std::test]
+async fn hgpoller_first_poll_new_changesets_and_restart() {
+    init_log();
+    if !have("hg") {
+        eprintln!("SKIP hgpoller: no hg on this machine (apt-get install mercurial)");
+        return;
+    }
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    tool(repo, "hg", &["init", "."]);
+    let hg_commit = |file: &str, text: &str, msg: &str, date: &str| {
+        std::fs::write(repo.join(file), text).unwrap();
+        tool(
+            repo,
+            "hg",
+            &[
+                "commit",
+                "-A",
+                "-q",
+                "-m",
+                msg,
+                "-u",
+                "Alice <alice@example.org>",
+                "-d",
+                date,
+            ],
+        );
+    };
+    hg_commit("a.txt", "1\n", "first", "2026-12-01 10:00:00 +0000");
+    let base = tempfile::tempdir().unwrap();
+    let args = format!(
+        "type = \"HgPoller\"\nrepourl = \"{}\"\nworkdir = \"hg-work\"\nproject = \"hello\"",
+        repo.display()
+    );
+    let m = poller_master(base.path(), &args).await;
+    let st = m.change_source_status()[0].clone();
+    assert_eq!(st.error, None, "{st:?}");
+    assert_eq!(st.name, format!("{}", repo.display()));
+    assert!(changes(&m).await.is_empty());
+
+    hg_commit(
+        "a.txt",
+        "2\n",
+        "second\n\nwith a body",
+        "2026-12-02 11:00:00 +0000",
+    );
+    hg_commit("b.txt", "b\n", "third", "2026-12-02 12:00:00 +0000");
+    poll(&m).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert_eq!(c[0].comments, "second\n\nwith a body");
+    assert_eq!(c[0].author, "Alice <alice@example.org>");
+    assert_eq!(c[0].files, ["a.txt"]);
+    assert_eq!(c[0].when_timestamp, 1_796_209_200);
+    assert_eq!(c[1].files, ["b.txt"]);
+    assert_eq!(c[1].branch.as_deref(), Some("default"));
+    assert_eq!(c[1].project, "hello");
+    let tip = tool(repo, "hg", &["log", "-r", "tip", "--template", "{node}"]);
+    assert_eq!(c[1].revision.as_deref(), Some(tip.as_str()));
+
+    // restarted between two polls: the changeset made meanwhile comes once
+    m.stop().await.unwrap();
+    hg_commit(
+        "a.txt",
+        "4\n",
+        "fourth, master down",
+        "2026-12-03 10:00:00 +0000",
+    );
+    let m = poller_master(base.path(), &args).await;
+    poll(&m).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 3, "{c:?}");
+    assert_eq!(c[2].comments, "fourth, master down");
+    m.stop().await.unwrap();
+}
+
+#[async_std::test]
+async fn svnpoller_first_poll_branches_and_restart() {
+    init_log();
+    if !have("svnadmin") || !have("svn") {
+        eprintln!("SKIP svnpoller: no svn on this machine (apt-get install subversion)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    tool(dir.path(), "svnadmin", &["create", repo.to_str().unwrap()]);
+    let url = format!("file://{}", repo.display());
+    tool(dir.path(), "svn", &["checkout", "-q", &url, "wc"]);
+    let wc = dir.path().join("wc");
+    let svn_commit = |msg: &str| {
+        tool(&wc, "svn", &["add", "-q", "--force", "."]);
+        tool(
+            &wc,
+            "svn",
+            &["commit", "-q", "-m", msg, "--username", "alice"],
+        );
+    };
+    std::fs::create_dir_all(wc.join("trunk")).unwrap();
+    std::fs::create_dir_all(wc.join("branches")).unwrap();
+    std::fs::write(wc.join("trunk/a.txt"), "1\n").unwrap();
+    svn_commit("layout");
+    let base = tempfile::tempdir().unwrap();
+    let args = format!(
+        "type = \"SVNPoller\"\nrepourl = \"{url}\"\nsplit_file = \"branches\"\nproject = \"hello\"\n\
+         revlinktmpl = \"https://svn.example.org/r%s\""
+    );
+    let m = poller_master(base.path(), &args).await;
+    assert_eq!(m.change_source_status()[0].error, None);
+    assert!(changes(&m).await.is_empty());
+
+    // a change on trunk and a new branch in two revisions
+    std::fs::write(wc.join("trunk/a.txt"), "2\n").unwrap();
+    svn_commit("trunk work");
+    tool(&wc, "svn", &["copy", "-q", "trunk", "branches/1.x"]);
+    std::fs::write(wc.join("branches/1.x/a.txt"), "x\n").unwrap();
+    svn_commit("branch 1.x");
+    poll(&m).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert_eq!(c[0].comments, "trunk work");
+    assert_eq!(c[0].author, "alice");
+    assert_eq!(c[0].branch, None);
+    assert_eq!(c[0].files, ["a.txt"]);
+    assert_eq!(c[0].revision.as_deref(), Some("2"));
+    assert_eq!(c[0].revlink.as_deref(), Some("https://svn.example.org/r2"));
+    assert_eq!(c[1].branch.as_deref(), Some("branches/1.x"));
+    assert_eq!(c[1].repository, url);
+    assert_eq!(c[1].project, "hello");
+
+    // restarted between polls: nothing lost, nothing repeated
+    m.stop().await.unwrap();
+    std::fs::write(wc.join("trunk/a.txt"), "3\n").unwrap();
+    svn_commit("while down");
+    let m = poller_master(base.path(), &args).await;
+    let c = changes(&m).await;
+    assert_eq!(c.len(), 3, "{c:?}");
+    assert_eq!(c[2].comments, "while down");
+    poll(&m).await;
+    assert_eq!(changes(&m).await.len(), 3);
+    m.stop().await.unwrap();
+}

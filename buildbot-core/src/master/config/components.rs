@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::args::ComponentArgs;
 use super::force::ForceSchedulerConfig;
-use super::pollers::GitPollerConfig;
+use super::pollers::{GitPollerConfig, HgPollerConfig, SvnPollerConfig};
 use super::steps::CustomComponent;
 use crate::master::properties::{Properties, sources};
 
@@ -210,6 +210,10 @@ impl SchedulerConfig {
 pub enum ChangeSourceKind {
     /// `GitPoller`.
     GitPoller(Box<GitPollerConfig>),
+    /// `HgPoller`.
+    HgPoller(Box<HgPollerConfig>),
+    /// `SVNPoller`.
+    SVNPoller(Box<SvnPollerConfig>),
     /// `PBChangeSource`: accepts `buildbot sendchange`.
     PBChangeSource {
         /// `user` (default `change`).
@@ -240,6 +244,8 @@ impl ChangeSourceConfig {
     pub fn type_name(&self) -> &str {
         match &self.kind {
             ChangeSourceKind::GitPoller(_) => "GitPoller",
+            ChangeSourceKind::HgPoller(_) => "HgPoller",
+            ChangeSourceKind::SVNPoller(_) => "SVNPoller",
             ChangeSourceKind::PBChangeSource { .. } => "PBChangeSource",
             ChangeSourceKind::Custom(c) => &c.type_name,
         }
@@ -635,6 +641,14 @@ pub(crate) fn scheduler_common(a: &mut ComponentArgs<'_>, type_name: &str) -> Sc
 
 pub(crate) fn git_poller(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {
     super::pollers::git_poller(a).map(|g| ChangeSourceKind::GitPoller(Box::new(g)))
+}
+
+pub(crate) fn hg_poller(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {
+    super::pollers::hg_poller(a).map(|g| ChangeSourceKind::HgPoller(Box::new(g)))
+}
+
+pub(crate) fn svn_poller(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {
+    super::pollers::svn_poller(a).map(|g| ChangeSourceKind::SVNPoller(Box::new(g)))
 }
 
 pub(crate) fn pb_change_source(a: &mut ComponentArgs<'_>) -> Option<ChangeSourceKind> {

@@ -450,6 +450,8 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
         let kind = factory(s)?;
         let name = name.unwrap_or_else(|| match &kind {
             ChangeSourceKind::GitPoller(g) => g.repourl.clone(),
+            ChangeSourceKind::HgPoller(h) => h.default_name.clone(),
+            ChangeSourceKind::SVNPoller(s) => s.repourl.clone(),
             ChangeSourceKind::PBChangeSource { port, .. } => format!(
                 "PBChangeSource:{}",
                 port.map(|p| p.to_string()).unwrap_or_else(|| "None".into())

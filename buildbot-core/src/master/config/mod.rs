@@ -183,7 +183,9 @@ pub use model::{
     MasterConfigBuilder, PortConfig, ProtocolsConfig, UserManagerConfig, WorkerConfig, WwwConfig,
     safe_translate,
 };
-pub use pollers::{GitBranches, GitPollerConfig, PollTiming, SshKey};
+pub use pollers::{
+    GitBranches, GitPollerConfig, HgPollerConfig, PollTiming, SshKey, SvnPollerConfig, SvnSplit,
+};
 pub use registry::{ChangeSourceFactory, Registry, ReporterFactory, SchedulerFactory, StepFactory};
 pub use steps::{
     CustomComponent, DirectoryUploadConfig, FileDownloadConfig, FileUploadConfig, GitConfig,

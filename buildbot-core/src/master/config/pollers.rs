@@ -306,17 +306,196 @@ pub(crate) fn git_poller(a: &mut ComponentArgs<'_>) -> Option<GitPollerConfig> {
             None,
         );
     }
-    if let Some(e) = a.str("encoding") {
-        match e.to_ascii_lowercase().replace('_', "-").as_str() {
-            "utf-8" | "utf8" => cfg.encoding = "utf-8".into(),
-            "latin-1" | "latin1" | "iso-8859-1" => cfg.encoding = "latin-1".into(),
-            _ => a.error(
-                "encoding",
-                format!("GitPoller: encoding '{e}' is not supported (utf-8 or latin-1)"),
-                None,
-            ),
-        }
-    }
+    cfg.encoding = encoding(a);
     cfg.timing = poll_timing(a);
+    repourl.map(|_| cfg)
+}
+
+/// `HgPoller`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HgPollerConfig {
+    /// `repourl`.
+    pub repourl: String,
+    /// `branches` / `branch` (default `["default"]` unless `bookmarks` are given).
+    pub branches: Vec<String>,
+    /// `bookmarks`.
+    pub bookmarks: Vec<String>,
+    /// `workdir` (required, as in Buildbot; relative to the base directory): the local
+    /// repository the poller pulls into.
+    pub workdir: String,
+    /// `hgbin` (default `hg`).
+    pub hgbin: String,
+    /// `usetimestamps` (default true).
+    pub usetimestamps: bool,
+    /// `category`.
+    pub category: Option<String>,
+    /// `project`.
+    pub project: String,
+    /// `encoding` of hg's output (`utf-8` or `latin-1`).
+    pub encoding: String,
+    /// When it polls.
+    pub timing: PollTiming,
+    /// Its name when `name` is not given (Buildbot's: the URL, then `_` and the bookmarks,
+    /// then `_` and the branches given).
+    pub default_name: String,
+}
+
+/// How `SVNPoller` splits a repository path into branch and file (Buildbot's
+/// `split_file` functions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SvnSplit {
+    /// `split_file_alwaystrunk` (default): every path is a file of the one branch.
+    AlwaysTrunk,
+    /// `split_file_branches`: `trunk/...` (branch `None`) and `branches/NAME/...`.
+    Branches,
+    /// `split_file_projects_branches`: `PROJECT/trunk/...`, `PROJECT/branches/NAME/...`.
+    ProjectsBranches,
+}
+
+/// `SVNPoller`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SvnPollerConfig {
+    /// `repourl` (without a trailing `/`).
+    pub repourl: String,
+    /// `split_file`: `"alwaystrunk"`, `"branches"` or `"projects_branches"`.
+    pub split_file: SvnSplit,
+    /// `svnuser`.
+    pub svnuser: Option<String>,
+    /// `svnpasswd` (never logged).
+    pub svnpasswd: Option<String>,
+    /// `histmax`: how many log entries a poll reads (default 100).
+    pub histmax: u64,
+    /// `svnbin` (default `svn`).
+    pub svnbin: String,
+    /// `revlinktmpl`: `%s` replaced by the revision.
+    pub revlinktmpl: String,
+    /// `category`.
+    pub category: Option<String>,
+    /// `project`.
+    pub project: String,
+    /// `cachepath`: a file also keeping the last revision seen.
+    pub cachepath: Option<String>,
+    /// `extra_args` of every `svn` command.
+    pub extra_args: Vec<String>,
+    /// When it polls.
+    pub timing: PollTiming,
+}
+
+fn encoding(a: &mut ComponentArgs<'_>) -> String {
+    match a.str("encoding") {
+        None => "utf-8".into(),
+        Some(e) => match e.to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => "utf-8".into(),
+            "latin-1" | "latin1" | "iso-8859-1" => "latin-1".into(),
+            _ => {
+                a.error(
+                    "encoding",
+                    format!(
+                        "{}: encoding '{e}' is not supported (utf-8 or latin-1)",
+                        a.label()
+                    ),
+                    None,
+                );
+                "utf-8".into()
+            }
+        },
+    }
+}
+
+fn no_callable(a: &mut ComponentArgs<'_>, key: &str) {
+    if a.has(key) {
+        a.error(
+            key,
+            format!(
+                "{}: '{key}' is a Python callable and cannot be written in TOML",
+                a.label()
+            ),
+            None,
+        );
+    }
+}
+
+pub(crate) fn hg_poller(a: &mut ComponentArgs<'_>) -> Option<HgPollerConfig> {
+    let repourl = a.req_str("repourl");
+    let branch = a.str("branch");
+    let branches = a.str_list("branches");
+    if branch.is_some() && branches.is_some() {
+        a.error(
+            "branch",
+            "HgPoller: can't specify both branch and branches",
+            None,
+        );
+    }
+    let bookmarks = a.str_list("bookmarks").unwrap_or_default();
+    let mut branches = branch.map(|b| vec![b]).or(branches).unwrap_or_default();
+    let mut default_name = repourl.clone().unwrap_or_default();
+    if !bookmarks.is_empty() {
+        default_name = format!("{default_name}_{}", bookmarks.join("_"));
+    }
+    if !branches.is_empty() {
+        default_name = format!("{default_name}_{}", branches.join("_"));
+    }
+    if branches.is_empty() && bookmarks.is_empty() {
+        branches = vec!["default".into()];
+    }
+    let workdir = a.str("workdir");
+    if workdir.is_none() {
+        a.error_here("HgPoller: workdir is mandatory for now in HgPoller", None);
+    }
+    no_callable(a, "revlink");
+    let cfg = HgPollerConfig {
+        repourl: repourl.clone().unwrap_or_default(),
+        branches,
+        bookmarks,
+        workdir: workdir.clone().unwrap_or_default(),
+        hgbin: a.str("hgbin").unwrap_or_else(|| "hg".into()),
+        usetimestamps: a.bool("usetimestamps", true),
+        category: a.str("category"),
+        project: a.str("project").unwrap_or_default(),
+        encoding: encoding(a),
+        timing: poll_timing(a),
+        default_name,
+    };
+    (repourl.is_some() && workdir.is_some()).then_some(cfg)
+}
+
+pub(crate) fn svn_poller(a: &mut ComponentArgs<'_>) -> Option<SvnPollerConfig> {
+    let repourl = a.req_str("repourl");
+    let split_file = match a
+        .choice(
+            "split_file",
+            &["alwaystrunk", "branches", "projects_branches"],
+        )
+        .as_deref()
+    {
+        Some("branches") => SvnSplit::Branches,
+        Some("projects_branches") => SvnSplit::ProjectsBranches,
+        _ => SvnSplit::AlwaysTrunk,
+    };
+    let histmax = a.uint("histmax").unwrap_or(100);
+    if histmax == 0 {
+        a.error("histmax", "SVNPoller: 'histmax' must be positive", None);
+    }
+    let cfg = SvnPollerConfig {
+        repourl: repourl
+            .clone()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned(),
+        split_file,
+        svnuser: a.str("svnuser"),
+        svnpasswd: a.str("svnpasswd"),
+        histmax: histmax.max(1),
+        svnbin: a.str("svnbin").unwrap_or_else(|| "svn".into()),
+        revlinktmpl: a.str("revlinktmpl").unwrap_or_default(),
+        category: a.str("category"),
+        project: a.str("project").unwrap_or_default(),
+        cachepath: a.str("cachepath"),
+        extra_args: a.str_list("extra_args").unwrap_or_default(),
+        timing: poll_timing(a),
+    };
     repourl.map(|_| cfg)
 }

@@ -123,6 +123,8 @@ impl Registry {
         r.register_scheduler("Triggerable", c::triggerable);
         r.register_scheduler("Dependent", c::dependent);
         r.register_change_source("GitPoller", c::git_poller);
+        r.register_change_source("HgPoller", c::hg_poller);
+        r.register_change_source("SVNPoller", c::svn_poller);
         r.register_change_source("PBChangeSource", c::pb_change_source);
         r.register_reporter("MailNotifier", c::mail_notifier);
         r.register_reporter("IRC", c::irc);

@@ -1,4 +1,4 @@
-//! Polling change sources (`GitPoller`): one task per poller, polling every
+//! Polling change sources (`GitPoller`, `HgPoller`, `SVNPoller`): one task per poller, polling every
 //! `pollInterval` (plus a random `pollRandomDelayMin..=Max`), at launch with
 //! `pollAtLaunch`, and whenever asked ([`MasterHandle::poll_now`], the `poller` change
 //! hook). A poll runs its VCS commands off the executor; a failing poll is logged with the
@@ -8,7 +8,9 @@
 //! ones and restarts changed ones.
 
 mod git;
+mod hg;
 mod run;
+mod svn;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -54,7 +56,12 @@ pub(super) type Pollers = BTreeMap<String, PollerRun>;
 
 /// Whether the master polls this change source.
 fn is_poller(c: &ChangeSourceConfig) -> bool {
-    matches!(c.kind, ChangeSourceKind::GitPoller(_))
+    matches!(
+        c.kind,
+        ChangeSourceKind::GitPoller(_)
+            | ChangeSourceKind::HgPoller(_)
+            | ChangeSourceKind::SVNPoller(_)
+    )
 }
 
 /// Starts the pollers of `cfg` that are not running (or whose configuration changed) and

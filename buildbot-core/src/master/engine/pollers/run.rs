@@ -8,7 +8,9 @@ use crate::master::config::{ChangeSourceConfig, ChangeSourceKind};
 use crate::util::log_text;
 
 use super::super::state::Inner;
-use super::{COMMAND_TIMEOUT, ChangeSourceStatus, Poked, PollContext, PollError, git, record};
+use super::{
+    COMMAND_TIMEOUT, ChangeSourceStatus, Poked, PollContext, PollError, git, hg, record, svn,
+};
 
 /// Polls `cs` until the master stops or the poller is replaced.
 pub(super) async fn poll_loop(
@@ -19,6 +21,8 @@ pub(super) async fn poll_loop(
 ) {
     let (timing, class) = match &cs.kind {
         ChangeSourceKind::GitPoller(g) => (g.timing.clone(), git::CLASS),
+        ChangeSourceKind::HgPoller(h) => (h.timing.clone(), hg::CLASS),
+        ChangeSourceKind::SVNPoller(s) => (s.timing.clone(), svn::CLASS),
         _ => return,
     };
     let ctx = PollContext {
@@ -42,6 +46,8 @@ pub(super) async fn poll_loop(
         first = false;
         let outcome = match &cs.kind {
             ChangeSourceKind::GitPoller(g) => git::poll(&ctx, g).await,
+            ChangeSourceKind::HgPoller(h) => hg::poll(&ctx, h).await,
+            ChangeSourceKind::SVNPoller(s) => svn::poll(&ctx, s).await,
             _ => return,
         };
         match &outcome {
