@@ -79,15 +79,6 @@ impl Prober {
     }
 }
 
-fn vm_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn assert_rss_grew_less(rss0: u64, what: &str) {
     let grew = vm_rss_kib().saturating_sub(rss0);
     eprintln!("{what}: RSS grew by {} KiB", grew);
