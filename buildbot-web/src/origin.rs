@@ -24,10 +24,11 @@
 //! state change carried by the session cookie: `Origin` or `Referer` must be present and
 //! allowed. Session cookies are `SameSite=Lax` as well.)
 
-use crate::State;
-use crate::state::Req;
 use buildbot_core::util::log_text;
 use serde_json::Value;
+
+use crate::State;
+use crate::state::Req;
 
 /// What [`check`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]

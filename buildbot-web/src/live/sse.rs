@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 
 use buildbot_core::master::Event;
+use buildbot_core::util::log_text;
 use futures::{Stream, TryStreamExt};
 use tide::http::{StatusCode, mime};
 use tide::{Body, Request, Response};
@@ -19,7 +20,6 @@ use super::client::{Client, refused};
 use super::subs::{Item, KEEPALIVE, SubSet, lock, text};
 use crate::State;
 use crate::json;
-use buildbot_core::util::log_text;
 
 /// Most events (or bytes) written in one SSE chunk when they arrive in a burst.
 const BATCH_EVENTS: usize = 64;

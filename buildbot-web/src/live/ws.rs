@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message;
@@ -17,7 +18,6 @@ use buildbot_core::master::EventBus;
 use buildbot_core::util::log_text;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
-use std::time::Duration;
 use tide::http::StatusCode;
 use tide::{Request, Response};
 
