@@ -30,7 +30,7 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 
@@ -70,6 +70,8 @@ pub const DEFAULT_SUBSCRIBER_BUFFER: usize = 4096;
 pub struct EventBudget {
     limit: usize,
     pending: AtomicUsize,
+    /// Whether the group went over its limit once (logged once).
+    overflowed: AtomicBool,
 }
 
 impl EventBudget {
@@ -78,6 +80,7 @@ impl EventBudget {
         Arc::new(EventBudget {
             limit: limit.max(1),
             pending: AtomicUsize::new(0),
+            overflowed: AtomicBool::new(false),
         })
     }
 
@@ -425,6 +428,10 @@ impl EventBus {
                             v
                         }
                     };
+                    if s.tx.is_closed() {
+                        // disconnected by an earlier key of this call
+                        continue;
+                    }
                     let k = owned.get_or_insert_with(|| RoutingKey::from_parts(key));
                     let waiting = s.tx.len();
                     let within_budget = s.budget.as_ref().is_none_or(|b| b.take());
@@ -432,14 +439,23 @@ impl EventBus {
                         if within_budget && let Some(b) = &s.budget {
                             b.give_back(1);
                         }
-                        let (n, what) = match &s.budget {
-                            Some(b) if !within_budget => (b.limit, "for its group"),
-                            _ => (waiting, "for it"),
-                        };
-                        log::warn!(
-                            "event subscriber {} is too slow ({n} events waiting {what}); disconnecting it at {k}",
-                            s.id,
-                        );
+                        match &s.budget {
+                            // the group's other subscriptions follow as events reach them:
+                            // one line for the group
+                            Some(b) if !within_budget => {
+                                if !b.overflowed.swap(true, Ordering::AcqRel) {
+                                    log::warn!(
+                                        "event subscriber {} is too slow ({} events waiting for its group); disconnecting it at {k}, and the rest of its group",
+                                        s.id,
+                                        b.limit
+                                    );
+                                }
+                            }
+                            _ => log::warn!(
+                                "event subscriber {} is too slow ({waiting} events waiting); disconnecting it at {k}",
+                                s.id,
+                            ),
+                        }
                         s.tx.close();
                         dead.push(s.id);
                         continue;
