@@ -8,7 +8,7 @@
 //!   two programs' terminal output.
 //! * [`master`] — configuration, the running master ([`master::Master`]), its worker
 //!   connections, schedulers, builds and steps, the event bus and Buildbot's REST shapes.
-//! * [`util`] — two small helpers everything here uses.
+//! * [`util`] — small helpers everything here uses (locking, the time, client text in logs).
 //!
 //! Every type has one public path: modules whose types are re-exported are private.
 #![warn(missing_docs)]

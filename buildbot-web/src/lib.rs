@@ -19,6 +19,8 @@ mod json;
 mod live;
 /// `/metrics` (Prometheus) and the middleware counting requests.
 mod metrics;
+/// The one `Origin` check: REST API, page forms, `/ws`, `/sse` and auth's cookie check.
+mod origin;
 /// Server-rendered pages, their form actions, static and `public_html` files.
 mod pages;
 /// Query parameters (result specs) parsed into a database query.

@@ -1,7 +1,7 @@
 //! The state every request handler sees: the master and the web server's own parts.
 //!
 //! Each part is defined in a module that does not use [`State`] itself (`auth/sessions.rs`,
-//! `metrics/counters.rs`, `pages/templates.rs`, `cache.rs`), so the modules that handle
+//! `metrics/counters.rs`, `pages/templates.rs`, `cache.rs`, `live/limits.rs`), so the modules that handle
 //! requests depend on this one and it depends on none of them.
 
 use std::sync::Arc;
@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) pages: crate::pages::templates::Pages,
     /// Rendered REST answers while the database is unchanged (`cache.rs`).
     pub(crate) responses: crate::cache::ResponseCache,
+    /// Live clients and subscriptions, counted against their limits (`live/limits.rs`).
+    pub(crate) live: Arc<crate::live::limits::LiveCounters>,
 }
 
 impl State {
@@ -41,6 +43,7 @@ impl State {
             metrics: Default::default(),
             pages: crate::pages::templates::Pages::new(&handle),
             responses: Default::default(),
+            live: Default::default(),
         };
         State {
             handle,

@@ -11,6 +11,11 @@
 //! that falls that far behind is disconnected (its stream ends) with a warning in the log, so a
 //! slow consumer cannot make the master's memory grow without limit.
 //!
+//! A subscriber's queue takes memory only for the events waiting in it (it grows and shrinks
+//! in small blocks), so an idle subscription costs a few hundred bytes, not its whole bound.
+//! Subscriptions made for one client can also share an [`EventBudget`]: together they hold at
+//! most its limit of undelivered events, however many paths the client subscribes to.
+//!
 //! ```
 //! use buildbot_core::master::{EventBus, KeyPart};
 //! use serde_json::json;
@@ -25,11 +30,11 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 
-use async_std::channel::{Receiver, Sender, TrySendError, bounded};
+use async_std::channel::{Receiver, Sender, TrySendError, unbounded};
 use buildbot_db::{
     BuildId, BuildRequestId, BuilderId, BuildsetId, ChangeId, LogId, MasterId, SchedulerId, StepId,
     WorkerId,
@@ -38,7 +43,76 @@ use futures::Stream;
 use serde_json::Value;
 
 /// Default number of undelivered events a subscriber may have before it is disconnected.
+/// It is a bound, not a reservation: the queue holds memory only for waiting events.
 pub const DEFAULT_SUBSCRIBER_BUFFER: usize = 4096;
+
+/// A bound on the undelivered events of a group of subscriptions (for example all those of
+/// one web client), shared through an [`Arc`].
+///
+/// An event that would take the group past its limit is not queued: the subscription it was
+/// for is disconnected, as when its own buffer is full. Events count from publication until
+/// they are received or their subscription is dropped.
+///
+/// ```
+/// use buildbot_core::master::{EventBudget, EventBus, KeyPart};
+/// use serde_json::json;
+///
+/// let bus = EventBus::new();
+/// let budget = EventBudget::new(2);
+/// let a = bus.subscribe_path_within("changes/*/new", &budget);
+/// let b = bus.subscribe_path_within("changes/*/*", &budget);
+/// bus.publish(&["changes".into(), KeyPart::Int(1), "new".into()], json!({}));
+/// assert_eq!(budget.pending(), 2);
+/// bus.publish(&["changes".into(), KeyPart::Int(2), "new".into()], json!({}));
+/// assert!(a.is_disconnected() && b.is_disconnected());
+/// ```
+#[derive(Debug)]
+pub struct EventBudget {
+    limit: usize,
+    pending: AtomicUsize,
+    /// Whether the group went over its limit once (logged once).
+    overflowed: AtomicBool,
+}
+
+impl EventBudget {
+    /// A budget of at most `limit` undelivered events (at least 1).
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(EventBudget {
+            limit: limit.max(1),
+            pending: AtomicUsize::new(0),
+            overflowed: AtomicBool::new(false),
+        })
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Events published to the group and not yet received.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Counts one more pending event; `false` (and nothing counted) at the limit.
+    fn take(&self) -> bool {
+        self.pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+                (p < self.limit).then_some(p + 1)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        if n > 0 {
+            let _ = self
+                .pending
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+                    Some(p.saturating_sub(n))
+                });
+        }
+    }
+}
 
 /// One element of a routing key being published, borrowed so that no allocation is needed
 /// to decide that nobody is interested.
@@ -127,6 +201,7 @@ struct Subscriber {
     id: u64,
     filter: Vec<FilterPart>,
     tx: Sender<Event>,
+    budget: Option<Arc<EventBudget>>,
 }
 
 impl Subscriber {
@@ -178,17 +253,28 @@ pub struct Subscription {
     id: u64,
     rx: Receiver<Event>,
     bus: Weak<Inner>,
+    budget: Option<Arc<EventBudget>>,
 }
 
 impl Subscription {
     /// Waits for the next event; `None` once disconnected.
     pub async fn recv(&self) -> Option<Event> {
-        self.rx.recv().await.ok()
+        self.received(self.rx.recv().await.ok())
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<Event> {
-        self.rx.try_recv().ok()
+        self.received(self.rx.try_recv().ok())
+    }
+
+    /// Gives a received event back to the budget.
+    fn received(&self, ev: Option<Event>) -> Option<Event> {
+        if ev.is_some()
+            && let Some(b) = &self.budget
+        {
+            b.give_back(1);
+        }
+        ev
     }
 
     /// Whether the bus disconnected this subscriber (after its buffer overflowed).
@@ -200,7 +286,11 @@ impl Subscription {
 impl Stream for Subscription {
     type Item = Event;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        Pin::new(&mut self.rx).poll_next(cx)
+        let polled = Pin::new(&mut self.rx).poll_next(cx);
+        match polled {
+            Poll::Ready(ev) => Poll::Ready(self.received(ev)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -208,6 +298,10 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(inner) = self.bus.upgrade() {
             inner.remove(self.id);
+        }
+        // removed under the write lock: no publisher is still sending to this queue
+        if let Some(b) = &self.budget {
+            b.give_back(self.rx.len());
         }
     }
 }
@@ -232,6 +326,22 @@ impl EventBus {
 
     /// Subscribes with a filter; `None` (or `Some("*")`) matches any element.
     pub fn subscribe(&self, filter: &[Option<&str>]) -> Subscription {
+        self.subscribe_in(filter, None)
+    }
+
+    /// Subscribes to a `/`-separated path filter (as [`EventBus::subscribe_path`]), the
+    /// subscription's undelivered events counting against `budget` as well as against the
+    /// bus's per-subscriber buffer.
+    pub fn subscribe_path_within(&self, path: &str, budget: &Arc<EventBudget>) -> Subscription {
+        let parts: Vec<Option<&str>> = path.split('/').map(Some).collect();
+        self.subscribe_in(&parts, Some(budget.clone()))
+    }
+
+    fn subscribe_in(
+        &self,
+        filter: &[Option<&str>],
+        budget: Option<Arc<EventBudget>>,
+    ) -> Subscription {
         let filter = filter
             .iter()
             .map(|p| match p {
@@ -242,18 +352,26 @@ impl EventBus {
                 },
             })
             .collect();
-        let (tx, rx) = bounded(self.inner.buffer);
+        // unbounded in type only: `publish_many` keeps it within `buffer`, and its memory
+        // is allocated as events arrive (blocks of 31) rather than `buffer` slots up front
+        let (tx, rx) = unbounded();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut subs = match self.inner.subs.write() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        subs.push(Subscriber { id, filter, tx });
+        subs.push(Subscriber {
+            id,
+            filter,
+            tx,
+            budget: budget.clone(),
+        });
         self.inner.count.store(subs.len(), Ordering::Release);
         Subscription {
             id,
             rx,
             bus: Arc::downgrade(&self.inner),
+            budget,
         }
     }
 
@@ -310,22 +428,50 @@ impl EventBus {
                             v
                         }
                     };
-                    let k = owned
-                        .get_or_insert_with(|| RoutingKey::from_parts(key))
-                        .clone();
-                    match s.tx.try_send(Event { key: k, message: m }) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(ev)) => {
-                            log::warn!(
-                                "event subscriber {} is too slow ({} events waiting); disconnecting it at {}",
+                    if s.tx.is_closed() {
+                        // disconnected by an earlier key of this call
+                        continue;
+                    }
+                    let k = owned.get_or_insert_with(|| RoutingKey::from_parts(key));
+                    let waiting = s.tx.len();
+                    let within_budget = s.budget.as_ref().is_none_or(|b| b.take());
+                    if waiting >= self.inner.buffer || !within_budget {
+                        if within_budget && let Some(b) = &s.budget {
+                            b.give_back(1);
+                        }
+                        match &s.budget {
+                            // the group's other subscriptions follow as events reach them:
+                            // one line for the group
+                            Some(b) if !within_budget => {
+                                if !b.overflowed.swap(true, Ordering::AcqRel) {
+                                    log::warn!(
+                                        "event subscriber {} is too slow ({} events waiting for its group); disconnecting it at {k}, and the rest of its group",
+                                        s.id,
+                                        b.limit
+                                    );
+                                }
+                            }
+                            _ => log::warn!(
+                                "event subscriber {} is too slow ({waiting} events waiting); disconnecting it at {k}",
                                 s.id,
-                                self.inner.buffer,
-                                ev.key
-                            );
-                            s.tx.close();
+                            ),
+                        }
+                        s.tx.close();
+                        dead.push(s.id);
+                        continue;
+                    }
+                    let ev = Event {
+                        key: k.clone(),
+                        message: m,
+                    };
+                    match s.tx.try_send(ev) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                            if let Some(b) = &s.budget {
+                                b.give_back(1);
+                            }
                             dead.push(s.id);
                         }
-                        Err(TrySendError::Closed(_)) => dead.push(s.id),
                     }
                 }
             }
@@ -712,6 +858,36 @@ mod tests {
         assert_eq!(keys(&slow).len(), 8);
         drop(fast);
         assert_eq!(bus.subscriber_count(), 0);
+    }
+
+    #[test]
+    fn budget_is_shared_given_back_and_bounds_a_group() {
+        let bus = EventBus::new();
+        let budget = EventBudget::new(3);
+        let a = bus.subscribe_path_within("changes/*/new", &budget);
+        let b = bus.subscribe_path_within("changes/*/*", &budget);
+        let other = bus.subscribe_path("changes/*/new");
+        bus.publish_change(ChangeId(1), || json!({}));
+        assert_eq!(budget.pending(), 2);
+        assert!(a.try_recv().is_some());
+        assert_eq!(budget.pending(), 1);
+        bus.publish_change(ChangeId(2), || json!({}));
+        assert_eq!(budget.pending(), 3);
+        // dropping a subscription gives back what it still held
+        drop(b);
+        assert_eq!(budget.pending(), 1);
+        let c = bus.subscribe_path_within("changes/*/*", &budget);
+        bus.publish_change(ChangeId(3), || json!({}));
+        bus.publish_change(ChangeId(4), || json!({}));
+        // the fourth event for the group is refused: the subscription it was for goes
+        assert_eq!(budget.pending(), 3);
+        assert!(a.is_disconnected() || c.is_disconnected());
+        // a subscriber outside the group is unaffected
+        assert_eq!(keys(&other).len(), 4);
+        assert!(!other.is_disconnected());
+        drop((a, c));
+        assert_eq!(budget.pending(), 0);
+        assert_eq!(bus.subscriber_count(), 1);
     }
 
     #[test]

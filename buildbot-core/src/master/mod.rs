@@ -31,7 +31,8 @@ pub use engine::{
     register_custom_step,
 };
 pub use events::{
-    BuildKeys, DEFAULT_SUBSCRIBER_BUFFER, Event, EventBus, KeyPart, RoutingKey, Subscription,
+    BuildKeys, DEFAULT_SUBSCRIBER_BUFFER, Event, EventBudget, EventBus, KeyPart, RoutingKey,
+    Subscription,
 };
 pub use properties::{
     Interpolate, InterpolateError, Properties, PropertiesError, Redactor, RenderContext,

@@ -1,49 +1,14 @@
-//! The guard in front of `/api/…`: the `Origin` check against `www.allowed_origins` and the
-//! CORS headers (rest-api.md §13), the method check (§4), and `HEAD` answered like `GET`.
+//! The guard in front of `/api/…`: the `Origin` check (`crate::origin`: this site,
+//! `buildbotURL` or `www.allowed_origins`) and the CORS headers (rest-api.md §13), the method
+//! check (§4), and `HEAD` answered like `GET`.
 
 use serde_json::{Value, json};
 use tide::{Response, StatusCode};
 
 use crate::State;
 use crate::json;
+use crate::origin::Origin;
 use crate::state::Req;
-
-/// The origins allowed to call the API (`www.allowed_origins`, default: the origin of
-/// `buildbotURL`), lower-cased glob patterns.
-fn allowed_origins(state: &State) -> Vec<String> {
-    let cfg = state.handle.config();
-    if let Some(v) = cfg.www.extra.get("allowed_origins")
-        && let Some(a) = v.as_array()
-    {
-        return a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_ascii_lowercase)
-            .collect();
-    }
-    let url = cfg.buildbot_url.to_ascii_lowercase();
-    let origin = match url.find("://") {
-        Some(i) => match url[i + 3..].find('/') {
-            Some(j) => url[..i + 3 + j].to_owned(),
-            None => url.clone(),
-        },
-        None => url.clone(),
-    };
-    vec![origin]
-}
-
-/// `fnmatch`-style match with `*` and `?`.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
-        _ => false,
-    }
-}
 
 fn plain_error(status: StatusCode, body: Value) -> Response {
     let mut r = Response::new(status);
@@ -61,16 +26,11 @@ pub(super) fn api_guard<'a>(
     use tide::http::Method;
     Box::pin(async move {
         let is_api = req.url().path().starts_with("/api");
-        let origin = req.header("Origin").map(|h| h.as_str().to_owned());
         let method = req.method();
         let mut cors = None;
         if is_api {
-            if let Some(o) = &origin {
-                let lo = o.to_ascii_lowercase();
-                if !allowed_origins(req.state())
-                    .iter()
-                    .any(|p| glob(p.as_bytes(), lo.as_bytes()))
-                {
+            match crate::origin::check_logged(&req, "API request") {
+                Origin::Refused(_) => {
                     let body = if method == Method::Post {
                         json!({"error": {"message": "invalid origin"}})
                     } else {
@@ -78,10 +38,11 @@ pub(super) fn api_guard<'a>(
                     };
                     return Ok(plain_error(StatusCode::BadRequest, body));
                 }
-                cors = Some(o.clone());
+                Origin::Allowed(o) => cors = Some(o),
+                Origin::Absent => {}
             }
             let allowed = matches!(method, Method::Get | Method::Head | Method::Post)
-                || (method == Method::Options && origin.is_some());
+                || (method == Method::Options && cors.is_some());
             if !allowed {
                 return Ok(plain_error(
                     StatusCode::BadRequest,

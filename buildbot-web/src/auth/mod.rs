@@ -22,8 +22,8 @@
 //!
 //! Requests carry a user either through a session cookie (made by `/auth/login`) or HTTP
 //! Basic credentials on each request. State-changing requests authenticated by the session
-//! cookie must come from the same site: their `Origin` (or, lacking it, `Referer`) must name
-//! the host the request was sent to or the host of `buildbotURL`.
+//! cookie must come from the same site: their `Origin` (or, lacking it, `Referer`) must be
+//! one `crate::origin` allows (this site, `buildbotURL`'s origin, `www.allowed_origins`).
 
 mod config;
 mod password;
@@ -238,34 +238,18 @@ pub(crate) async fn authorize_rpc(
     check(req, action, &targets)
 }
 
-/// Host (with port) named by an `Origin`/`Referer` URL.
-fn url_host(u: &str) -> Option<String> {
-    let url = tide::http::Url::parse(u).ok()?;
-    let host = url.host_str()?.to_ascii_lowercase();
-    Some(match url.port_or_known_default() {
-        Some(p) => format!("{host}:{p}"),
-        None => host,
-    })
-}
-
-/// Same-site check for a state-changing request that relies on the session cookie.
+/// Same-site check for a state-changing request that relies on the session cookie: its
+/// `Origin` (or, lacking it, `Referer`) must be present and allowed by `crate::origin`.
 fn same_origin(req: &Req) -> bool {
     let claimed = req
         .header("Origin")
         .map(|h| h.last().as_str().to_owned())
         .filter(|o| o != "null")
         .or_else(|| req.header("Referer").map(|h| h.last().as_str().to_owned()));
-    let Some(claimed) = claimed.as_deref().and_then(url_host) else {
-        return false;
-    };
-    let scheme = req.url().scheme().to_owned();
-    let mut allowed = Vec::new();
-    if let Some(h) = req.header("Host") {
-        allowed.push(url_host(&format!("{scheme}://{}/", h.last().as_str())));
-    }
-    allowed.push(url_host(req.url().as_str()));
-    allowed.push(url_host(&req.state().handle.config().buildbot_url));
-    allowed.into_iter().flatten().any(|h| h == claimed)
+    claimed
+        .as_deref()
+        .and_then(crate::origin::of_url)
+        .is_some_and(|o| crate::origin::is_allowed(req, &o))
 }
 
 fn is_public_path(path: &str) -> bool {
@@ -309,7 +293,8 @@ fn middleware<'a>(
         );
         if !safe && user.as_ref().is_some_and(|u| u.via_cookie) && !same_origin(&req) {
             log::warn!(
-                "refused cross-site {method} {path} for {}: Origin/Referer is not this site",
+                "refused cross-site {method} {} for {}: Origin/Referer is not this site",
+                buildbot_core::util::log_text(&path),
                 user.as_ref().map_or("", |u| u.username.as_str())
             );
             let mut r = Response::new(StatusCode::Forbidden);

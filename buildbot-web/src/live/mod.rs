@@ -19,7 +19,16 @@
 //! code 1011 (WebSocket), so it reconnects and re-reads the state rather than miss events.
 //! No task outlives its client: SSE streams are plain response bodies (dropping the body
 //! unsubscribes), and a WebSocket's task ends when its socket does.
+//!
+//! A client can make the master hold only so much: connections (per address and in total),
+//! subscriptions (per connection or stream and in total), undelivered events, and the size
+//! and arrival time of `/ws` messages are bounded, each by a `[www]` key (`limits.rs` has the
+//! table). A page elsewhere cannot use a visitor's browser here: `/ws` and `/sse` refuse a
+//! foreign `Origin` with `403` (`crate::origin`).
 
+mod client;
+mod deadline;
+pub(crate) mod limits;
 mod sse;
 mod subs;
 mod ws;

@@ -1,5 +1,7 @@
 //! Server-Sent Events: `/sse/listen[/<path>]` (Buildbot's), `/sse/<path>` (ours, one
 //! event name per key), and `/sse/add|remove/<uuid>/<path>` changing an open stream.
+//! Streams count as live connections and their paths as subscriptions (`limits.rs`); a
+//! foreign `Origin` is refused with `403` on every route.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -9,10 +11,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 
 use buildbot_core::master::Event;
+use buildbot_core::util::log_text;
 use futures::{Stream, TryStreamExt};
 use tide::http::{StatusCode, mime};
 use tide::{Body, Request, Response};
 
+use super::client::{Client, refused};
 use super::subs::{Item, KEEPALIVE, SubSet, lock, text};
 use crate::State;
 use crate::json;
@@ -50,6 +54,8 @@ impl Registry {
 struct SseStream {
     queued: VecDeque<Vec<u8>>,
     set: Arc<SubSet>,
+    /// The client's place in the connection counts, given back with the stream.
+    client: Client,
     keepalive: async_std::stream::Interval,
     format: SseFormat,
     uuid: String,
@@ -113,8 +119,10 @@ impl Stream for SseStream {
                 }
                 Poll::Ready(Item::Lost(path)) => {
                     log::warn!(
-                        "SSE stream {}: subscription {path} dropped by the event bus (client too slow); ending the stream",
-                        self.uuid
+                        "SSE stream {} of {}: subscription {} dropped by the event bus (client too slow); ending the stream",
+                        self.uuid,
+                        self.client.peer,
+                        log_text(&path)
                     );
                     self.ended = true;
                     break;
@@ -169,24 +177,48 @@ fn clean_path(raw: &str) -> String {
     p.strip_suffix('/').unwrap_or(&p).to_owned()
 }
 
+/// A foreign `Origin` gets `403` (a stream may carry a session's data).
+fn foreign(req: &Request<State>) -> Option<Response> {
+    (!crate::origin::allowed_or_log(req, "SSE request")).then(|| {
+        text(
+            StatusCode::Forbidden,
+            "cross-site request refused: Origin is not this site",
+        )
+    })
+}
+
 fn open_sse(
     req: &Request<State>,
     registry: &Arc<Registry>,
     path: Option<String>,
     format: SseFormat,
 ) -> Response {
-    let set = Arc::new(SubSet::default());
-    if let Some(p) = &path {
-        set.add(req.state().handle.events(), p);
+    if let Some(res) = foreign(req) {
+        return res;
+    }
+    let client = match Client::connect(req, "SSE stream") {
+        Ok(c) => c,
+        Err(why) => return refused(&why),
+    };
+    let set = Arc::new(client.subscriptions());
+    if let Some(p) = &path
+        && let Err(why) = set.add(req.state().handle.events(), p, &client.peer)
+    {
+        return refused(&why);
     }
     let uuid = new_uuid();
     lock(&registry.streams).insert(uuid.clone(), Arc::downgrade(&set));
-    log::debug!("SSE stream {uuid} opened ({format:?}, path {path:?})");
+    log::debug!(
+        "SSE stream {uuid} opened for {} ({format:?}, path {})",
+        client.peer,
+        log_text(path.as_deref().unwrap_or(""))
+    );
     let keepalive = async_std::stream::interval(KEEPALIVE);
     SSE_STREAMS.fetch_add(1, Ordering::Relaxed);
     let stream = SseStream {
         queued: VecDeque::from([format!("event: handshake\ndata: {uuid}\n\n").into_bytes()]),
         set,
+        client,
         keepalive,
         format,
         uuid,
@@ -232,13 +264,19 @@ pub(super) fn add_routes_sse(app: &mut tide::Server<State>) {
         let change = move |req: Request<State>| {
             let r = r.clone();
             async move {
+                if let Some(res) = foreign(&req) {
+                    return Ok(res);
+                }
                 let uuid = req.param("uuid").unwrap_or_default();
                 let Some(set) = r.get(uuid) else {
                     return Ok(text(StatusCode::BadRequest, "unknown uuid"));
                 };
                 let path = req.param("path").map(clean_path).unwrap_or_default();
                 if add {
-                    set.add(req.state().handle.events(), &path);
+                    let peer = crate::origin::peer(&req);
+                    if let Err(why) = set.add(req.state().handle.events(), &path, &peer) {
+                        return Ok(refused(&why));
+                    }
                 } else if !set.remove(&path) {
                     return Ok(text(
                         StatusCode::NotFound,

@@ -1,22 +1,29 @@
 //! Buildbot's `/ws` WebSocket protocol: `startConsuming`/`stopConsuming`/`ping` commands
 //! answered as Buildbot answers them, events as `{"k":…,"m":…}` frames, pings to keep the
-//! connection open.
+//! connection open. Within the limits of `limits.rs`: the handshake checks `Origin` and the
+//! connection counts; messages and frames are bounded in size and, with `deadline.rs`, in
+//! the time they take to arrive; subscriptions are bounded per connection and in total.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use async_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use buildbot_core::master::EventBus;
+use buildbot_core::util::log_text;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 use tide::http::StatusCode;
 use tide::{Request, Response};
 
+use super::client::{Client, refused};
+use super::deadline::MessageDeadline;
+use super::limits::{WS_READ_BUFFER, WS_SEND_TIMEOUT};
 use super::subs::{Item, KEEPALIVE, SubSet, text};
 use crate::State;
 
@@ -34,7 +41,16 @@ fn header_has_token(req: &Request<State>, name: &str, token: &str) -> bool {
 }
 
 /// `GET /ws`: the WebSocket handshake; the connection is then served by its own task.
+///
+/// Refused with `403` from a foreign `Origin` (`crate::origin`: a page elsewhere must not
+/// ride a logged-in user's cookie), and with `503`/`429` over the connection limits.
 pub(super) async fn ws_handshake(req: Request<State>) -> tide::Result {
+    if !crate::origin::allowed_or_log(&req, "WebSocket handshake") {
+        return Ok(text(
+            StatusCode::Forbidden,
+            "cross-site WebSocket refused: Origin is not this site",
+        ));
+    }
     if !header_has_token(&req, "Upgrade", "websocket")
         || !header_has_token(&req, "Connection", "upgrade")
     {
@@ -62,6 +78,10 @@ pub(super) async fn ws_handshake(req: Request<State>) -> tide::Result {
         res.insert_header("Sec-WebSocket-Version", "13");
         return Ok(res);
     }
+    let client = match Client::connect(&req, "WebSocket connection") {
+        Ok(c) => c,
+        Err(why) => return Ok(refused(&why)),
+    };
     let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let mut res = Response::new(StatusCode::SwitchingProtocols);
     res.insert_header("Upgrade", "websocket");
@@ -73,10 +93,16 @@ pub(super) async fn ws_handshake(req: Request<State>) -> tide::Result {
     async_std::task::spawn(async move {
         // `None` when the response never reached a socket (in-process requests)
         if let Some(conn) = upgrade.await {
-            let ws = WebSocketStream::from_raw_socket(conn, Role::Server, None).await;
+            let limits = client.limits;
+            let config = WebSocketConfig::default()
+                .read_buffer_size(WS_READ_BUFFER)
+                .max_message_size(limits.ws_max_message_size)
+                .max_frame_size(limits.ws_max_message_size);
+            let conn = MessageDeadline::new(conn, limits.ws_message_timeout);
+            let ws = WebSocketStream::from_raw_socket(conn, Role::Server, Some(config)).await;
             WS_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = run_ws(ws, bus).await {
-                log::debug!("WebSocket client ended: {e}");
+            if let Err(e) = run_ws(ws, bus, &client).await {
+                log::debug!("WebSocket client {} ended: {e}", client.peer);
             }
             WS_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
         }
@@ -101,48 +127,83 @@ impl Stream for SetStream {
     }
 }
 
-async fn run_ws<S>(
-    ws: WebSocketStream<S>,
-    bus: EventBus,
-) -> Result<(), async_tungstenite::tungstenite::Error>
+type WsError = async_tungstenite::tungstenite::Error;
+
+/// Sends one frame, giving up (and dropping the client) after [`WS_SEND_TIMEOUT`].
+async fn send<S>(
+    sink: &mut async_tungstenite::WebSocketSender<S>,
+    msg: Message,
+    peer: &str,
+) -> Result<(), WsError>
 where
     S: futures::AsyncRead + futures::AsyncWrite + Unpin + Send,
 {
+    match async_std::future::timeout(WS_SEND_TIMEOUT, sink.send(msg)).await {
+        Ok(r) => r,
+        Err(_) => {
+            log::warn!(
+                "WebSocket client {peer} took no frame for {} s: dropping it",
+                WS_SEND_TIMEOUT.as_secs()
+            );
+            Err(WsError::Io(std::io::ErrorKind::TimedOut.into()))
+        }
+    }
+}
+
+/// Closes the connection with `code` and `reason` (best effort, bounded in time).
+async fn close_with<S>(
+    sink: &mut async_tungstenite::WebSocketSender<S>,
+    code: CloseCode,
+    reason: &str,
+) where
+    S: futures::AsyncRead + futures::AsyncWrite + Unpin + Send,
+{
+    let frame = CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    };
+    let _ = async_std::future::timeout(Duration::from_secs(2), sink.close(Some(frame))).await;
+}
+
+async fn run_ws<S>(ws: WebSocketStream<S>, bus: EventBus, client: &Client) -> Result<(), WsError>
+where
+    S: futures::AsyncRead + futures::AsyncWrite + Unpin + Send,
+{
+    let peer = client.peer.as_str();
     let (mut sink, stream) = ws.split();
-    let set = Arc::new(SubSet::default());
-    let client = stream
-        .map(WsInput::Client)
-        .chain(futures::stream::once(futures::future::ready(
-            WsInput::ClientGone,
-        )));
+    let set = Arc::new(client.subscriptions());
+    let from_client =
+        stream
+            .map(WsInput::Client)
+            .chain(futures::stream::once(futures::future::ready(
+                WsInput::ClientGone,
+            )));
     let events = SetStream(set.clone()).map(WsInput::Bus);
     let ticks = async_std::stream::interval(KEEPALIVE).map(|_| WsInput::Tick);
-    let mut input = futures::stream::select(client, futures::stream::select(events, ticks));
+    let mut input = futures::stream::select(from_client, futures::stream::select(events, ticks));
     while let Some(i) = input.next().await {
         match i {
             WsInput::Client(Ok(Message::Text(t))) => {
-                if let Some(reply) = ws_command(t.as_str(), &set, &bus) {
-                    sink.send(Message::text(reply)).await?;
+                if let Some(reply) = ws_command(t.as_str(), &set, &bus, peer) {
+                    send(&mut sink, Message::text(reply), peer).await?;
                 }
             }
-            WsInput::Client(Ok(Message::Binary(b))) => match std::str::from_utf8(&b) {
-                Ok(t) => {
-                    if let Some(reply) = ws_command(t, &set, &bus) {
-                        sink.send(Message::text(reply)).await?;
-                    }
-                }
-                Err(_) => {
-                    sink.send(Message::text(error_frame(
+            WsInput::Client(Ok(Message::Binary(b))) => {
+                let reply = match std::str::from_utf8(&b) {
+                    Ok(t) => ws_command(t, &set, &bus, peer),
+                    Err(_) => Some(error_frame(
                         "websocket frame is not UTF-8 JSON",
                         400,
                         &Value::Null,
-                    )))
-                    .await?
+                    )),
+                };
+                if let Some(reply) = reply {
+                    send(&mut sink, Message::text(reply), peer).await?;
                 }
-            },
+            }
             WsInput::Client(Ok(Message::Close(_))) | WsInput::ClientGone => break,
             WsInput::Client(Ok(_)) => {} // ping/pong: answered by tungstenite
-            WsInput::Client(Err(e)) => return Err(e),
+            WsInput::Client(Err(e)) => return refuse_input(&mut sink, e, client).await,
             WsInput::Bus(Item::Event(ev)) => {
                 let mut frame = String::with_capacity(64);
                 frame.push_str("{\"k\":");
@@ -152,28 +213,52 @@ where
                     &serde_json::to_string(&*ev.message).unwrap_or_else(|_| "null".into()),
                 );
                 frame.push('}');
-                sink.send(Message::text(frame)).await?;
+                send(&mut sink, Message::text(frame), peer).await?;
             }
-            WsInput::Bus(Item::Lost(path)) => return close_lost(&mut sink, &path).await,
-            WsInput::Tick => sink.send(Message::Ping(Vec::new().into())).await?,
+            WsInput::Bus(Item::Lost(path)) => {
+                log::warn!(
+                    "WebSocket client {peer} too slow for {}: closing it",
+                    log_text(&path)
+                );
+                close_with(&mut sink, CloseCode::Error, "too slow: events were dropped").await;
+                return Ok(());
+            }
+            WsInput::Tick => send(&mut sink, Message::Ping(Vec::new().into()), peer).await?,
         }
     }
     Ok(())
 }
 
-async fn close_lost<S>(
+/// A read error: an oversized message or one not finished in time closes the connection
+/// with a logged reason (1009, 1008); other errors just end it.
+async fn refuse_input<S>(
     sink: &mut async_tungstenite::WebSocketSender<S>,
-    path: &str,
-) -> Result<(), async_tungstenite::tungstenite::Error>
+    e: WsError,
+    client: &Client,
+) -> Result<(), WsError>
 where
     S: futures::AsyncRead + futures::AsyncWrite + Unpin + Send,
 {
-    log::warn!("WebSocket client too slow for {path}: closing it");
-    sink.close(Some(CloseFrame {
-        code: CloseCode::Error,
-        reason: "too slow: events were dropped".into(),
-    }))
-    .await
+    use async_tungstenite::tungstenite::error::CapacityError;
+    let (code, reason) = match &e {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            log::warn!(
+                "WebSocket client {}: message of {size} bytes is over the limit of {max_size} (www.ws_max_message_size): closing it",
+                client.peer
+            );
+            (CloseCode::Size, "message too big")
+        }
+        WsError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            log::warn!(
+                "WebSocket client {}: {io} (www.ws_message_timeout): closing it",
+                client.peer
+            );
+            (CloseCode::Policy, "message not finished in time")
+        }
+        _ => return Err(e),
+    };
+    close_with(sink, code, reason).await;
+    Ok(())
 }
 
 fn json_str(s: &str) -> String {
@@ -218,8 +303,8 @@ fn py_repr(v: &Value) -> String {
     }
 }
 
-/// Handles one client frame; the reply to send, if any.
-fn ws_command(frame: &str, set: &SubSet, bus: &EventBus) -> Option<String> {
+/// Handles one client frame; the reply to send, if any. `peer` names the client in logs.
+fn ws_command(frame: &str, set: &SubSet, bus: &EventBus, peer: &str) -> Option<String> {
     let parsed: Value = match serde_json::from_str(frame) {
         Ok(v) => v,
         Err(e) => {
@@ -316,8 +401,10 @@ fn ws_command(frame: &str, set: &SubSet, bus: &EventBus) -> Option<String> {
         }
     };
     if cmd == "startConsuming" {
-        set.add(bus, path);
-        Some(ok_frame("OK", &id))
+        Some(match set.add(bus, path, peer) {
+            Ok(_) => ok_frame("OK", &id),
+            Err(why) => error_frame(&why.to_string(), why.code(), &id),
+        })
     } else if set.remove(path) {
         Some(ok_frame("OK", &id))
     } else {
@@ -333,14 +420,20 @@ fn ws_command(frame: &str, set: &SubSet, bus: &EventBus) -> Option<String> {
 mod tests {
     use super::*;
 
+    use crate::live::limits::{LiveCounters, LiveLimits};
+
     fn cmd(set: &SubSet, bus: &EventBus, f: &str) -> Value {
-        serde_json::from_str(&ws_command(f, set, bus).unwrap()).unwrap()
+        serde_json::from_str(&ws_command(f, set, bus, "test").unwrap()).unwrap()
+    }
+
+    fn set_with(limits: LiveLimits) -> SubSet {
+        SubSet::new(Arc::new(LiveCounters::default()), limits)
     }
 
     #[test]
     fn command_replies_match_buildbot() {
         let bus = EventBus::new();
-        let set = SubSet::default();
+        let set = set_with(LiveLimits::default());
         let ok = |id| serde_json::json!({"msg": "OK", "code": 200, "_id": id});
         let start = r#"{"cmd":"startConsuming","path":"builds/*/*","_id":1}"#;
         assert_eq!(cmd(&set, &bus, start), ok(1));
@@ -348,7 +441,7 @@ mod tests {
         assert_eq!(cmd(&set, &bus, start), ok(1));
         assert_eq!(bus.subscriber_count(), 1);
         assert_eq!(
-            ws_command(r#"{"cmd":"ping","_id":"abc"}"#, &set, &bus).unwrap(),
+            ws_command(r#"{"cmd":"ping","_id":"abc"}"#, &set, &bus, "test").unwrap(),
             r#"{"msg":"pong","code":200,"_id":"abc"}"#
         );
         let cases = [
@@ -397,5 +490,35 @@ mod tests {
             "path was not consumed 'builds/*/*'"
         );
         assert_eq!(cmd(&set, &bus, "{not json")["code"], 400);
+    }
+
+    #[test]
+    fn subscriptions_over_a_limit_get_an_error_frame() {
+        let bus = EventBus::new();
+        let set = set_with(LiveLimits {
+            max_subscriptions_per_client: 2,
+            ..LiveLimits::default()
+        });
+        let start = |i: usize| format!(r#"{{"cmd":"startConsuming","path":"x{i}/*","_id":{i}}}"#);
+        assert_eq!(cmd(&set, &bus, &start(1))["code"], 200);
+        assert_eq!(cmd(&set, &bus, &start(2))["code"], 200);
+        let v = cmd(&set, &bus, &start(3));
+        assert_eq!(v["code"], 429, "{v}");
+        assert_eq!(v["_id"], 3);
+        assert_eq!(
+            v["error"],
+            "too many subscriptions on this connection (2); the limit is www.live_max_subscriptions_per_client"
+        );
+        // an existing path is still fine, and stopping one makes room
+        assert_eq!(cmd(&set, &bus, &start(2))["code"], 200);
+        let stop = r#"{"cmd":"stopConsuming","path":"x1/*","_id":4}"#;
+        assert_eq!(cmd(&set, &bus, stop)["code"], 200);
+        assert_eq!(cmd(&set, &bus, &start(3))["code"], 200);
+        assert_eq!(bus.subscriber_count(), 2);
+        let long = format!(
+            r#"{{"cmd":"startConsuming","path":"{}","_id":5}}"#,
+            "a/".repeat(300)
+        );
+        assert_eq!(cmd(&set, &bus, &long)["code"], 400);
     }
 }

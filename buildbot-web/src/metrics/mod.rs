@@ -15,6 +15,7 @@
 //! | `buildbot_http_requests_total{method,code}` (counter) | HTTP requests answered |
 //! | `buildbot_http_request_duration_seconds` (histogram) | time to the response head |
 //! | `buildbot_event_subscribers`, `buildbot_websocket_connections`, `buildbot_sse_streams` | live-update consumers |
+//! | `buildbot_live_subscriptions` | paths consumed by `/ws` and `/sse` clients (limited by `www.live_max_subscriptions`) |
 //! | `process_resident_memory_bytes`, `process_open_fds` | this process (Linux `/proc`) |
 //!
 //! The database figures are read when scraped (two aggregate queries); if the database
@@ -251,6 +252,13 @@ async fn render(state: &State) -> String {
         "gauge",
         "Open /sse streams.",
         crate::live::SSE_STREAMS.load(Ordering::Relaxed),
+    );
+    sample(
+        &mut out,
+        "buildbot_live_subscriptions",
+        "gauge",
+        "Paths consumed by /ws and /sse clients (limit: www.live_max_subscriptions).",
+        state.shared.live.subscriptions(),
     );
 
     if let Some(rss) = rss_bytes() {

@@ -1,5 +1,7 @@
 //! The page forms' POST routes: force a build, pause/unpause/gracefully stop a worker.
-//! Each answers `303 See Other` to the page to show next.
+//! Each answers `303 See Other` to the page to show next. A POST whose `Origin` is foreign
+//! (not this site, `buildbotURL` or `www.allowed_origins`: `crate::origin`) gets `403` and
+//! changes nothing; one without `Origin` (curl, scripts) is served.
 
 use std::time::Duration;
 
@@ -200,12 +202,35 @@ async fn do_worker_action(
     Ok(redirect(&format!("/workers/{}", w.name)))
 }
 
+/// In front of every form route: a request from a foreign `Origin` (`crate::origin`) gets
+/// `403` before its body is read or anything is done.
+fn same_site_only<'a>(
+    req: Req,
+    next: tide::Next<'a, State>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = tide::Result> + Send + 'a>> {
+    Box::pin(async move {
+        if !crate::origin::allowed_or_log(&req, "form POST") {
+            return Ok(error_page(
+                &req,
+                StatusCode::Forbidden,
+                "cross-site request refused: this form must be posted from this site's pages",
+            ));
+        }
+        Ok(next.run(req).await)
+    })
+}
+
 pub(super) fn routes(app: &mut tide::Server<State>) {
-    app.at("/builders/:builder/force").post(force);
+    app.at("/builders/:builder/force")
+        .with(same_site_only)
+        .post(force);
     app.at("/workers/:worker/pause")
+        .with(same_site_only)
         .post(worker_action(Action::PauseWorker));
     app.at("/workers/:worker/unpause")
+        .with(same_site_only)
         .post(worker_action(Action::UnpauseWorker));
     app.at("/workers/:worker/stop")
+        .with(same_site_only)
         .post(worker_action(Action::StopWorker));
 }

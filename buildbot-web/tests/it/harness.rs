@@ -199,6 +199,17 @@ pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, Vec<u8>
     (status, head, body)
 }
 
+/// This process's resident set size (`VmRSS` of `/proc/self/status`) in KiB; the servers
+/// under test run in this process.
+pub fn vm_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Same key set and JSON types (a `null` on either side matches anything) as the recorded
 /// entity in `fixture` under `plural`.
 pub fn same_shape(fixture: &str, plural: &str, ours: &Value) {

@@ -53,15 +53,6 @@ fn raw_request(addr: SocketAddr, raw: &[u8]) -> (u16, String) {
     (status, text)
 }
 
-fn vm_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Posts a 50 MiB body (declared or chunked) while reading: the answer is 413 long before
 /// the body could have been sent, and memory does not grow by the body size.
 fn huge_post(addr: SocketAddr, chunked: bool) -> (u16, Duration) {

@@ -9,6 +9,7 @@ mod golden;
 mod harness;
 mod hooks;
 mod hostile;
+mod hostile_live;
 mod live;
 mod metrics;
 mod pages;

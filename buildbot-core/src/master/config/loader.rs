@@ -321,7 +321,6 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
             "maxRotatedFiles",
             "versions",
             "custom_templates_dir",
-            "allowed_origins",
             "debug",
             "json_cache_seconds",
             "cookie_expiration_time",
@@ -333,6 +332,27 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
         ] {
             if let Some(v) = w.json(k) {
                 www.extra.insert(k.to_owned(), v);
+            }
+        }
+        // origins allowed besides this site and buildbotURL's (glob patterns; a string is a
+        // list of one)
+        if let Some(origins) = w.str_list("allowed_origins") {
+            www.extra
+                .insert("allowed_origins".to_owned(), Value::from(origins));
+        }
+        // limits of live updates (`/ws`, `/sse`): buildbot-web's `live` module has their
+        // defaults; 0 turns a limit off
+        for k in [
+            "live_max_connections",
+            "live_max_connections_per_address",
+            "live_max_subscriptions",
+            "live_max_subscriptions_per_client",
+            "live_max_pending_events",
+            "ws_max_message_size",
+            "ws_message_timeout",
+        ] {
+            if let Some(n) = w.uint(k) {
+                www.extra.insert(k.to_owned(), Value::from(n));
             }
         }
         www

@@ -183,6 +183,30 @@ fn wrong_types_and_values() {
 }
 
 #[test]
+fn www_live_limits_and_allowed_origins() {
+    let text = F1.replace(
+        "port = 8010",
+        "port = 8010\nallowed_origins = \"https://*.example.org\"\nlive_max_subscriptions_per_client = 16\nws_message_timeout = 0",
+    );
+    let w = load(&text).unwrap().config.www;
+    assert_eq!(w.extra["allowed_origins"], json!(["https://*.example.org"]));
+    assert_eq!(w.extra["live_max_subscriptions_per_client"], json!(16));
+    assert_eq!(w.extra["ws_message_timeout"], json!(0));
+    let text = F1.replace(
+        "port = 8010",
+        "port = 8010\nallowed_origins = [1]\nws_max_message_size = -1\nlive_max_connections = \"many\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "master.cfg:9:20: www: 'allowed_origins' must be a list of strings, but item 0 is an integer",
+            "master.cfg:10:23: www: 'ws_max_message_size' must not be negative, got -1",
+            "master.cfg:11:24: www: 'live_max_connections' must be an integer, not a string",
+        ]
+    );
+}
+
+#[test]
 fn bad_interpolation_is_located() {
     let text = F1.replace("\"echo hello\"", "\"echo %(prop:x:*y)s\"");
     assert_eq!(
