@@ -8,6 +8,7 @@ mod golden;
 mod harness;
 mod hooks;
 mod hostile;
+mod hostile_http;
 mod live;
 mod metrics;
 mod pages;
