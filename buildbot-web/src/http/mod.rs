@@ -306,11 +306,14 @@ async fn serve_connection<A: App>(
         }
 
         let unread = matches!(fate, BodyFate::Unread);
-        let upgrade_sender = (upgrade
-            && !unread
-            && res.status() == StatusCode::SwitchingProtocols
-            && res.has_upgrade())
-        .then(|| res.send_upgrade());
+        if unread && res.status() == StatusCode::SwitchingProtocols {
+            // the body's bytes would be taken for the new protocol's
+            res = Response::new(StatusCode::BadRequest);
+            res.set_body("a request with a body cannot switch protocols\n");
+        }
+        let upgrade_sender =
+            (upgrade && res.status() == StatusCode::SwitchingProtocols && res.has_upgrade())
+                .then(|| res.send_upgrade());
         let mut close = client_close
             || unread
             || res

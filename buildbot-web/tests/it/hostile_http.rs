@@ -541,6 +541,19 @@ fn issue19_bodies_are_refused_before_they_are_read() {
             assert!(grew < RSS_BOUND, "{what}: RSS grew by {grew} KiB");
         }
 
+        // a WebSocket handshake carrying a body is not upgraded
+        let a = async_std::task::spawn_blocking(move || {
+            exchange(
+                addr,
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+                  Content-Length: 5\r\n\r\nhello",
+            )
+        })
+        .await;
+        assert_eq!(a.status, 400, "{a:?}");
+        assert!(a.says_close() && a.closed, "{a:?}");
+
         // a body within its limit is still read, and the connection kept
         let form = "author=eve&comments=small&revision=r1&branch=main";
         let raw = format!(
