@@ -1,8 +1,9 @@
 //! Buildbot's web server on tide: the REST data API v2 and its JSON-RPC control actions,
 //! live updates (`/ws`, SSE), server-rendered pages, change hooks, auth and `/metrics`.
 //!
-//! [`serve`] starts the server for a running master; [`app`] builds the tide application
-//! (used in-process by tests through `tide::Server::respond`).
+//! [`serve`] starts the server for a running master, behind the crate's own HTTP/1.1 front
+//! end and its limits; [`app`] builds the tide application (used in-process by tests through
+//! `tide::Server::respond`; served any other way it has none of the front end's limits).
 #![warn(missing_docs)]
 
 /// The REST data API v2 and its JSON-RPC control actions, one module per resource family.
@@ -143,6 +144,12 @@ impl http::App for Front {
 }
 
 /// Starts the web server for `handle` on `bind` (`host:port`, port 0 picks a free one).
+///
+/// Every connection goes through the crate's own HTTP/1.1 front end, which bounds what a
+/// client can make the server hold: connections per address and in total, head size and
+/// time, each route's body size (checked before reading) and time — `[www]`'s
+/// `max_connections`, `max_connections_per_ip`, `header_timeout`, `body_timeout` and
+/// `change_hook_max_body` (README, "Limits").
 pub async fn serve(handle: MasterHandle, bind: &str) -> Result<WebServer, WebError> {
     let bind_err = |source| WebError::Bind {
         addr: bind.to_owned(),
