@@ -221,6 +221,8 @@ async fn serve_connection<A: App>(
     let mut input = Some(Input::new(stream));
     let mut wbuf = Vec::new();
     let mut slot: Option<Slot> = None;
+    // declared last, so dropped first: the slot is free before the client sees the close
+    let guard = guard;
     while let Some(inp) = input.as_mut() {
         let head = match head::read_head(inp, limits.header_timeout).await {
             Ok(Some(h)) => h,
@@ -343,7 +345,6 @@ async fn serve_connection<A: App>(
             return;
         }
     }
-    drop(guard);
 }
 
 /// What a body reader's outcome means for the answer and the connection.

@@ -701,7 +701,9 @@ fn issue19_connections_are_capped_per_address_and_in_total() {
         assert_eq!(open, 40, "connections held in total");
         let fds = open_fds() - fds_before;
         eprintln!("{clients} client connections: {open} held, {fds} more fds in the process");
-        assert!(fds <= clients + 40 + 16, "{fds} fds for {clients} clients");
+        // the other tests of this binary open files and sockets meanwhile: 100 to spare
+        // (were every flood connection held, it would be `2 * clients`)
+        assert!(fds <= clients + 40 + 100, "{fds} fds for {clients} clients");
         let a = async_std::task::spawn_blocking(move || {
             exchange(addr, b"GET /api/v2/builders HTTP/1.1\r\nHost: x\r\n\r\n")
         })
