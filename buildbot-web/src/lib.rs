@@ -1,18 +1,23 @@
 //! Buildbot's web server on tide: the REST data API v2 and its JSON-RPC control actions,
 //! live updates (`/ws`, SSE), server-rendered pages, change hooks, auth and `/metrics`.
 //!
-//! [`serve`] starts the server for a running master; [`app`] builds the tide application
-//! (used in-process by tests through `tide::Server::respond`).
+//! [`serve`] starts the server for a running master, behind the crate's own HTTP/1.1 front
+//! end and its limits; [`app`] builds the tide application (used in-process by tests through
+//! `tide::Server::respond`; served any other way it has none of the front end's limits).
 #![warn(missing_docs)]
 
 /// The REST data API v2 and its JSON-RPC control actions, one module per resource family.
 mod api;
 /// Logins, sessions and HTTP Basic users; authorization of control actions (`Authz`).
 mod auth;
+/// Each route's request-body limit, in one place.
+mod body_limits;
 /// Rendered REST answers kept while the database is unchanged.
 mod cache;
 /// `/change_hook/*`: changes from the `base`, `github` and `gitlab` dialects.
 mod hooks;
+/// The HTTP/1.1 front end: connection, head, body and time limits; keep-alive; upgrades.
+mod http;
 /// Python's two JSON spacings and `field=` selection (shapes: `buildbot_core::master::rest`).
 mod json;
 /// Live updates over the event bus: `/ws` and `/sse`.
@@ -112,43 +117,41 @@ impl Drop for WebServer {
     }
 }
 
-/// Accepts connections and serves each with HTTP/1.1 (keep-alive, upgrades for `/ws`).
-///
-/// Like tide's own listener, but with `TCP_NODELAY` on every connection: without it a
-/// kept-alive client waits for the delayed ACK (about 40 ms) before each response's last
-/// segment is sent.
-async fn accept_loop(server: tide::Server<State>, listener: async_std::net::TcpListener) {
-    use futures::StreamExt;
-    let mut incoming = listener.incoming();
-    while let Some(stream) = incoming.next().await {
-        let stream = match stream {
-            Ok(s) => s,
+/// The application as the HTTP front end sees it.
+#[derive(Clone)]
+struct Front(tide::Server<State>);
+
+impl http::App for Front {
+    fn limits(&self) -> http::Limits {
+        http::Limits::from_config(&self.0.state().handle.config().www.limits)
+    }
+
+    fn body_limit(&self, method: tide::http::Method, path: &str) -> u64 {
+        body_limits::body_limit(self.0.state(), method, path)
+    }
+
+    fn too_large(&self, path: &str, limit: u64) -> tide::http::Response {
+        body_limits::too_large(path, limit)
+    }
+
+    async fn respond(&self, req: tide::http::Request) -> tide::http::Response {
+        match self.0.respond(req).await {
+            Ok(res) => res,
             Err(e) => {
-                // e.g. too many open files: keep serving the connections we have
-                log::warn!("web server: cannot accept a connection: {e}");
-                async_std::task::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
+                log::error!("web server: cannot answer a request: {e}");
+                tide::http::Response::new(tide::http::StatusCode::InternalServerError)
             }
-        };
-        let _ = stream.set_nodelay(true);
-        let server = server.clone();
-        async_std::task::spawn(async move {
-            let local = stream.local_addr().ok();
-            let peer = stream.peer_addr().ok();
-            let r = async_h1::accept(stream, |mut req| async {
-                req.set_local_addr(local);
-                req.set_peer_addr(peer);
-                server.respond(req).await
-            })
-            .await;
-            if let Err(e) = r {
-                log::debug!("web connection from {peer:?} ended: {e}");
-            }
-        });
+        }
     }
 }
 
 /// Starts the web server for `handle` on `bind` (`host:port`, port 0 picks a free one).
+///
+/// Every connection goes through the crate's own HTTP/1.1 front end, which bounds what a
+/// client can make the server hold: connections per address and in total, head size and
+/// time, each route's body size (checked before reading) and time — `[www]`'s
+/// `max_connections`, `max_connections_per_ip`, `header_timeout`, `body_timeout` and
+/// `change_hook_max_body` (README, "Limits").
 pub async fn serve(handle: MasterHandle, bind: &str) -> Result<WebServer, WebError> {
     let bind_err = |source| WebError::Bind {
         addr: bind.to_owned(),
@@ -157,8 +160,18 @@ pub async fn serve(handle: MasterHandle, bind: &str) -> Result<WebServer, WebErr
     check_config(&handle.config().www, handle.basedir()).map_err(WebError::Config)?;
     let listener = std::net::TcpListener::bind(bind).map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
-    let server = app(handle);
-    let task = async_std::task::spawn(accept_loop(server, listener.into()));
+    let limits = &handle.config().www.limits;
+    if let Some(n) = limits.max_connections
+        && n > http::fd_budget()
+    {
+        log::warn!(
+            "www.max_connections = {n} is more than the file-descriptor limit leaves room \
+             for: at most {} web connections will be open (raise `ulimit -n`)",
+            http::fd_budget()
+        );
+    }
+    let server = Front(app(handle));
+    let task = async_std::task::spawn(http::accept_loop(server, listener.into()));
     log::info!("web server listening on http://{addr}/");
     Ok(WebServer {
         addr,

@@ -77,28 +77,18 @@ async fn build_target(
     }
 }
 
-/// Largest JSON-RPC body accepted (`413` above).
-const MAX_RPC_BODY: u64 = 1 << 20;
-
-/// Reads at most [`MAX_RPC_BODY`] bytes of the body; `Err` = too large (or unreadable).
+/// Reads the body. The HTTP front end refuses a body above
+/// [`MAX_RPC_BODY`](crate::body_limits::MAX_RPC_BODY) before it is read; this bound only
+/// matters when the application is served some other way (e.g. in-process).
 async fn read_body(req: &mut Req) -> Result<Vec<u8>, Response> {
+    use crate::body_limits::MAX_RPC_BODY;
     use futures::AsyncReadExt;
-    let too_large = || {
-        let mut r = Response::new(StatusCode::PayloadTooLarge);
-        r.insert_header("Content-Type", "application/json");
-        r.set_body(
-            json!({"jsonrpc": "2.0", "error": {"code": -32600,
-                "message": format!("request body larger than {MAX_RPC_BODY} bytes")}})
-            .to_string(),
-        );
-        r.insert_header("Connection", "close");
-        r
-    };
+    let path = req.url().path().to_owned();
     let declared = req
         .header("Content-Length")
         .and_then(|h| h.as_str().trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_RPC_BODY) {
-        return Err(too_large());
+        return Err(crate::body_limits::too_large(&path, MAX_RPC_BODY).into());
     }
     let body = req.take_body();
     let mut out = Vec::new();
@@ -109,7 +99,7 @@ async fn read_body(req: &mut Req) -> Result<Vec<u8>, Response> {
         return Err(r);
     }
     if out.len() as u64 > MAX_RPC_BODY {
-        return Err(too_large());
+        return Err(crate::body_limits::too_large(&path, MAX_RPC_BODY).into());
     }
     Ok(out)
 }

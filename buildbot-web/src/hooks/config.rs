@@ -82,6 +82,17 @@ fn only(name: &str, o: &Map<String, Value>, allowed: &[&str]) -> Result<(), Stri
     Ok(())
 }
 
+/// Whether `[www.change_hook_dialects]` enables `dialect` (`base`, `github`, `gitlab`), read
+/// cheaply (no options checked) for the request-body limit of its route.
+pub(crate) fn dialect_enabled(www: &WwwConfig, dialect: &str) -> bool {
+    matches!(dialect, "base" | "github" | "gitlab")
+        && www
+            .extra
+            .get("change_hook_dialects")
+            .and_then(|t| t.get(dialect))
+            .is_some_and(|v| matches!(v, Value::Bool(true) | Value::Object(_)))
+}
+
 impl Dialects {
     /// Reads `change_hook_dialects` and `change_hook_auth` from `[www]`.
     pub(super) fn parse(www: &WwwConfig) -> Result<Dialects, String> {

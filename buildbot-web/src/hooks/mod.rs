@@ -24,7 +24,7 @@ mod payload;
 use tide::{Response, StatusCode};
 
 use config::Dialects;
-pub(crate) use config::check_www;
+pub(crate) use config::{check_www, dialect_enabled};
 use payload::{HookError, bad};
 
 use crate::State;
@@ -70,17 +70,26 @@ async fn change_hook(mut req: Req) -> tide::Result {
     } else {
         dialect
     };
-    let body = req.body_bytes().await.unwrap_or_default();
-    let not_listed = || {
+    let enabled = match dialect.as_str() {
+        "base" => dialects.base,
+        "github" => dialects.github.is_some(),
+        "gitlab" => dialects.gitlab.is_some(),
+        _ => false,
+    };
+    // refused before its body is read (the front end does not even offer it)
+    let result = if !enabled {
         Err(bad(format!(
             "The dialect specified, '{dialect}', wasn't whitelisted in change_hook"
         )))
-    };
-    let result = match (dialect.as_str(), &dialects.github, &dialects.gitlab) {
-        ("base", _, _) if dialects.base => base::base_changes(&req, &body),
-        ("github", Some(o), _) => github::github_changes(&req, &body, o),
-        ("gitlab", _, Some(o)) => gitlab::gitlab_changes(&req, &body, o),
-        _ => not_listed(),
+    } else {
+        match req.body_bytes().await {
+            Ok(body) => match (dialect.as_str(), &dialects.github, &dialects.gitlab) {
+                ("github", Some(o), _) => github::github_changes(&req, &body, o),
+                ("gitlab", _, Some(o)) => gitlab::gitlab_changes(&req, &body, o),
+                _ => base::base_changes(&req, &body),
+            },
+            Err(e) => Err(bad(format!("cannot read the request body: {e}"))),
+        }
     };
     let changes = match result {
         Ok(c) => c,

@@ -10,6 +10,7 @@ mod harness;
 mod hooks;
 mod hostile;
 mod hostile_live;
+mod hostile_http;
 mod live;
 mod metrics;
 mod pages;

@@ -310,6 +310,7 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
             listen: w.str("listen"),
             auth: w.json("auth"),
             authz: w.json("authz"),
+            limits: read_www_limits(w),
             ..Default::default()
         };
         for k in [
@@ -585,6 +586,31 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
         ),
     }
     c
+}
+
+/// `[www]`'s limits: positive integers (seconds for the timeouts, bytes for sizes).
+fn read_www_limits(w: &mut ComponentArgs<'_>) -> super::model::WwwLimits {
+    use std::time::Duration;
+    let mut positive = |key: &str, max: u64| -> Option<u64> {
+        let n = w.uint(key)?;
+        if n == 0 || n > max {
+            w.error(
+                key,
+                format!("www: '{key}' must be between 1 and {max}, got {n}"),
+                None,
+            );
+            return None;
+        }
+        Some(n)
+    };
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    super::model::WwwLimits {
+        max_connections: positive("max_connections", 1 << 20).map(count),
+        max_connections_per_ip: positive("max_connections_per_ip", 1 << 20).map(count),
+        header_timeout: positive("header_timeout", 86_400).map(Duration::from_secs),
+        body_timeout: positive("body_timeout", 86_400).map(Duration::from_secs),
+        change_hook_max_body: positive("change_hook_max_body", 1 << 32),
+    }
 }
 
 fn warn_at(a: &mut ComponentArgs<'_>, key: &str, msg: &str) {

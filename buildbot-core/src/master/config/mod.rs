@@ -181,7 +181,7 @@ pub use model::{
     BuilderConfig, BuilderConfigBuilder, DEFAULT_BUILDBOT_URL, DEFAULT_DB_URL,
     DEFAULT_MISSING_TIMEOUT, DbConfig, LockConfig, LockKind, LogCompression, MasterConfig,
     MasterConfigBuilder, PortConfig, ProtocolsConfig, UserManagerConfig, WorkerConfig, WwwConfig,
-    safe_translate,
+    WwwLimits, safe_translate,
 };
 pub use pollers::{
     GitBranches, GitPollerConfig, HgPollerConfig, PollTiming, SshKey, SvnPollerConfig, SvnSplit,

@@ -1,6 +1,7 @@
 //! The typed configuration: what the TOML loader produces and what an embedder builds in code.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -94,6 +95,28 @@ pub struct WwwConfig {
     /// Other `www` settings (`plugins`, `change_hook_dialects`, `logfileName`, ...), kept as
     /// given for the web layer.
     pub extra: BTreeMap<String, Value>,
+    /// The web server's limits on what a client can make it hold (`max_connections`, ...).
+    pub limits: WwwLimits,
+}
+
+/// `[www]`'s limits on connections, timeouts and request bodies; `None` keeps the web
+/// server's default (`buildbot_web` documents each default).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WwwLimits {
+    /// `max_connections`: open connections in total (also capped below the process's
+    /// file-descriptor limit).
+    pub max_connections: Option<u32>,
+    /// `max_connections_per_ip`: open connections from one client address (an IPv6
+    /// client's /64).
+    pub max_connections_per_ip: Option<u32>,
+    /// `header_timeout` (seconds): time to send a request head, or to start the next
+    /// request on a kept-alive connection.
+    pub header_timeout: Option<Duration>,
+    /// `body_timeout` (seconds): time to send a request body once its head is read.
+    pub body_timeout: Option<Duration>,
+    /// `change_hook_max_body` (bytes): the largest change hook payload accepted.
+    pub change_hook_max_body: Option<u64>,
 }
 
 /// `[[workers]]`: one worker the master accepts.

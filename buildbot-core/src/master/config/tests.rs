@@ -207,6 +207,34 @@ fn www_live_limits_and_allowed_origins() {
 }
 
 #[test]
+fn www_limits_load_and_are_checked() {
+    let text = F1.replace(
+        "port = 8010",
+        "port = 8010\nmax_connections = 500\nmax_connections_per_ip = 20\nheader_timeout = 30\n\
+         body_timeout = 10\nchange_hook_max_body = 26214400",
+    );
+    let l = load(&text).unwrap().config.www.limits;
+    assert_eq!(l.max_connections, Some(500));
+    assert_eq!(l.max_connections_per_ip, Some(20));
+    assert_eq!(l.header_timeout, Some(std::time::Duration::from_secs(30)));
+    assert_eq!(l.body_timeout, Some(std::time::Duration::from_secs(10)));
+    assert_eq!(l.change_hook_max_body, Some(25 << 20));
+    assert_eq!(load(F1).unwrap().config.www.limits, WwwLimits::default());
+    let bad = F1.replace(
+        "port = 8010",
+        "port = 8010\nmax_connections = 0\nbody_timeout = \"30s\"\nmax_body = 5",
+    );
+    assert_eq!(
+        errors(&bad),
+        [
+            "master.cfg:9:19: www: 'max_connections' must be between 1 and 1048576, got 0",
+            "master.cfg:10:16: www: 'body_timeout' must be an integer, not a string",
+            "master.cfg:11:1: www: unknown argument 'max_body'",
+        ]
+    );
+}
+
+#[test]
 fn bad_interpolation_is_located() {
     let text = F1.replace("\"echo hello\"", "\"echo %(prop:x:*y)s\"");
     assert_eq!(
