@@ -27,6 +27,8 @@ pub(super) struct Dialects {
     pub(super) base: bool,
     pub(super) github: Option<GithubOpts>,
     pub(super) gitlab: Option<GitlabOpts>,
+    /// `poller`: enabled, with the pollers it may poke (`allowed`; `None`: all).
+    pub(super) poller: Option<Option<Vec<String>>>,
     /// `change_hook_auth`: `(user, password)` pairs; empty = no auth.
     pub(super) auth: Vec<(String, String)>,
 }
@@ -85,7 +87,7 @@ fn only(name: &str, o: &Map<String, Value>, allowed: &[&str]) -> Result<(), Stri
 /// Whether `[www.change_hook_dialects]` enables `dialect` (`base`, `github`, `gitlab`), read
 /// cheaply (no options checked) for the request-body limit of its route.
 pub(crate) fn dialect_enabled(www: &WwwConfig, dialect: &str) -> bool {
-    matches!(dialect, "base" | "github" | "gitlab")
+    matches!(dialect, "base" | "github" | "gitlab" | "poller")
         && www
             .extra
             .get("change_hook_dialects")
@@ -174,9 +176,13 @@ impl Dialects {
                             secret: opt_str(name, o, "secret")?,
                         });
                     }
+                    "poller" => {
+                        only(name, o, &["allowed"])?;
+                        d.poller = Some(str_list(name, o, "allowed")?);
+                    }
                     other => {
                         return Err(format!(
-                            "www.change_hook_dialects.{other}: unknown dialect (use base, github or gitlab)"
+                            "www.change_hook_dialects.{other}: unknown dialect (use base, github, gitlab or poller)"
                         ));
                     }
                 }

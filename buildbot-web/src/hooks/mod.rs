@@ -1,4 +1,6 @@
-//! Change hooks: `/change_hook/base`, `/change_hook/github`, `/change_hook/gitlab`.
+//! Change hooks: `/change_hook/base`, `/change_hook/github`, `/change_hook/gitlab`, and
+//! `/change_hook/poller` (`?poller=NAME`, repeatable: those polling change sources poll now;
+//! all of them without the argument; only the `allowed` ones).
 //!
 //! Enabled per dialect in `master.cfg`, as Buildbot's `change_hook_dialects`:
 //!
@@ -7,6 +9,7 @@
 //! base = true
 //! github = { secret = "s3cret", strict = true }   # also codebase, skips, pullrequest_ref,
 //! gitlab = { secret = "t0ken" }                   # github_property_whitelist
+//! poller = { allowed = ["https://example.org/r.git"] }   # or true: every poller
 //! [www]
 //! change_hook_auth = ["memory:hookuser:hookpw"]   # optional HTTP Basic (or "file:<path>")
 //! ```
@@ -74,8 +77,16 @@ async fn change_hook(mut req: Req) -> tide::Result {
         "base" => dialects.base,
         "github" => dialects.github.is_some(),
         "gitlab" => dialects.gitlab.is_some(),
+        "poller" => dialects.poller.is_some(),
         _ => false,
     };
+    if enabled && dialect == "poller" {
+        return Ok(poll_now(
+            &req,
+            &handle,
+            dialects.poller.flatten().as_deref(),
+        ));
+    }
     // refused before its body is read (the front end does not even offer it)
     let result = if !enabled {
         Err(bad(format!(
@@ -125,4 +136,57 @@ pub(crate) fn routes(app: &mut tide::Server<State>) {
     app.at("/change_hook/:dialect")
         .get(change_hook)
         .post(change_hook);
+}
+
+/// The `poller` dialect (Buildbot's `PollingHandler`): asks the pollers named by `poller=`
+/// (all without one, only the `allowed`) to poll now. It adds no change itself: the pollers
+/// do, when they have polled.
+fn poll_now(
+    req: &Req,
+    handle: &buildbot_core::master::MasterHandle,
+    allowed: Option<&[String]>,
+) -> Response {
+    let asked: Vec<String> = req
+        .url()
+        .query_pairs()
+        .filter(|(k, _)| k == "poller")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let known: Vec<String> = handle
+        .change_source_status()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| allowed.is_none_or(|a| a.contains(n)))
+        .collect();
+    let names: Vec<String> = if asked.is_empty() {
+        known.clone()
+    } else {
+        asked.clone()
+    };
+    let missing: Vec<&String> = names.iter().filter(|n| !known.contains(n)).collect();
+    if !missing.is_empty() {
+        let m = format!(
+            "Could not find pollers: {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        log::warn!("change hook poller: {}", buildbot_core::util::log_text(&m));
+        return text(StatusCode::BadRequest, m);
+    }
+    if !names.is_empty()
+        && let Err(unknown) = handle.poll_now(&names)
+    {
+        return text(
+            StatusCode::BadRequest,
+            format!("Could not find pollers: {}", unknown.join(",")),
+        );
+    }
+    log::info!(
+        "change hook poller: asked {} poller(s) to poll",
+        names.len()
+    );
+    text(StatusCode::Ok, "no change found")
 }

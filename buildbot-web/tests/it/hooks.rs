@@ -454,3 +454,111 @@ fn bad_hook_tables_are_named() {
     );
     assert!(check(json!({"base": true}), Some(json!("x"))).starts_with("www.change_hook_auth:"));
 }
+
+/// Issue 14: `/change_hook/poller` asks the named pollers (all by default, only the
+/// `allowed` ones) to poll now; unknown or not-allowed names are a 400.
+#[test]
+fn poller_hook_makes_pollers_poll_now() {
+    use std::process::Command;
+    crate::harness::within(120, async move {
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .current_dir(repo.path())
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_AUTHOR_NAME", "A")
+                .env("GIT_AUTHOR_EMAIL", "a@example.org")
+                .env("GIT_COMMITTER_NAME", "A")
+                .env("GIT_COMMITTER_EMAIL", "a@example.org")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        git(&["init", "-q", "-b", "main"]);
+        std::fs::write(repo.path().join("a"), "1").unwrap();
+        git(&["add", "a"]);
+        git(&["commit", "-q", "-m", "one"]);
+        let url = repo.path().display().to_string();
+        let env = crate::harness::Env::start_toml(&format!(
+            r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[www.change_hook_dialects]
+poller = {{ allowed = ["{url}"] }}
+[[change_source]]
+type = "GitPoller"
+repourl = "{url}"
+branch = "main"
+pollInterval = 3600
+pollAtLaunch = true
+[[change_source]]
+type = "GitPoller"
+name = "other"
+repourl = "{url}"
+workdir = "other-work"
+pollInterval = 3600
+"#
+        ))
+        .await;
+        let m = env.master.clone();
+        for _ in 0..200 {
+            if m.change_source_status()
+                .iter()
+                .any(|s| s.name == url && s.last_poll.is_some())
+            {
+                break;
+            }
+            async_std::task::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        std::fs::write(repo.path().join("a"), "2").unwrap();
+        git(&["commit", "-q", "-am", "two"]);
+        let post = |path: String| {
+            let app = env.app.clone();
+            async move {
+                crate::harness::request(&app, tide::http::Method::Post, &path, &[], Some("")).await
+            }
+        };
+        let (s, _, b) = post(format!("/change_hook/poller?poller={}", enc(&url))).await;
+        assert_eq!((s, b.as_str()), (200, "no change found"));
+        let mut found = 0;
+        for _ in 0..200 {
+            found = m
+                .db()
+                .list_changes(&buildbot_db::Query::new())
+                .await
+                .unwrap()
+                .len();
+            if found > 0 {
+                break;
+            }
+            async_std::task::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(found, 1, "the poll made the change");
+        let (s, _, b) = post("/change_hook/poller?poller=nosuch".to_owned()).await;
+        assert_eq!(s, 400, "{b}");
+        assert!(b.contains("Could not find pollers: nosuch"), "{b}");
+        // a poller that is not allowed
+        let (s, _, b) = post("/change_hook/poller?poller=other".to_owned()).await;
+        assert_eq!(s, 400, "{b}");
+        // all allowed pollers
+        let (s, _, _) = post("/change_hook/poller".to_owned()).await;
+        assert_eq!(s, 200);
+    });
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
