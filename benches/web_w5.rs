@@ -22,8 +22,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -47,48 +46,6 @@ fn config() -> String {
          steps = [{{ type = \"ShellCommand\", name = \"cmd\", command = [\"python3\", \"-c\", {w3}] }}]\n\
          [[schedulers]]\ntype = \"ForceScheduler\"\nname = \"force\"\nbuilderNames = [\"b0\", \"b1\"]\n"
     )
-}
-
-/// A minimal HTTP/1.1 keep-alive client.
-struct Conn {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Conn {
-    fn new(addr: SocketAddr) -> Conn {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Conn { s, buf: Vec::new() }
-    }
-
-    /// One GET; returns the body length.
-    fn get(&mut self, path: &str) -> usize {
-        write!(self.s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-        let mut chunk = [0u8; 65536];
-        loop {
-            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
-                assert!(head.starts_with("http/1.1 200"), "{head}");
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map(|v| v.trim().parse().unwrap())
-                    .expect("content-length");
-                while self.buf.len() < end + 4 + len {
-                    let n = self.s.read(&mut chunk).unwrap();
-                    assert!(n > 0, "connection closed");
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
-                self.buf.drain(..end + 4 + len);
-                return len;
-            }
-            let n = self.s.read(&mut chunk).unwrap();
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {

@@ -2,6 +2,8 @@
 //! configuration of WORKLOADS.md, worker processes, `/proc` readings.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -201,4 +203,46 @@ pub async fn wait_connected(master: &MasterHandle, n: usize, limit: Duration) ->
         async_std::task::sleep(Duration::from_millis(20)).await;
     }
     t.elapsed()
+}
+
+/// A minimal HTTP/1.1 keep-alive client.
+pub struct Conn {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(addr: SocketAddr) -> Conn {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Conn { s, buf: Vec::new() }
+    }
+
+    /// One GET; returns the body length.
+    pub fn get(&mut self, path: &str) -> usize {
+        write!(self.s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut chunk = [0u8; 65536];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
+                assert!(head.starts_with("http/1.1 200"), "{head}");
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .expect("content-length");
+                while self.buf.len() < end + 4 + len {
+                    let n = self.s.read(&mut chunk).unwrap();
+                    assert!(n > 0, "connection closed");
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                self.buf.drain(..end + 4 + len);
+                return len;
+            }
+            let n = self.s.read(&mut chunk).unwrap();
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
 }

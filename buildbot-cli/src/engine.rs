@@ -62,6 +62,7 @@ impl Engine {
         if let Err(e) = self.master.stop().await {
             log::error!("error while stopping: {e}");
         }
+        close_db(&self.master).await;
     }
 
     /// Stops once no build runs (SIGUSR1).
@@ -72,5 +73,13 @@ impl Engine {
         if let Err(e) = self.master.stop_when_idle().await {
             log::error!("error while stopping: {e}");
         }
+        close_db(&self.master).await;
+    }
+}
+
+/// Closes the master's database (an SQLite file's WAL is then removed).
+async fn close_db(master: &MasterHandle) {
+    if let Err(e) = master.db().clone().close().await {
+        log::warn!("closing the database: {e}");
     }
 }

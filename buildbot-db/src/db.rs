@@ -387,6 +387,7 @@ impl Db {
                     .pragma("checkpoint_fullfsync", "off")
                     .pragma("cache_size", "-4096")
                     .pragma("wal_autocheckpoint", "8192")
+                    .pragma("journal_size_limit", writer::WAL_LIMIT.to_string())
                     // reads straight from the page cache instead of one pread per page
                     .pragma("mmap_size", "268435456")
                     .disable_statement_logging()
@@ -474,8 +475,45 @@ impl Db {
         Ok(())
     }
 
-    /// Close the pool (and the SQLite writer connection).
+    /// The size in bytes of an SQLite file's WAL (`None`: not an SQLite file, or no WAL).
+    pub fn wal_size(&self) -> Option<u64> {
+        if !self.has_writer {
+            return None;
+        }
+        std::fs::metadata(format!("{}-wal", self.target))
+            .ok()
+            .map(|m| m.len())
+    }
+
+    /// On an SQLite file: copies the whole WAL into the database and empties the WAL file
+    /// (a `TRUNCATE` checkpoint), holding this process's writer lock so that no write of ours
+    /// slips in, and waiting (busy timeout) for readers of older snapshots. `Ok(false)`:
+    /// another process kept it from finishing. Nothing to do (`Ok(true)`) elsewhere.
+    pub async fn checkpoint(&self) -> Result<bool, DbError> {
+        if !self.has_writer {
+            return Ok(true);
+        }
+        let _writes_wait = self.writer().await;
+        let row = self
+            .conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ))
+            .await
+            .ctx("checkpointing the SQLite WAL")?;
+        // (busy, WAL frames, frames checkpointed): busy = 1 when it could not finish
+        Ok(row
+            .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+            .is_none_or(|busy| busy == 0))
+    }
+
+    /// Close the pool (and the SQLite writer connection). On an SQLite file the WAL is
+    /// checkpointed first, so that the last connection to close removes it.
     pub async fn close(self) -> Result<(), DbError> {
+        if let Err(e) = self.checkpoint().await {
+            log::warn!("{e}");
+        }
         let writer = self.writer.lock_arc().await.take();
         if let Some(w) = writer
             && let Err((_, e)) = w.close()

@@ -35,7 +35,9 @@
 //! SQLite runs in WAL mode with a 30 s busy timeout and write transactions begin with
 //! `BEGIN IMMEDIATE`, so several pools (two masters, or web and engine) writing to one file
 //! wait for each other instead of failing with "database is locked". Foreign keys stay off as
-//! in Python Buildbot; deletions are explicit.
+//! in Python Buildbot; deletions are explicit. The WAL is kept under about [`WAL_LIMIT`] even
+//! under continuous readers (a truncating checkpoint when it passes the limit), and
+//! [`Db::close`] leaves none behind.
 //!
 //! # Modules (all private; their types are re-exported here)
 //!
@@ -95,6 +97,7 @@ pub use test_results::{NewTestResult, TestResultRow, TestResultSetRow};
 pub use types::*;
 pub use users::{UserRow, check_password, hash_password};
 pub use workers::WorkerRow;
+pub use writer::WAL_LIMIT;
 
 /// Everything a caller usually needs, for glob import.
 pub mod prelude {

@@ -132,6 +132,9 @@ fn walkthrough_start_reconfig_restart_stop() {
             .trim_end()
             .ends_with("Server Shut Down.")
     );
+    // a clean stop leaves no SQLite WAL behind (issue 19 item 11)
+    assert!(b.join("state.sqlite").exists());
+    assert!(!b.join("state.sqlite-wal").exists(), "a WAL after stop");
     let out = run(&["stop", s(&b)]);
     out.ok();
     assert!(out.stdout.contains("not running"));

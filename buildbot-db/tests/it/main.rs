@@ -15,3 +15,4 @@ mod logs;
 mod migrations;
 mod python_fixture;
 mod queries;
+mod wal;

@@ -432,6 +432,13 @@ impl MasterHandle {
                 .events
                 .publish_master(mid, "stopped", || rest::master_state(mid, &n, false));
         }
+        // an SQLite WAL copied into the database and emptied (the database stays open for
+        // the embedding program; `Db::close` then removes the file)
+        match inner.db.checkpoint().await {
+            Ok(true) => {}
+            Ok(false) => log::warn!("SQLite checkpoint at shutdown: another process kept it busy"),
+            Err(e) => log::warn!("SQLite checkpoint at shutdown: {e}"),
+        }
         log::info!("master {} stopped", inner.name);
         Ok(())
     }
