@@ -521,4 +521,62 @@ mod tests {
         );
         assert_eq!(cmd(&set, &bus, &long)["code"], 400);
     }
+
+    /// Issue 19: the `/ws` command parser under random frames (JSON of Buildbot's shape with
+    /// random keys and values, and arbitrary text): every frame gets a JSON reply with a
+    /// Buildbot code, never a panic, and a client never holds more subscriptions than its
+    /// limit. Cases: `PROPTEST_CASES` (default 256).
+    #[test]
+    fn random_frames_get_a_reply_and_respect_the_limit() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let value = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop::sample::select(&["builds/*/*", "ping", "startConsuming", "", "*", "/"][..])
+                .prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+            prop::collection::vec(any::<i64>(), 0..3).prop_map(Value::from),
+        ];
+        let key = prop_oneof![
+            prop::sample::select(&["cmd", "path", "_id", "type", "extra"][..])
+                .prop_map(str::to_owned),
+            ".{0,6}",
+        ];
+        let object = prop::collection::btree_map(key, value, 0..6).prop_map(|m| {
+            Value::Object(m.into_iter().collect::<serde_json::Map<_, _>>()).to_string()
+        });
+        let frame = prop_oneof![object, ".{0,200}", "[\\[\\]{}\":,0-9a-z ]{0,60}",];
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let bus = EventBus::new();
+        let set = set_with(LiveLimits {
+            max_subscriptions_per_client: 4,
+            ..LiveLimits::default()
+        });
+        runner
+            .run(&prop::collection::vec(frame, 1..20), |frames| {
+                for f in &frames {
+                    if let Some(reply) = ws_command(f, &set, &bus, "fuzz") {
+                        let v: Value = serde_json::from_str(&reply)
+                            .map_err(|e| TestCaseError::fail(format!("{reply}: {e}")))?;
+                        let code = v["code"].as_u64().unwrap_or(0);
+                        prop_assert!([200, 400, 404, 429, 503].contains(&code), "{f} -> {reply}");
+                        prop_assert!(v.get("_id").is_some(), "{f} -> {reply}");
+                    }
+                    prop_assert!(bus.subscriber_count() <= 4, "{f}");
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }
