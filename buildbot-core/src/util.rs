@@ -1,4 +1,4 @@
-//! Two small helpers every part of the crate uses.
+//! Small helpers every part of the crate uses.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -78,9 +78,56 @@ pub fn log_preview(v: &dyn std::fmt::Display) -> String {
     shown
 }
 
+/// `fnmatch`-style match with `*` (any run of bytes, `/` included) and `?` (one byte), as
+/// Python's `fnmatch.fnmatchcase` without `[...]` sets: origins (`allowed_origins`) and
+/// file paths (`fileIsImportant`).
+pub fn fnmatch(pattern: &[u8], text: &[u8]) -> bool {
+    // iterative, with one backtrack point: linear for any pattern a config can hold
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(c) if *c == b'?' || *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_matches_like_fnmatch() {
+        let m = |p: &str, t: &str| fnmatch(p.as_bytes(), t.as_bytes());
+        assert!(m("*", "http://evil.example"));
+        assert!(m("*", ""));
+        assert!(m("https://*.example.org", "https://ci.example.org"));
+        assert!(!m("https://*.example.org", "https://example.org"));
+        assert!(!m("https://*.example.org", "https://ci.example.org.evil"));
+        assert!(m("http://h:80?0", "http://h:8010"));
+        assert!(!m("http://h", "http://h:8010"));
+        assert!(m("a*b*c", "aXXbYYc"));
+        assert!(!m("a*b*c", "aXXbYY"));
+        // no exponential backtracking on hostile text
+        let long = "a".repeat(10_000);
+        assert!(!m("*a*a*a*a*a*a*b", &long));
+    }
 
     #[test]
     fn log_text_escapes_and_truncates() {

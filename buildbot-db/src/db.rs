@@ -39,6 +39,8 @@ pub struct Db {
     pub(crate) has_writer: bool,
     backend: Backend,
     compression: LogCompression,
+    /// Chunks of at most this many bytes are stored uncompressed (`logCompressionLimit`).
+    compression_limit: u64,
     target: Arc<str>,
     /// Statement latencies and log bytes (`stats.rs`).
     pub(crate) stats: Arc<crate::stats::DbStats>,
@@ -283,6 +285,7 @@ impl Db {
                     conn,
                     backend: Backend::Sqlite,
                     compression: LogCompression::default(),
+                    compression_limit: 0,
                     target: ":memory:".into(),
                     writer: Default::default(),
                     has_writer: false,
@@ -324,6 +327,7 @@ impl Db {
                     conn,
                     backend,
                     compression: LogCompression::default(),
+                    compression_limit: 0,
                     target: display.into(),
                     writer: Default::default(),
                     has_writer: false,
@@ -410,6 +414,7 @@ impl Db {
             conn,
             backend: Backend::Sqlite,
             compression: LogCompression::default(),
+            compression_limit: 0,
             target,
             writer: Arc::new(async_std::sync::Mutex::new(slot)),
             has_writer: true,
@@ -436,6 +441,18 @@ impl Db {
     /// Set the compression of new log chunks (reading always supports every method).
     pub fn set_log_compression(&mut self, c: LogCompression) {
         self.compression = c;
+    }
+
+    /// Chunks of at most this many bytes are stored uncompressed (Buildbot's
+    /// `logCompressionLimit`; 0, the default here: every chunk is compressed when that
+    /// makes it smaller).
+    pub fn set_log_compression_limit(&mut self, bytes: u64) {
+        self.compression_limit = bytes;
+    }
+
+    /// See [`Db::set_log_compression_limit`].
+    pub fn log_compression_limit(&self) -> u64 {
+        self.compression_limit
     }
 
     /// The database engine's version string (`sqlite_version()` for SQLite, `version()` for

@@ -156,11 +156,11 @@ struct Prepared {
 }
 
 fn compress_chunk(
-    method: LogCompression,
+    (method, limit): (LogCompression, u64),
     logid: i64,
     raw: &[u8],
 ) -> Result<(Vec<u8>, i16), DbError> {
-    if method == LogCompression::Raw {
+    if method == LogCompression::Raw || raw.len() as u64 <= limit {
         return Ok((raw.to_vec(), 0));
     }
     let z = method
@@ -177,7 +177,11 @@ fn compress_chunk(
     })
 }
 
-fn prepare(method: LogCompression, logid: i64, content: &[u8]) -> Result<Vec<Prepared>, DbError> {
+fn prepare(
+    method: (LogCompression, u64),
+    logid: i64,
+    content: &[u8],
+) -> Result<Vec<Prepared>, DbError> {
     // Strip the final newline: chunks never end with one.
     let mut rest = Some(content.strip_suffix(b"\n").unwrap_or(content));
     let mut out = Vec::new();
@@ -270,7 +274,7 @@ impl Db {
             return Ok(None);
         }
         self.stats.add_log_bytes(content.len());
-        let method = self.log_compression();
+        let method = (self.log_compression(), self.log_compression_limit());
         let prepared = if content.len() > 256 * 1024 {
             let owned = content.as_bytes().to_vec();
             async_std::task::spawn_blocking(move || prepare(method, logid.0, &owned)).await?
@@ -471,7 +475,7 @@ impl Db {
         if n > 1 {
             groups.push((first, last));
         }
-        let method = self.log_compression();
+        let method = (self.log_compression(), self.log_compression_limit());
         for (gf, gl) in &groups {
             let txn = self.write_txn(OP).await?;
             let chunks = logchunks::Entity::find()
@@ -741,15 +745,31 @@ mod tests {
         let text: String = (0..3000)
             .map(|i| format!("line {i:05} {}\n", "z".repeat(40)))
             .collect();
-        let p = prepare(LogCompression::Zstd, 1, text.as_bytes()).expect("prepare");
+        let p = prepare((LogCompression::Zstd, 0), 1, text.as_bytes()).expect("prepare");
         assert_eq!(p.iter().map(|c| c.lines).sum::<i64>(), 3000);
         assert!(p.len() >= 3);
-        let tiny = prepare(LogCompression::Zstd, 1, b"hi\n").expect("tiny");
+        let tiny = prepare((LogCompression::Zstd, 0), 1, b"hi\n").expect("tiny");
         assert_eq!(
             tiny[0].compressed, 0,
             "incompressible chunks are stored raw"
         );
         assert_eq!(tiny[0].content, b"hi");
+        // logCompressionLimit: chunks up to the limit stay raw, larger ones are compressed
+        let small: String = (0..40).map(|i| format!("line {i:05} zzzz\n")).collect();
+        assert!(small.len() < 4096);
+        let zstd = LogCompression::Zstd;
+        assert_ne!(
+            prepare((zstd, 0), 1, small.as_bytes()).unwrap()[0].compressed,
+            0
+        );
+        assert_eq!(
+            prepare((zstd, 4096), 1, small.as_bytes()).unwrap()[0].compressed,
+            0
+        );
+        assert_ne!(
+            prepare((zstd, 4096), 1, text.as_bytes()).unwrap()[0].compressed,
+            0
+        );
     }
 
     #[test]

@@ -7,11 +7,13 @@
 mod crash;
 mod fuzz;
 mod harness;
+mod housekeeping;
 mod lifecycle;
 mod locks;
 mod own;
 mod pollers;
 mod python;
+mod registry;
 mod schedulers;
 mod source;
 mod strategies;

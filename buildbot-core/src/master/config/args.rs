@@ -167,6 +167,25 @@ impl<'a> ComponentArgs<'a> {
         self.sink.error(pos, &path, message.into(), hint);
     }
 
+    /// Refuses `key` when it is given: the option is known (Buildbot has it) but this master
+    /// does not carry it out, so accepting it would silently do nothing. `why` says what to
+    /// do instead.
+    pub fn not_supported(&mut self, key: &str, why: &str) {
+        if self.has(key) {
+            let label = self.label();
+            let who = if label.is_empty() {
+                String::new()
+            } else {
+                format!("{label}: ")
+            };
+            self.error(
+                key,
+                format!("{who}'{key}' is not supported by this master"),
+                Some(why.to_owned()),
+            );
+        }
+    }
+
     /// Records a warning at `key` (at the table itself if the key is absent).
     pub fn warn(&mut self, key: &str, message: impl Into<String>, hint: Option<String>) {
         let pos = self.entry(key).map(|e| e.key_pos).unwrap_or(self.node.pos);

@@ -62,6 +62,59 @@ impl ChangeFilter {
     }
 }
 
+/// `fileIsImportant` as path patterns (Buildbot's is a Python callable over the change):
+/// a change is important when one of its files matches an `include` pattern (any file when
+/// there is none) and no `exclude` pattern; a change that lists no files is important.
+/// Patterns are `fnmatch`-style (`*` and `?`; `*` also matches `/`), as a Python
+/// `fileIsImportant` written with `fnmatch` would test them.
+///
+/// ```toml
+/// fileIsImportant = { include = ["src/*", "*.c"], exclude = ["docs/*", "*.md"] }
+/// onlyImportant = true   # unimportant changes are not even recorded
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileImportance {
+    /// A file must match one of these (none: every file).
+    pub include: Vec<String>,
+    /// A file must match none of these.
+    pub exclude: Vec<String>,
+}
+
+impl FileImportance {
+    /// Whether a change with these files is important.
+    pub fn is_important<S: AsRef<str>>(&self, files: &[S]) -> bool {
+        let any = |pats: &[String], f: &str| {
+            pats.iter()
+                .any(|p| crate::util::fnmatch(p.as_bytes(), f.as_bytes()))
+        };
+        files.is_empty()
+            || files.iter().any(|f| {
+                let f = f.as_ref();
+                (self.include.is_empty() || any(&self.include, f)) && !any(&self.exclude, f)
+            })
+    }
+}
+
+/// How a change-driven scheduler weighs changes: `fileIsImportant` and `onlyImportant`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Importance {
+    /// `fileIsImportant` (`None`: every change is important).
+    pub file_is_important: Option<FileImportance>,
+    /// `onlyImportant`: unimportant changes are dropped instead of built along.
+    pub only_important: bool,
+}
+
+impl Importance {
+    /// Whether a change with these files is important.
+    pub fn is_important<S: AsRef<str>>(&self, files: &[S]) -> bool {
+        self.file_is_important
+            .as_ref()
+            .is_none_or(|f| f.is_important(files))
+    }
+}
+
 /// One field of a `Nightly` schedule: `"*"` (any), a number or a list of numbers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum CronField {
@@ -84,6 +137,8 @@ pub enum SchedulerKind {
         change_filter: ChangeFilter,
         /// `treeStableTimer` seconds (`None`: build every change).
         tree_stable_timer: Option<u64>,
+        /// `fileIsImportant`, `onlyImportant`.
+        importance: Importance,
     },
     /// `AnyBranchScheduler`.
     AnyBranch {
@@ -91,6 +146,8 @@ pub enum SchedulerKind {
         change_filter: ChangeFilter,
         /// `treeStableTimer` seconds.
         tree_stable_timer: Option<u64>,
+        /// `fileIsImportant`, `onlyImportant`.
+        importance: Importance,
     },
     /// `Periodic`.
     Periodic {
@@ -117,6 +174,9 @@ pub enum SchedulerKind {
         only_if_changed: bool,
         /// `change_filter` (for `onlyIfChanged`).
         change_filter: ChangeFilter,
+        /// `fileIsImportant`, `onlyImportant` (for `onlyIfChanged`: a turn needs an
+        /// important change).
+        importance: Importance,
     },
     /// `Triggerable`.
     Triggerable,
@@ -401,16 +461,30 @@ pub(crate) fn change_filter(a: &mut ComponentArgs<'_>) -> ChangeFilter {
     }
 }
 
-fn no_callable(a: &mut ComponentArgs<'_>, key: &str) {
-    if a.has(key) {
-        a.error(
-            key,
-            format!(
-                "{}: '{key}' is a Python callable and cannot be written in TOML",
-                a.label()
-            ),
-            None,
-        );
+/// `fileIsImportant` (a table of path patterns, see [`FileImportance`]) and
+/// `onlyImportant`.
+fn importance(a: &mut ComponentArgs<'_>) -> Importance {
+    let file_is_important = match a.json("fileIsImportant") {
+        None => None,
+        Some(Value::Object(_)) => a.table("fileIsImportant", |t| FileImportance {
+            include: t.str_list("include").unwrap_or_default(),
+            exclude: t.str_list("exclude").unwrap_or_default(),
+        }),
+        Some(_) => {
+            a.error(
+                "fileIsImportant",
+                format!(
+                    "{}: 'fileIsImportant' is a Python callable in Buildbot; here it is a table of path patterns",
+                    a.label()
+                ),
+                Some("e.g. fileIsImportant = { include = [\"src/*\"], exclude = [\"*.md\"] }".into()),
+            );
+            None
+        }
+    };
+    Importance {
+        file_is_important,
+        only_important: a.bool("onlyImportant", false),
     }
 }
 
@@ -423,8 +497,7 @@ fn stable_timer(a: &mut ComponentArgs<'_>) -> Option<u64> {
 }
 
 pub(crate) fn single_branch(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
-    no_callable(a, "fileIsImportant");
-    a.bool("onlyImportant", false);
+    let importance = importance(a);
     let mut filter = a.table("change_filter", change_filter);
     if let Some(b) = a.str("branch") {
         if filter.is_some() {
@@ -445,16 +518,17 @@ pub(crate) fn single_branch(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> 
     Some(SchedulerKind::SingleBranch {
         change_filter: filter.unwrap_or_default(),
         tree_stable_timer: stable_timer(a),
+        importance,
     })
 }
 
 pub(crate) fn any_branch(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
-    no_callable(a, "fileIsImportant");
-    a.bool("onlyImportant", false);
+    let importance = importance(a);
     let filter = a.table("change_filter", change_filter).unwrap_or_default();
     Some(SchedulerKind::AnyBranch {
         change_filter: filter,
         tree_stable_timer: stable_timer(a),
+        importance,
     })
 }
 
@@ -510,7 +584,7 @@ fn cron(a: &mut ComponentArgs<'_>, key: &str, range: (u32, u32), default: CronFi
 }
 
 pub(crate) fn nightly(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
-    no_callable(a, "fileIsImportant");
+    let importance = importance(a);
     let minute = cron(a, "minute", (0, 59), CronField::Values(vec![0]));
     let hour = cron(a, "hour", (0, 23), CronField::Any);
     let day_of_month = cron(a, "dayOfMonth", (1, 31), CronField::Any);
@@ -519,7 +593,6 @@ pub(crate) fn nightly(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
     let branch = a.str("branch");
     let only_if_changed = a.bool("onlyIfChanged", false);
     let change_filter = a.table("change_filter", change_filter).unwrap_or_default();
-    a.bool("onlyImportant", false);
     Some(SchedulerKind::Nightly {
         minute,
         hour,
@@ -529,6 +602,7 @@ pub(crate) fn nightly(a: &mut ComponentArgs<'_>) -> Option<SchedulerKind> {
         branch,
         only_if_changed,
         change_filter,
+        importance,
     })
 }
 

@@ -120,15 +120,10 @@ pub fn diff(old: &MasterConfig, new: &MasterConfig) -> ConfigDiff {
             || old.buildbot_url != new.buildbot_url
             || old.properties != new.properties
             || old.collapse_requests != new.collapse_requests
-            || old.build_horizon != new.build_horizon
-            || old.log_horizon != new.log_horizon
             || old.change_horizon != new.change_horizon
             || old.log_compression_method != new.log_compression_method
             || old.log_compression_limit != new.log_compression_limit
-            || old.log_encoding != new.log_encoding
-            || old.log_max_size != new.log_max_size
-            || old.log_max_tail_size != new.log_max_tail_size
-            || old.secrets_providers != new.secrets_providers,
+            || old.log_encoding != new.log_encoding,
     }
 }
 

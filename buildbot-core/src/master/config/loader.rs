@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::args::{ComponentArgs, Sink, join, suggest};
 use super::components::{
-    self as comp, ChangeSourceConfig, ChangeSourceKind, ReporterConfig, SchedulerConfig,
+    self as comp, ChangeSourceConfig, ChangeSourceKind, ReporterConfig, ReporterKind,
+    SchedulerConfig,
 };
 use super::error::{ConfigError, ConfigIssue};
 use super::model::{
@@ -378,19 +379,10 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         wc.properties = w.properties("properties", sources::WORKER);
         wc.keepalive_interval = w.uint("keepalive_interval");
-        if let Some(t) = w.uint("missing_timeout") {
-            wc.missing_timeout = t;
-        }
-        wc.notify_on_missing = w.str_list("notify_on_missing").unwrap_or_default();
-        for (i, addr) in wc.notify_on_missing.iter().enumerate() {
-            if !addr.contains('@') {
-                let msg = format!(
-                    "worker '{}': notify_on_missing entry {i} '{addr}' is not an email address",
-                    wc.name
-                );
-                w.error("notify_on_missing", msg, None);
-            }
-        }
+        // the missing-worker mail needs a mail reporter, which this master does not run yet
+        const NO_MAIL: &str = "the missing-worker mail needs a MailNotifier, which this master does not run yet; remove it";
+        w.not_supported("notify_on_missing", NO_MAIL);
+        w.not_supported("missing_timeout", NO_MAIL);
         name.map(|_| wc)
     });
 
@@ -519,6 +511,17 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
         s.set_label(type_name.clone());
         let name = s.str("name");
         let kind = factory(s)?;
+        if !matches!(kind, ReporterKind::Custom(_)) {
+            // parsed (so its own mistakes are named too) but refused: nothing would run it
+            s.error_here(
+                format!("{type_name}: reporters are not supported by this master yet"),
+                Some(
+                    "remove it; an embedding program can register and run its own reporter type"
+                        .into(),
+                ),
+            );
+            return None;
+        }
         Some(ReporterConfig {
             name: name.unwrap_or_default(),
             kind,
@@ -553,8 +556,14 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
             ),
         }
     }
-    c.build_horizon = a.uint("buildHorizon");
-    c.log_horizon = a.uint("logHorizon");
+    a.not_supported(
+        "buildHorizon",
+        "Buildbot 4.x has no build horizon either; remove it",
+    );
+    a.not_supported(
+        "logHorizon",
+        "old logs are not deleted by the master yet; remove it",
+    );
     c.change_horizon = a.uint("changeHorizon");
     if a.has("logCompressionMethod")
         && let Some(m) = a.choice(
@@ -570,15 +579,20 @@ fn read_master(a: &mut ComponentArgs<'_>, registry: &Registry, source_name: &str
     if let Some(l) = a.uint("logCompressionLimit") {
         c.log_compression_limit = l;
     }
-    if let Some(e) = a.str("logEncoding") {
+    if let Some(e) = log_encoding(a, "logEncoding") {
         c.log_encoding = e;
     }
-    c.log_max_size = a.uint("logMaxSize");
-    c.log_max_tail_size = a.uint("logMaxTailSize");
+    const NO_MAX: &str = "Buildbot 4.3 ignores it too; bound a step's output with its max_lines";
+    a.not_supported("logMaxSize", NO_MAX);
+    a.not_supported("logMaxTailSize", NO_MAX);
     c.multi_master = a.bool("multiMaster", false);
     match a.json("secretsProviders") {
         None => {}
-        Some(Value::Array(items)) => c.secrets_providers = items,
+        Some(Value::Array(items)) if items.is_empty() => {}
+        Some(Value::Array(_)) => a.not_supported(
+            "secretsProviders",
+            "secrets are not read by this master yet; remove it and the %(secret:...)s it serves",
+        ),
         Some(_) => a.error(
             "secretsProviders",
             "c['secretsProviders'] must be a list",
@@ -757,4 +771,27 @@ fn read_step(s: &mut ComponentArgs<'_>, registry: &Registry) -> Option<StepConfi
         common,
         kind: kind?,
     })
+}
+
+/// `logEncoding` (global or a step's): output is decoded as UTF-8 (invalid bytes replaced),
+/// so UTF-8 is the one encoding accepted; another would be silently ignored.
+pub(crate) fn log_encoding(a: &mut ComponentArgs<'_>, key: &str) -> Option<String> {
+    let e = a.str(key)?;
+    let norm = e.to_ascii_lowercase().replace(['-', '_'], "");
+    if norm == "utf8" {
+        Some(e)
+    } else {
+        let label = a.label().to_owned();
+        let who = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}: ")
+        };
+        a.error(
+            key,
+            format!("{who}'{key}' = '{e}' is not supported: output is read as UTF-8"),
+            Some("use \"utf-8\" or remove it".into()),
+        );
+        None
+    }
 }

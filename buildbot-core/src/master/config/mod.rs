@@ -25,7 +25,7 @@
 //! collapseRequests = true
 //! logCompressionMethod = "zstd"
 //! logEncoding = "utf-8"
-//! buildHorizon = 1000
+//! changeHorizon = 1000                   # changes kept; older ones pruned hourly
 //! properties = { team = "core" }
 //!
 //! [db]
@@ -45,8 +45,6 @@
 //! name = "example-slave"
 //! password = "pass"
 //! max_builds = 1
-//! missing_timeout = 600
-//! notify_on_missing = ["admin@example.org"]
 //! properties = { os = "linux" }
 //!
 //! [[locks]]
@@ -113,12 +111,6 @@
 //! workersrc = "build/report.html"
 //! masterdest = "public_html/report-%(prop:buildnumber)s.html"
 //! mode = 0o644
-//!
-//! [[services]]
-//! type = "MailNotifier"
-//! fromaddr = "buildbot@example.org"
-//! extraRecipients = ["dev@example.org"]
-//! mode = ["failing"]
 //! "#;
 //!
 //! let loaded = parse_config(text, "master.cfg", &Registry::new()).expect("a valid config");
@@ -168,7 +160,8 @@ mod validate;
 pub use args::ComponentArgs;
 pub use components::{
     ChangeFilter, ChangeSourceConfig, ChangeSourceKind, CodebaseConfig, CronField, FieldFilter,
-    MAIL_MODES, ReporterConfig, ReporterKind, SchedulerConfig, SchedulerKind,
+    FileImportance, Importance, MAIL_MODES, ReporterConfig, ReporterKind, SchedulerConfig,
+    SchedulerKind,
 };
 pub use diff::{ConfigDiff, NamedChanges, diff, restart_required};
 pub use error::{ConfigError, ConfigIssue};
@@ -178,10 +171,9 @@ pub use force::{
 };
 pub use loader::{LoadedConfig, check_config, load_config, parse_config};
 pub use model::{
-    BuilderConfig, BuilderConfigBuilder, DEFAULT_BUILDBOT_URL, DEFAULT_DB_URL,
-    DEFAULT_MISSING_TIMEOUT, DbConfig, LockConfig, LockKind, LogCompression, MasterConfig,
-    MasterConfigBuilder, PortConfig, ProtocolsConfig, UserManagerConfig, WorkerConfig, WwwConfig,
-    WwwLimits, safe_translate,
+    BuilderConfig, BuilderConfigBuilder, DEFAULT_BUILDBOT_URL, DEFAULT_DB_URL, DbConfig,
+    LockConfig, LockKind, LogCompression, MasterConfig, MasterConfigBuilder, PortConfig,
+    ProtocolsConfig, UserManagerConfig, WorkerConfig, WwwConfig, WwwLimits, safe_translate,
 };
 pub use pollers::{
     GitBranches, GitPollerConfig, HgPollerConfig, PollTiming, SshKey, SvnPollerConfig, SvnSplit,

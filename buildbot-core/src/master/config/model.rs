@@ -12,8 +12,6 @@ use crate::master::properties::{Properties, Renderable};
 
 /// Buildbot's default `buildbotURL`.
 pub const DEFAULT_BUILDBOT_URL: &str = "http://localhost:8080/";
-/// Default worker `missing_timeout` in seconds.
-pub const DEFAULT_MISSING_TIMEOUT: u64 = 3600;
 
 pub use buildbot_db::LogCompression;
 
@@ -133,10 +131,6 @@ pub struct WorkerConfig {
     pub properties: Properties,
     /// Keepalive interval in seconds (`None`: Buildbot's default, 3600).
     pub keepalive_interval: Option<u64>,
-    /// Seconds after a disconnect before `notify_on_missing` is mailed.
-    pub missing_timeout: u64,
-    /// Addresses to mail when the worker goes missing.
-    pub notify_on_missing: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -148,26 +142,12 @@ impl WorkerConfig {
             max_builds: None,
             properties: Properties::new(),
             keepalive_interval: None,
-            missing_timeout: DEFAULT_MISSING_TIMEOUT,
-            notify_on_missing: Vec::new(),
         }
     }
 
     /// Sets `max_builds`.
     pub fn max_builds(mut self, n: u32) -> Self {
         self.max_builds = Some(n);
-        self
-    }
-
-    /// Sets `notify_on_missing`.
-    pub fn notify_on_missing(mut self, addrs: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.notify_on_missing = addrs.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets `missing_timeout`.
-    pub fn missing_timeout(mut self, secs: u64) -> Self {
-        self.missing_timeout = secs;
         self
     }
 }
@@ -471,11 +451,7 @@ pub struct MasterConfig {
     pub properties: Properties,
     /// Global `collapseRequests` (default true).
     pub collapse_requests: bool,
-    /// `buildHorizon`: number of builds to keep per builder.
-    pub build_horizon: Option<u64>,
-    /// `logHorizon`: number of builds per builder whose logs are kept.
-    pub log_horizon: Option<u64>,
-    /// `changeHorizon`: number of changes to keep.
+    /// `changeHorizon`: number of changes to keep (older ones are pruned hourly).
     pub change_horizon: Option<u64>,
     /// `logCompressionMethod`.
     pub log_compression_method: LogCompression,
@@ -483,16 +459,10 @@ pub struct MasterConfig {
     pub log_compression_limit: u64,
     /// `logEncoding` (default `utf-8`).
     pub log_encoding: String,
-    /// `logMaxSize` in bytes.
-    pub log_max_size: Option<u64>,
-    /// `logMaxTailSize` in bytes.
-    pub log_max_tail_size: Option<u64>,
     /// `multiMaster`.
     pub multi_master: bool,
     /// `[[locks]]`.
     pub locks: Vec<LockConfig>,
-    /// `secretsProviders`, kept as given.
-    pub secrets_providers: Vec<Value>,
 }
 
 impl Default for MasterConfig {
@@ -512,17 +482,12 @@ impl Default for MasterConfig {
             services: Vec::new(),
             properties: Properties::new(),
             collapse_requests: true,
-            build_horizon: None,
-            log_horizon: None,
             change_horizon: None,
             log_compression_method: LogCompression::default(),
             log_compression_limit: 4 * 1024,
             log_encoding: "utf-8".into(),
-            log_max_size: None,
-            log_max_tail_size: None,
             multi_master: false,
             locks: Vec::new(),
-            secrets_providers: Vec::new(),
         }
     }
 }

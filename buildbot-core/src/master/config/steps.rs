@@ -197,10 +197,6 @@ pub struct WarningCountingConfig {
     pub warning_pattern: String,
     /// `maxWarnCount`: more warnings than this fail the step.
     pub max_warn_count: Option<u64>,
-    /// `suppressionFile` on the worker.
-    pub suppression_file: Option<Renderable>,
-    /// `suppressionList`, kept as given.
-    pub suppression_list: Option<Value>,
 }
 
 /// `FileUpload`.
@@ -641,7 +637,7 @@ pub(crate) fn parse_common(a: &mut ComponentArgs<'_>, kind: &StepKind) -> StepCo
             flags.default_summary_policy()
         }
     };
-    let log_encoding = a.str("logEncoding");
+    let log_encoding = super::loader::log_encoding(a, "logEncoding");
     let workdir = a.renderable_str("workdir");
     StepCommon {
         name,
@@ -808,14 +804,20 @@ fn parse_warning_counting(
     let warning_pattern = a
         .str("warningPattern")
         .unwrap_or_else(|| "^.*warning[: ].*".to_owned());
+    if let Err(e) = regex::Regex::new(&warning_pattern) {
+        let msg = format!(
+            "{}: 'warningPattern' is not a valid regular expression: {e}",
+            a.label()
+        );
+        a.error("warningPattern", msg, None);
+    }
     let max_warn_count = a.uint("maxWarnCount");
-    let suppression_file = a.renderable_str("suppressionFile");
-    let suppression_list = a.json("suppressionList");
+    const NO_SUPPRESSION: &str = "warnings are counted without suppressions; remove it";
+    a.not_supported("suppressionFile", NO_SUPPRESSION);
+    a.not_supported("suppressionList", NO_SUPPRESSION);
     Some(WarningCountingConfig {
         warning_pattern,
         max_warn_count,
-        suppression_file,
-        suppression_list,
         shell: shell?,
     })
 }

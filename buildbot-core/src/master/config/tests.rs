@@ -372,16 +372,138 @@ builderNames = ["b1"]
 }
 
 #[test]
-fn worker_missing_settings_s76() {
+fn worker_keepalive_and_refused_missing_mail_settings() {
     let text = F1.replace(
         "password = \"pw\"",
-        "password = \"pw\"\nmissing_timeout = 120\nnotify_on_missing = [\"admin@example.org\"]\nkeepalive_interval = 60",
+        "password = \"pw\"\nkeepalive_interval = 60",
     );
     let c = load(&text).unwrap().config;
-    assert_eq!(c.workers[0].missing_timeout, 120);
-    assert_eq!(c.workers[0].notify_on_missing, ["admin@example.org"]);
     assert_eq!(c.workers[0].keepalive_interval, Some(60));
-    assert_eq!(load(F1).unwrap().config.workers[0].missing_timeout, 3600);
+    // S76's missing-worker mail needs a mail reporter: refused until one runs
+    let text = F1.replace(
+        "password = \"pw\"",
+        "password = \"pw\"\nmissing_timeout = 120\nnotify_on_missing = [\"admin@example.org\"]",
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].contains("worker 'w1': 'missing_timeout' is not supported by this master")
+            && errs[1].contains("worker 'w1': 'notify_on_missing' is not supported by this master"),
+        "{errs:?}"
+    );
+}
+
+/// Issue 14 item 1: what the master would not carry out is refused, each naming itself and
+/// its place in the file; what it does carry out loads.
+#[test]
+fn options_that_would_do_nothing_are_refused() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "buildHorizon = 100\n",
+            "'buildHorizon' is not supported by this master",
+        ),
+        (
+            "logHorizon = 100\n",
+            "'logHorizon' is not supported by this master",
+        ),
+        (
+            "logMaxSize = 1000\n",
+            "'logMaxSize' is not supported by this master",
+        ),
+        (
+            "logMaxTailSize = 1000\n",
+            "'logMaxTailSize' is not supported by this master",
+        ),
+        (
+            "secretsProviders = [{ type = \"SecretInAFile\", dirname = \"/s\" }]\n",
+            "'secretsProviders' is not supported by this master",
+        ),
+        (
+            "logEncoding = \"latin-1\"\n",
+            "'logEncoding' = 'latin-1' is not supported",
+        ),
+    ];
+    for (line, want) in cases {
+        let errs = errors(&format!("{line}{F1}"));
+        assert_eq!(errs.len(), 1, "{line}: {errs:?}");
+        assert!(errs[0].starts_with("master.cfg:1:"), "{errs:?}");
+        assert!(errs[0].contains(want), "{line}: {errs:?}");
+    }
+    for reporter in [
+        "type = \"MailNotifier\"\nfromaddr = \"bb@example.org\"",
+        "type = \"IRC\"\nhost = \"irc.example.org\"\nnick = \"bb\"\nchannels = [\"#ci\"]",
+        "type = \"HttpStatusPush\"\nserverUrl = \"http://127.0.0.1:1/push\"",
+    ] {
+        let errs = errors(&format!("{F1}[[services]]\n{reporter}\n"));
+        let name = reporter.split('"').nth(1).unwrap();
+        assert_eq!(
+            errs.iter()
+                .filter(|e| e.contains(&format!(
+                    "{name}: reporters are not supported by this master yet"
+                )))
+                .count(),
+            1,
+            "{errs:?}"
+        );
+    }
+    let step = |extra: &str| {
+        F1.replace(
+            "steps = [{ type = \"ShellCommand\", command = [\"sh\", \"-c\", \"echo hello\"] }]",
+            &format!("steps = [{{ type = \"Compile\", command = [\"make\"]{extra} }}]"),
+        )
+    };
+    for (extra, want) in [
+        (
+            ", suppressionFile = \"supp\"",
+            "Compile: 'suppressionFile' is not supported",
+        ),
+        (
+            ", suppressionList = []",
+            "Compile: 'suppressionList' is not supported",
+        ),
+        (
+            ", logEncoding = \"cp1252\"",
+            "'logEncoding' = 'cp1252' is not supported",
+        ),
+        (
+            ", warningPattern = \"warn(\"",
+            "'warningPattern' is not a valid regular expression",
+        ),
+    ] {
+        let errs = errors(&step(extra));
+        assert_eq!(errs.len(), 1, "{extra}: {errs:?}");
+        assert!(errs[0].contains(want), "{extra}: {errs:?}");
+    }
+    // carried out: these load
+    let ok = format!(
+        "secretsProviders = []\nlogEncoding = \"UTF-8\"\nchangeHorizon = 50\nlogCompressionLimit = 100\n{}",
+        step(", logEncoding = \"utf8\", warningPattern = \"^W[0-9]+\"")
+    );
+    let c = load(&ok).unwrap().config;
+    assert_eq!(c.change_horizon, Some(50));
+    assert_eq!(c.log_compression_limit, 100);
+    // fileIsImportant is a table of patterns, not a Python callable
+    let sched = |v: &str| {
+        format!(
+            "{F1}[[schedulers]]\ntype = \"SingleBranchScheduler\"\nname = \"s\"\nbuilderNames = [\"b1\"]\nbranch = \"main\"\nfileIsImportant = {v}\n"
+        )
+    };
+    let errs = errors(&sched("\"lambda c: True\""));
+    assert!(
+        errs.len() == 1 && errs[0].contains("here it is a table of path patterns"),
+        "{errs:?}"
+    );
+    let errs = errors(&sched("{ includes = [\"src/*\"] }"));
+    assert!(errs.len() == 1 && errs[0].contains("includes"), "{errs:?}");
+    let c = load(&sched("{ include = [\"src/*\"], exclude = [\"*.md\"] }"))
+        .unwrap()
+        .config;
+    let SchedulerKind::SingleBranch { importance, .. } = &c.schedulers[1].kind else {
+        panic!()
+    };
+    assert!(importance.is_important(&["src/a.c"]));
+    assert!(!importance.is_important(&["src/a.md", "doc/x"]));
+    assert!(importance.is_important::<&str>(&[]));
 }
 
 #[test]
@@ -605,27 +727,13 @@ branches = true
 [[change_source]]
 type = "PBChangeSource"
 port = 9999
-[[services]]
-type = "MailNotifier"
-fromaddr = "bb@example.org"
-mode = "all"
-[[services]]
-type = "MailNotifier"
-fromaddr = "bb2@example.org"
-[[services]]
-type = "IRC"
-host = "irc.example.org"
-nick = "bb"
-channels = ["#ci", { channel = "#priv", password = "x" }]
-[[services]]
-type = "HttpStatusPush"
-serverUrl = "http://127.0.0.1:1/push"
 "##
     );
     let c = load(&text).unwrap().config;
     let SchedulerKind::SingleBranch {
         change_filter,
         tree_stable_timer,
+        ..
     } = &c.schedulers[1].kind
     else {
         panic!()
@@ -659,24 +767,6 @@ serverUrl = "http://127.0.0.1:1/push"
         ChangeSourceKind::GitPoller(g) if g.branches == GitBranches::All && g.timing.interval == 600
     ));
     assert_eq!(c.change_sources[1].name, "PBChangeSource:9999");
-    let names: Vec<&str> = c.services.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["MailNotifier", "MailNotifier_2", "IRC", "HttpStatusPush"]
-    );
-    let ReporterKind::MailNotifier {
-        mode, smtp_port, ..
-    } = &c.services[0].kind
-    else {
-        panic!()
-    };
-    assert_eq!(mode.len(), 5);
-    assert_eq!(*smtp_port, 25);
-    let ReporterKind::Irc { channels, .. } = &c.services[2].kind else {
-        panic!()
-    };
-    assert_eq!(channels, &["#ci", "#priv"]);
-
     let bad = format!(
         "{F1}{}",
         r#"
@@ -701,6 +791,7 @@ mode = ["failling"]
         [
             "master.cfg:22:8: Nightly: 'hour' value 25 is out of range 0-23",
             "master.cfg:26:12: Dependent scheduler 'd': unknown upstream scheduler 'nope'",
+            "master.cfg:28:1: MailNotifier: reporters are not supported by this master yet (remove it; an embedding program can register and run its own reporter type)",
             "master.cfg:31:8: MailNotifier: mode failling is not a valid mode (did you mean 'failing'?)",
         ]
     );

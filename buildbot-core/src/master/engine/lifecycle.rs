@@ -58,6 +58,7 @@ impl Master {
             .unwrap_or_else(|| config.db.effective_url(None).0);
         let mut db = Db::connect(&url, &opts.basedir).await?;
         db.set_log_compression(config.log_compression_method);
+        db.set_log_compression_limit(config.log_compression_limit);
         match db.schema_status().await? {
             SchemaStatus::UpToDate => {}
             SchemaStatus::TooNew { unknown } => {
@@ -162,7 +163,8 @@ impl Master {
         let t4 = async_std::task::spawn(schedulers::change_loop(inner.clone(), changes));
         let t5 = async_std::task::spawn(schedulers::timed_loop(inner.clone()));
         let t6 = async_std::task::spawn(schedulers::dependent_loop(inner.clone(), dependent_rx));
-        lock(&inner.tasks).extend([t1, t2, t3, t4, t5, t6]);
+        let t7 = async_std::task::spawn(super::janitor::janitor_loop(inner.clone()));
+        lock(&inner.tasks).extend([t1, t2, t3, t4, t5, t6, t7]);
         let _ = inner.wake.try_send(Wake::All);
         pollers::sync(&inner, &config).await;
         let handle = MasterHandle { inner };

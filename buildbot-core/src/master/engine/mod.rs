@@ -64,6 +64,7 @@ mod distributor;
 mod error;
 mod force;
 mod handle;
+mod janitor;
 mod lifecycle;
 mod options;
 mod pollers;

@@ -433,6 +433,24 @@ impl StepContext {
         Ok(())
     }
 
+    /// Opens the `stdio` log (unless open) and then a text log for each of `names` (the
+    /// step's `logfiles` without `lazylogfiles`, as Buildbot opens them when the command
+    /// starts, so that they exist even when nothing is written to them).
+    pub async fn open_logs_now(
+        &mut self,
+        names: impl IntoIterator<Item = &str>,
+    ) -> Result<(), StepError> {
+        if self.stdio_log().is_none() {
+            self.add_log("stdio", LogType::Stdio).await?;
+        }
+        for name in names {
+            if !self.logs.iter().any(|l| l.name == name) {
+                self.add_log(name, LogType::Text).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn stdio_log(&self) -> Option<LogId> {
         self.logs
             .iter()
@@ -537,8 +555,9 @@ impl StepContext {
             }
             buf.clear();
             for (name, text) in named {
-                let id = match other_logs.get(&name) {
-                    Some(id) => *id,
+                let opened = self.logs.iter().find(|l| l.name == name).map(|l| l.logid);
+                let id = match other_logs.get(&name).copied().or(opened) {
+                    Some(id) => id,
                     None => {
                         let id = self.add_log(&name, LogType::Text).await?;
                         other_logs.insert(name.clone(), id);

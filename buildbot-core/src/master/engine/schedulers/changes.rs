@@ -8,26 +8,47 @@ use std::time::Duration;
 use buildbot_db::{ChangeId, ChangeRow, DbError};
 use serde_json::Value;
 
-use crate::master::config::{ChangeFilter, SchedulerConfig, SchedulerKind};
+use crate::master::config::{ChangeFilter, Importance, SchedulerConfig, SchedulerKind};
 use crate::master::events::Subscription;
 use crate::util::lock;
 
 use super::super::state::Inner;
 
 use super::timed::timed;
-use super::{filter_matches, latest_sourcestamps, submit, triggered};
+use super::{filter_matches, has_codebase, sourcestamps_for, submit, triggered};
 
-/// A change-driven scheduler's filter and timer (`None` for the other kinds).
-fn change_driven(s: &SchedulerConfig) -> Option<(&ChangeFilter, Option<u64>, bool)> {
+/// What a change-driven scheduler needs (`None` for the other kinds).
+struct ChangeDriven<'a> {
+    filter: &'a ChangeFilter,
+    /// `treeStableTimer` seconds.
+    stable: Option<u64>,
+    /// One timer per branch (`AnyBranchScheduler`).
+    per_branch: bool,
+    importance: &'a Importance,
+}
+
+fn change_driven(s: &SchedulerConfig) -> Option<ChangeDriven<'_>> {
     match &s.kind {
         SchedulerKind::SingleBranch {
             change_filter,
             tree_stable_timer,
-        } => Some((change_filter, *tree_stable_timer, false)),
+            importance,
+        } => Some(ChangeDriven {
+            filter: change_filter,
+            stable: *tree_stable_timer,
+            per_branch: false,
+            importance,
+        }),
         SchedulerKind::AnyBranch {
             change_filter,
             tree_stable_timer,
-        } => Some((change_filter, *tree_stable_timer, true)),
+            importance,
+        } => Some(ChangeDriven {
+            filter: change_filter,
+            stable: *tree_stable_timer,
+            per_branch: true,
+            importance,
+        }),
         _ => None,
     }
 }
@@ -71,21 +92,21 @@ pub(crate) async fn change_loop(inner: Arc<Inner>, changes: Subscription) {
 async fn resume(inner: &Arc<Inner>, timers: &Timers) -> Result<(), DbError> {
     let cfg = inner.config();
     for s in &cfg.schedulers {
-        let Some((_, stable, per_branch)) = change_driven(s) else {
+        let Some(cd) = change_driven(s) else {
             continue;
         };
         let sid = inner.db.find_or_create_scheduler(&s.name).await?;
         let mut keys = Vec::new();
         for (id, _) in inner.db.get_change_classifications(sid).await? {
             if let Some(ch) = inner.db.get_change(id).await? {
-                let key = timer_key(per_branch, &ch);
+                let key = timer_key(cd.per_branch, &ch);
                 if !keys.contains(&key) {
                     keys.push(key);
                 }
             }
         }
         for key in keys {
-            arm(inner, timers, &s.name, key, stable);
+            arm(inner, timers, &s.name, key, cd.stable);
         }
     }
     Ok(())
@@ -100,26 +121,48 @@ async fn on_change(inner: &Arc<Inner>, timers: &Timers, id: ChangeId) -> Result<
         if let Some(t) = timed(s) {
             // a timed scheduler with onlyIfChanged notes the changes it would build
             let branch_ok = t.branch.is_none_or(|b| ch.branch.as_deref() == Some(b));
-            if t.only_if_changed && branch_ok && t.filter.is_none_or(|f| filter_matches(f, &ch)) {
-                let sid = inner.db.find_or_create_scheduler(&s.name).await?;
-                inner.db.classify_changes(sid, &[(id, true)]).await?;
+            if t.only_if_changed
+                && branch_ok
+                && t.filter.is_none_or(|f| filter_matches(f, &ch))
+                && has_codebase(s, &ch)
+            {
+                let important = t.importance.is_none_or(|i| i.is_important(&ch.files));
+                if important || !t.importance.is_some_and(|i| i.only_important) {
+                    let sid = inner.db.find_or_create_scheduler(&s.name).await?;
+                    inner.db.classify_changes(sid, &[(id, important)]).await?;
+                }
             }
             continue;
         }
-        let Some((filter, stable, per_branch)) = change_driven(s) else {
+        let Some(cd) = change_driven(s) else {
             continue;
         };
-        if !filter_matches(filter, &ch) {
+        if !filter_matches(cd.filter, &ch) || !has_codebase(s, &ch) {
+            continue;
+        }
+        // as Buildbot's `gotChange`: an unimportant change is dropped with `onlyImportant`
+        // or without a timer; with one it is recorded (built along with the next important
+        // one) and restarts a running timer, but never starts one
+        let important = cd.importance.is_important(&ch.files);
+        if !important && (cd.importance.only_important || cd.stable.is_none()) {
             continue;
         }
         let sid = inner.db.find_or_create_scheduler(&s.name).await?;
         if !inner.scheduler_enabled(sid).await? {
             continue;
         }
-        inner.db.classify_changes(sid, &[(id, true)]).await?;
-        arm(inner, timers, &s.name, timer_key(per_branch, &ch), stable);
+        inner.db.classify_changes(sid, &[(id, important)]).await?;
+        let key = timer_key(cd.per_branch, &ch);
+        if important || running(timers, &s.name, &key) {
+            arm(inner, timers, &s.name, key, cd.stable);
+        }
     }
     Ok(())
+}
+
+/// Whether the timer of `key` is running.
+fn running(timers: &Timers, name: &str, key: &str) -> bool {
+    lock(timers).contains_key(&(name.to_owned(), key.to_owned()))
 }
 
 /// (Re)starts the timer of `key`; without a timer, builds now.
@@ -157,9 +200,10 @@ async fn fire(inner: &Arc<Inner>, name: &str, key: &str) -> Result<(), DbError> 
     let Some(s) = cfg.schedulers.iter().find(|s| s.name == name) else {
         return Ok(()); // removed by a reconfig
     };
-    let Some((_, _, per_branch)) = change_driven(s) else {
+    let Some(cd) = change_driven(s) else {
         return Ok(());
     };
+    let per_branch = cd.per_branch;
     let sid = inner.db.find_or_create_scheduler(name).await?;
     let mut changes: Vec<ChangeRow> = Vec::new();
     let mut important = false;
@@ -172,7 +216,15 @@ async fn fire(inner: &Arc<Inner>, name: &str, key: &str) -> Result<(), DbError> 
         }
     }
     let ids: Vec<ChangeId> = changes.iter().map(|c| c.changeid).collect();
-    if important && !submit(inner, s, latest_sourcestamps(&changes), &triggered(s)).await {
+    if important
+        && !submit(
+            inner,
+            s,
+            sourcestamps_for(inner, s, &changes, None).await?,
+            &triggered(s),
+        )
+        .await
+    {
         return Ok(()); // classified changes stay for the next attempt
     }
     inner.db.unclassify_changes(sid, &ids).await

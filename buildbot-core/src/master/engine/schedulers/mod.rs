@@ -38,10 +38,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_std::channel::Receiver;
-use buildbot_db::{ChangeRow, NewBuildset, SourceStampId};
+use buildbot_db::{ChangeRow, DbError, NewBuildset, SourceStampId, SourceStampSpec};
 use serde_json::Value;
 
-use crate::master::config::{ChangeFilter, FieldFilter, SchedulerConfig};
+use crate::master::config::{ChangeFilter, CodebaseConfig, FieldFilter, SchedulerConfig};
 use crate::master::properties::Properties;
 use crate::util::lock;
 
@@ -80,8 +80,44 @@ fn triggered(s: &SchedulerConfig) -> String {
     )
 }
 
-/// For each codebase of `changes`, the source stamp of its latest change.
-fn latest_sourcestamps(changes: &[ChangeRow]) -> Vec<SourceStampId> {
+/// The scheduler's codebases (Buildbot's default: the codebase `""` alone).
+fn codebases(s: &SchedulerConfig) -> BTreeMap<String, CodebaseConfig> {
+    if s.codebases.is_empty() {
+        BTreeMap::from([(String::new(), CodebaseConfig::default())])
+    } else {
+        s.codebases.clone()
+    }
+}
+
+/// Whether the scheduler builds changes of `codebase` (Buildbot ignores, with a log line,
+/// a change of a codebase the scheduler does not list).
+fn has_codebase(s: &SchedulerConfig, ch: &ChangeRow) -> bool {
+    let known = if s.codebases.is_empty() {
+        ch.codebase.is_empty()
+    } else {
+        s.codebases.contains_key(&ch.codebase)
+    };
+    if !known {
+        log::info!(
+            "change {} contains codebase {} that is not processed by scheduler {}",
+            ch.changeid.0,
+            crate::util::log_text(&ch.codebase),
+            s.name
+        );
+    }
+    known
+}
+
+/// The source stamps of a buildset of `changes`, as Buildbot's `addBuildsetForChanges`:
+/// for each of the scheduler's codebases, the source stamp of its latest change, or, for a
+/// codebase without one, a source stamp of its configured repository, branch (else
+/// `default_branch`) and revision.
+async fn sourcestamps_for(
+    inner: &Inner,
+    s: &SchedulerConfig,
+    changes: &[ChangeRow],
+    default_branch: Option<&str>,
+) -> Result<Vec<SourceStampId>, DbError> {
     let mut latest: BTreeMap<&str, &ChangeRow> = BTreeMap::new();
     for ch in changes {
         let e = latest.entry(ch.codebase.as_str()).or_insert(ch);
@@ -89,7 +125,21 @@ fn latest_sourcestamps(changes: &[ChangeRow]) -> Vec<SourceStampId> {
             *e = ch;
         }
     }
-    latest.values().map(|c| c.sourcestampid).collect()
+    let mut ids = Vec::new();
+    for (cb, c) in codebases(s) {
+        if let Some(ch) = latest.get(cb.as_str()) {
+            ids.push(ch.sourcestampid);
+            continue;
+        }
+        let mut spec = SourceStampSpec::new(
+            Some(c.branch.as_deref().or(default_branch).unwrap_or("")),
+            Some(c.revision.as_deref().unwrap_or("")),
+            &c.repository,
+        );
+        spec.codebase = cb;
+        ids.push(inner.db.find_or_create_sourcestamp(&spec).await?);
+    }
+    Ok(ids)
 }
 
 /// Submits a buildset of scheduler `s` for `sourcestamps`: Buildbot's reason, the

@@ -1,18 +1,18 @@
 //! Timed schedulers (`Periodic`, `Nightly`): turns at their times, `onlyIfChanged`, the
 //! time of the last turn kept in the scheduler's state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use buildbot_db::{ChangeId, DbError, SourceStampSpec};
+use buildbot_db::{ChangeId, DbError};
 use serde_json::Value;
 
-use crate::master::config::{ChangeFilter, CronField, SchedulerConfig, SchedulerKind};
+use crate::master::config::{ChangeFilter, CronField, Importance, SchedulerConfig, SchedulerKind};
 
 use super::super::state::Inner;
 
-use super::{latest_sourcestamps, submit, triggered};
+use super::{sourcestamps_for, submit, triggered};
 
 /// What a timed scheduler (`Periodic`, `Nightly`) needs.
 pub(super) struct Timed<'a> {
@@ -27,6 +27,8 @@ pub(super) struct Timed<'a> {
     pub(super) filter: Option<&'a ChangeFilter>,
     /// `Nightly`'s `branch`: the only branch whose changes count, and the branch it builds.
     pub(super) branch: Option<&'a str>,
+    /// `fileIsImportant`/`onlyImportant` (`None`: every change is important).
+    pub(super) importance: Option<&'a Importance>,
 }
 
 pub(super) fn timed(s: &SchedulerConfig) -> Option<Timed<'_>> {
@@ -44,6 +46,7 @@ pub(super) fn timed(s: &SchedulerConfig) -> Option<Timed<'_>> {
                 only_if_changed: *only_if_changed,
                 filter: None,
                 branch: None,
+                importance: None,
             })
         }
         SchedulerKind::Nightly {
@@ -55,6 +58,7 @@ pub(super) fn timed(s: &SchedulerConfig) -> Option<Timed<'_>> {
             only_if_changed,
             change_filter,
             branch,
+            importance,
         } => {
             let cron = Cron {
                 minute: minute.clone(),
@@ -71,6 +75,7 @@ pub(super) fn timed(s: &SchedulerConfig) -> Option<Timed<'_>> {
                 only_if_changed: *only_if_changed,
                 filter: Some(change_filter),
                 branch: branch.as_deref(),
+                importance: Some(importance),
             })
         }
         _ => None,
@@ -211,7 +216,7 @@ async fn timed_turn(
         return Ok(());
     }
     let classified = inner.db.get_change_classifications(sid).await?;
-    if only_if_changed && classified.is_empty() && !first {
+    if only_if_changed && !classified.iter().any(|(_, important)| *important) && !first {
         log::info!(
             "{} scheduler <{}>: skipping build - No important changes",
             s.kind.type_name(),
@@ -225,29 +230,7 @@ async fn timed_turn(
             changes.push(ch);
         }
     }
-    let sourcestamps = if changes.is_empty() {
-        // no changes: the scheduler's codebases as configured
-        let mut ids = Vec::new();
-        let default = BTreeMap::from([(String::new(), Default::default())]);
-        let codebases = if s.codebases.is_empty() {
-            &default
-        } else {
-            &s.codebases
-        };
-        for (cb, c) in codebases {
-            let c: &crate::master::config::CodebaseConfig = c;
-            let mut spec = SourceStampSpec::new(
-                Some(c.branch.as_deref().or(t.branch).unwrap_or("")),
-                Some(c.revision.as_deref().unwrap_or("")),
-                &c.repository,
-            );
-            spec.codebase = cb.clone();
-            ids.push(inner.db.find_or_create_sourcestamp(&spec).await?);
-        }
-        ids
-    } else {
-        latest_sourcestamps(&changes)
-    };
+    let sourcestamps = sourcestamps_for(inner, s, &changes, t.branch).await?;
     if submit(inner, s, sourcestamps, &triggered(s)).await {
         let ids: Vec<ChangeId> = classified.iter().map(|c| c.0).collect();
         inner.db.unclassify_changes(sid, &ids).await?;

@@ -75,27 +75,24 @@ impl Shell {
         }
         // Warning counting and SetPropertyFromCommand read the output back.
         ctx.keep_output(!matches!(self.extra, ShellExtra::None));
+        if !s.lazylogfiles && !s.logfiles.is_empty() {
+            // Buildbot opens stdio and every logfile when the command starts
+            ctx.open_logs_now(s.logfiles.keys().map(String::as_str))
+                .await?;
+        }
         let res = ctx.run_command("shell", args).await?;
         let mut results = StepContext::command_results(&res, &s.decode_rc, false);
         let mut summary = None;
         match &self.extra {
             ShellExtra::None => {}
             ShellExtra::Warnings(w) => {
-                let default = w.warning_pattern == "^.*warning[: ].*";
-                let pat = w
-                    .warning_pattern
-                    .trim_start_matches('^')
-                    .trim_start_matches(".*")
-                    .trim_end_matches(".*");
+                // Python's `re.match`: from the start of the line (checked at load time)
+                let re = regex::Regex::new(&format!("^(?:{})", w.warning_pattern))
+                    .map_err(|e| StepError::Failed(format!("warningPattern: {e}")))?;
                 let mut warnings = Vec::new();
                 for stream in ["stdout", "stderr"] {
                     for line in res.text(stream).lines() {
-                        let hit = if default {
-                            line.contains("warning:") || line.contains("warning ")
-                        } else {
-                            line.contains(pat)
-                        };
-                        if hit {
+                        if re.is_match(line) {
                             warnings.push(line.to_owned());
                         }
                     }
