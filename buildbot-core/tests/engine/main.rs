@@ -7,6 +7,7 @@
 mod crash;
 mod fuzz;
 mod harness;
+mod hg_step;
 mod housekeeping;
 mod lifecycle;
 mod locks;

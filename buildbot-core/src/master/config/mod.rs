@@ -154,6 +154,7 @@ mod model;
 mod node;
 mod pollers;
 mod registry;
+mod source_steps;
 mod steps;
 mod validate;
 
@@ -181,7 +182,7 @@ pub use pollers::{
 pub use registry::{ChangeSourceFactory, Registry, ReporterFactory, SchedulerFactory, StepFactory};
 pub use steps::{
     CustomComponent, DirectoryUploadConfig, FileDownloadConfig, FileUploadConfig, GitConfig,
-    LockAccess, LockMode, ShellCommandConfig, StepCommon, StepConfig, StepKind,
+    LockAccess, LockMode, MercurialConfig, ShellCommandConfig, StepCommon, StepConfig, StepKind,
     StringDownloadConfig, TriggerConfig, WarningCountingConfig,
 };
 pub use validate::is_identifier;

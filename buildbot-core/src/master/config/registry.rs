@@ -114,7 +114,8 @@ impl Registry {
         r.register_step("MasterShellCommand", s::master_shell_command);
         r.register_step("SetProperty", s::set_property);
         r.register_step("Trigger", s::trigger);
-        r.register_step("Git", s::git);
+        r.register_step("Git", super::source_steps::git);
+        r.register_step("Mercurial", super::source_steps::mercurial);
         r.register_scheduler("ForceScheduler", c::force_scheduler);
         r.register_scheduler("SingleBranchScheduler", c::single_branch);
         r.register_scheduler("AnyBranchScheduler", c::any_branch);

@@ -10,6 +10,7 @@ use buildbot_db::Results;
 use serde_json::Value;
 
 use super::args::ComponentArgs;
+pub use super::source_steps::{GitConfig, MercurialConfig};
 use crate::master::properties::Renderable;
 use crate::master::results::{ResultFlags, StepDescription};
 
@@ -291,53 +292,6 @@ pub struct TriggerConfig {
     pub parent_relationship: String,
 }
 
-/// `Git`.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct GitConfig {
-    /// `repourl`.
-    pub repourl: Renderable,
-    /// `branch` (default `HEAD`).
-    pub branch: Renderable,
-    /// `mode`: `incremental` (default) or `full`.
-    pub mode: String,
-    /// `method` for `full`: `clean`, `fresh` (default), `clobber`, `copy`.
-    pub method: Option<String>,
-    /// `submodules`.
-    pub submodules: bool,
-    /// `shallow`: clone depth (`true` is 1).
-    pub shallow: Option<u64>,
-    /// `progress` (default true).
-    pub progress: bool,
-    /// `retryFetch`.
-    pub retry_fetch: bool,
-    /// `clobberOnFailure`.
-    pub clobber_on_failure: bool,
-    /// `getDescription`.
-    pub get_description: bool,
-    /// `origin`.
-    pub origin: Option<String>,
-    /// `reference` repository.
-    pub reference: Option<String>,
-    /// `tags`: fetch tags.
-    pub tags: bool,
-    /// `codebase` (default `""`).
-    pub codebase: String,
-    /// `alwaysUseLatest`.
-    pub always_use_latest: bool,
-    /// `timeout` (default 1200).
-    pub timeout: u64,
-    /// `env`.
-    pub env: BTreeMap<String, Renderable>,
-    /// `logEnviron` (default true).
-    pub log_environ: bool,
-    /// `config`: `git -c` settings.
-    pub config: BTreeMap<String, String>,
-    /// `retry = [delay, repeats]`: after a failed clone, wait `delay` seconds, remove the
-    /// directory and clone again, at most `repeats` times.
-    pub retry: Option<(u64, u64)>,
-}
-
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -395,6 +349,8 @@ pub enum StepKind {
     Trigger(TriggerConfig),
     /// `Git`.
     Git(GitConfig),
+    /// `Mercurial`.
+    Mercurial(MercurialConfig),
     /// A type registered by the embedder.
     Custom(CustomComponent),
 }
@@ -418,6 +374,7 @@ impl StepKind {
             StepKind::SetProperty { .. } => "SetProperty",
             StepKind::Trigger(_) => "Trigger",
             StepKind::Git(_) => "Git",
+            StepKind::Mercurial(_) => "Mercurial",
             StepKind::Custom(c) => &c.type_name,
         }
     }
@@ -435,6 +392,7 @@ impl StepKind {
             StepKind::StringDownload(_) => "string_download",
             StepKind::Trigger(_) => "trigger",
             StepKind::Git(_) => "git",
+            StepKind::Mercurial(_) => "hg",
             other => other.type_name(),
         }
     }
@@ -455,7 +413,8 @@ impl StepKind {
             | StepKind::MakeDirectory { .. }
             | StepKind::RemoveDirectory { .. }
             | StepKind::MasterShellCommand { .. }
-            | StepKind::Git(_) => halt,
+            | StepKind::Git(_)
+            | StepKind::Mercurial(_) => halt,
             StepKind::Test(_) => ResultFlags {
                 warn_on_failure: true,
                 ..ResultFlags::default()
@@ -978,98 +937,4 @@ pub(crate) fn trigger(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
         );
     }
     Some(StepKind::Trigger(cfg))
-}
-
-pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
-    let repourl = a.req_renderable("repourl");
-    let branch = a.renderable_str("branch").unwrap_or_else(|| "HEAD".into());
-    let mode = a
-        .choice("mode", &["incremental", "full"])
-        .unwrap_or_else(|| "incremental".into());
-    let method = a.str("method");
-    if mode == "full"
-        && let Some(m) = &method
-        && !["clean", "fresh", "clobber", "copy"].contains(&m.as_str())
-    {
-        a.error(
-            "method",
-            "Git: invalid method for mode 'full'.",
-            Some("use 'clean', 'fresh', 'clobber' or 'copy'".into()),
-        );
-    }
-    let shallow = match a.json("shallow") {
-        None | Some(Value::Bool(false)) => None,
-        Some(Value::Bool(true)) => Some(1),
-        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
-        Some(_) => {
-            a.error(
-                "shallow",
-                "Git: 'shallow' must be true, false or a depth",
-                None,
-            );
-            None
-        }
-    };
-    if shallow.is_some() && (mode != "full" || method.as_deref() != Some("clobber")) {
-        a.error(
-            "shallow",
-            "Git: in mode 'full' shallow only possible with method 'clobber'.",
-            None,
-        );
-    }
-    let config = match a.json("config") {
-        None => BTreeMap::new(),
-        Some(Value::Object(o)) => o
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
-            .collect(),
-        Some(_) => {
-            a.error("config", "Git: 'config' must be a table", None);
-            BTreeMap::new()
-        }
-    };
-    let retry = match a.json("retry") {
-        None => None,
-        Some(Value::Array(v)) if v.len() == 2 && v.iter().all(|x| x.as_u64().is_some()) => {
-            Some((v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0)))
-        }
-        Some(_) => {
-            a.error(
-                "retry",
-                "Git: 'retry' must be [delay_seconds, repeats]",
-                Some("retry = [10, 3]".into()),
-            );
-            None
-        }
-    };
-    let cfg = GitConfig {
-        retry,
-        branch,
-        mode,
-        method,
-        submodules: a.bool("submodules", false),
-        shallow,
-        progress: a.bool("progress", true),
-        retry_fetch: a.bool("retryFetch", false),
-        clobber_on_failure: a.bool("clobberOnFailure", false),
-        get_description: a.bool("getDescription", false),
-        origin: a.str("origin"),
-        reference: a.str("reference"),
-        tags: a.bool("tags", false),
-        codebase: a.str("codebase").unwrap_or_default(),
-        always_use_latest: a.bool("alwaysUseLatest", false),
-        timeout: a.uint("timeout").unwrap_or(1200),
-        env: a.renderable_map("env").unwrap_or_default(),
-        log_environ: a.bool("logEnviron", true),
-        config,
-        repourl: repourl?,
-    };
-    Some(StepKind::Git(cfg))
 }

@@ -210,6 +210,7 @@ async fn run_one_step(b: &Arc<Build>, sc: &StepConfig) -> Result<(Results, Strin
                         | StepKind::Test(_)
                         | StepKind::SetPropertyFromCommand { .. }
                         | StepKind::Git(_)
+                        | StepKind::Mercurial(_)
                 ) {
                     let cur = crate::master::results::step_current_summary(&sc.common.description);
                     if let Err(e) = ctx.set_state_string(&cur).await {

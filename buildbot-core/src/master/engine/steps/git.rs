@@ -9,12 +9,12 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::master::config::{GitConfig, StepCommon};
-use crate::master::properties::python_str;
-use crate::master::results::{StepDescription, StepEnding, step_result_summary};
-use crate::master::workers::{CommandArgs, CommandOutcome, CommandResult};
+use crate::master::results::{StepEnding, step_result_summary};
+use crate::master::workers::{CommandArgs, CommandResult};
 
 use crate::master::engine::build::{BuildStep, StepContext, StepDone, StepError};
-use crate::protocol::json_to_msgpack;
+
+use super::source::{self, did_fail, shell_args};
 
 /// `git rev-parse HEAD` prints this many hex digits.
 const GIT_HASH_LENGTH: usize = 40;
@@ -41,26 +41,6 @@ pub(crate) struct GitStep {
     pub(crate) cfg: GitConfig,
 }
 
-/// Source steps describe themselves as `updating` / `update` (plus the codebase).
-fn source_description(common: &StepCommon, codebase: &str) -> StepDescription {
-    let mut d = common.description.clone();
-    if d.description.is_none() {
-        d.description = Some(vec!["updating".into()]);
-    }
-    if d.description_done.is_none() {
-        d.description_done = Some(vec!["update".into()]);
-    }
-    if d.description_suffix.is_none() && !codebase.is_empty() {
-        d.description_suffix = Some(vec![codebase.to_owned()]);
-    }
-    d
-}
-
-/// Whether a finished command failed (`cmd.didFail()`).
-fn did_fail(res: &CommandResult) -> bool {
-    !matches!(res.outcome, CommandOutcome::Completed) || res.rc != Some(0)
-}
-
 /// One run of the step: the rendered arguments and the state that changes as it goes.
 struct Run<'a> {
     ctx: &'a mut StepContext,
@@ -85,19 +65,13 @@ impl Run<'_> {
             full.push(Value::from(format!("{k}={v}")));
         }
         full.extend(command.iter().map(|s| Value::from(*s)));
-        let args = CommandArgs::new()
-            .with("workdir", self.workdir.as_str())
-            .with("command", json_to_msgpack(&Value::Array(full)))
-            .with("env", json_to_msgpack(&Value::Object(self.env.clone())))
-            .with("want_stdout", true)
-            .with("want_stderr", true)
-            .with("logfiles", rmpv::Value::Map(Vec::new()))
-            .with("timeout", self.cfg.timeout)
-            .with("maxTime", rmpv::Value::Nil)
-            .with("max_lines", rmpv::Value::Nil)
-            .with("sigtermTime", 1)
-            .with("usePTY", false)
-            .with("logEnviron", self.cfg.log_environ);
+        let args = shell_args(
+            &self.workdir,
+            full,
+            &self.env,
+            self.cfg.timeout,
+            self.cfg.log_environ,
+        );
         let res = self.ctx.run_command("shell", args).await?;
         if abandon && did_fail(&res) {
             log::info!(
@@ -441,17 +415,7 @@ impl Run<'_> {
 
     /// `updateSourceProperty`: by codebase when the step has one.
     fn set_source_property(&self, name: &str, value: &str) {
-        let codebase = &self.cfg.codebase;
-        if codebase.is_empty() {
-            self.ctx.set_property(name, Value::from(value), "Git");
-        } else {
-            let mut map = match self.ctx.property(name) {
-                Some(Value::Object(m)) => m,
-                _ => serde_json::Map::new(),
-            };
-            map.insert(codebase.clone(), Value::from(value));
-            self.ctx.set_property(name, Value::Object(map), "Git");
-        }
+        source::set_source_property(self.ctx, &self.cfg.codebase, name, value, "Git");
     }
 
     /// `run_vc`.
@@ -491,57 +455,27 @@ impl Run<'_> {
     }
 }
 
-fn non_empty(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::Null => None,
-        Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(python_str(other)),
-    }
-}
-
 impl GitStep {
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
         let cfg = &self.cfg;
-        let desc = source_description(&self.common, &cfg.codebase);
+        let desc = source::description(&self.common, &cfg.codebase);
         ctx.set_state_string(&crate::master::results::step_current_summary(&desc))
             .await?;
         let default_branch = ctx.render_string("branch", &cfg.branch)?;
-        let (branch, revision) = if cfg.always_use_latest {
-            (default_branch, None)
-        } else {
-            let ss = ctx.build.sourcestamps.get(&cfg.codebase).cloned();
-            match ss {
-                Some(ss) => (
-                    non_empty(ss.get("branch")).unwrap_or(default_branch),
-                    non_empty(ss.get("revision")),
-                ),
-                None => {
-                    let text = format!(
-                        "No sourcestamp found in build for codebase '{}'",
-                        cfg.codebase
-                    );
-                    ctx.add_complete_log("log", &text).await?;
-                    return Ok(StepDone::with_summary(
-                        Results::Failure,
-                        format!("Codebase {} not in build", cfg.codebase),
-                    ));
-                }
-            }
+        let (branch, revision) = match source::branch_and_revision(
+            ctx,
+            &cfg.codebase,
+            cfg.always_use_latest,
+            Some(default_branch),
+        )
+        .await?
+        {
+            Ok((b, r)) => (b.unwrap_or_default(), r),
+            Err(done) => return Ok(done),
         };
         let repourl = ctx.render_string("repourl", &cfg.repourl)?;
-        let workdir = match &self.common.workdir {
-            Some(w) => ctx.render_string("workdir", w)?,
-            None => "build".to_owned(),
-        };
-        let mut env = serde_json::Map::new();
-        for (k, r) in &cfg.env {
-            let v = match ctx.render("env", r)? {
-                v @ (Value::String(_) | Value::Array(_) | Value::Null) => v,
-                other => Value::from(python_str(&other)),
-            };
-            env.insert(k.clone(), v);
-        }
+        let workdir = super::workdir(ctx, &self.common)?;
+        let env = source::render_env(ctx, &cfg.env)?;
         let method = match (cfg.mode.as_str(), &cfg.method) {
             ("incremental", _) => None,
             (_, Some(m)) => Some(m.clone()),

@@ -5,15 +5,18 @@
 //! * `transfer` — `FileUpload`, `DirectoryUpload`, `FileDownload`, `StringDownload`;
 //! * `fs` — `MakeDirectory`, `RemoveDirectory`;
 //! * `master_shell` — `MasterShellCommand` (runs on the master);
-//! * `git` — `Git` (a sequence of ordinary remote commands);
+//! * `git`, `hg` — `Git`, `Mercurial` (sequences of ordinary remote commands), with what
+//!   source steps share in `source`;
 //! * `trigger` — `Trigger`;
 //! * `SetProperty` and custom steps registered with
 //!   [`register_custom_step`](super::build::register_custom_step) are made here.
 
 mod fs;
 mod git;
+mod hg;
 mod master_shell;
 mod shell;
+mod source;
 mod transfer;
 mod trigger;
 
@@ -83,6 +86,10 @@ pub(crate) fn make_step(sc: &StepConfig) -> Option<Arc<dyn BuildStep>> {
         StepKind::Custom(c) => c.downcast::<CustomStep>()?.0.clone(),
         StepKind::Trigger(c) => Arc::new(trigger::TriggerStep { cfg: c.clone() }),
         StepKind::Git(c) => Arc::new(git::GitStep {
+            common,
+            cfg: c.clone(),
+        }),
+        StepKind::Mercurial(c) => Arc::new(hg::HgStep {
             common,
             cfg: c.clone(),
         }),

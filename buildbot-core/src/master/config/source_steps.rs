@@ -1,0 +1,216 @@
+//! The source steps' configurations (`Git`, `Mercurial`): Buildbot's argument names,
+//! defaults and checks, and the arguments every source step has (`codebase`,
+//! `alwaysUseLatest`, `timeout`, `env`, `logEnviron`, `retry`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::args::ComponentArgs;
+use super::steps::StepKind;
+use crate::master::properties::Renderable;
+
+/// `Git`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct GitConfig {
+    /// `repourl`.
+    pub repourl: Renderable,
+    /// `branch` (default `HEAD`).
+    pub branch: Renderable,
+    /// `mode`: `incremental` (default) or `full`.
+    pub mode: String,
+    /// `method` for `full`: `clean`, `fresh` (default), `clobber`, `copy`.
+    pub method: Option<String>,
+    /// `submodules`.
+    pub submodules: bool,
+    /// `shallow`: clone depth (`true` is 1).
+    pub shallow: Option<u64>,
+    /// `progress` (default true).
+    pub progress: bool,
+    /// `retryFetch`.
+    pub retry_fetch: bool,
+    /// `clobberOnFailure`.
+    pub clobber_on_failure: bool,
+    /// `getDescription`.
+    pub get_description: bool,
+    /// `origin`.
+    pub origin: Option<String>,
+    /// `reference` repository.
+    pub reference: Option<String>,
+    /// `tags`: fetch tags.
+    pub tags: bool,
+    /// `codebase` (default `""`).
+    pub codebase: String,
+    /// `alwaysUseLatest`.
+    pub always_use_latest: bool,
+    /// `timeout` (default 1200).
+    pub timeout: u64,
+    /// `env`.
+    pub env: BTreeMap<String, Renderable>,
+    /// `logEnviron` (default true).
+    pub log_environ: bool,
+    /// `config`: `git -c` settings.
+    pub config: BTreeMap<String, String>,
+    /// `retry = [delay, repeats]`: after a failed clone, wait `delay` seconds, remove the
+    /// directory and clone again, at most `repeats` times.
+    pub retry: Option<(u64, u64)>,
+}
+
+/// `Mercurial`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct MercurialConfig {
+    /// `repourl` (with `branchType = "dirname"`, the branch is appended to it).
+    pub repourl: Renderable,
+    /// `mode`: `incremental` (default) or `full`.
+    pub mode: String,
+    /// `method` for `full`: `clean`, `fresh` (default), `clobber`.
+    pub method: Option<String>,
+    /// `defaultBranch`.
+    pub default_branch: Option<String>,
+    /// `branchType`: `dirname` (default) or `inrepo`.
+    pub branch_type: String,
+    /// `clobberOnBranchChange` (default true).
+    pub clobber_on_branch_change: bool,
+    /// `codebase` (default `""`).
+    pub codebase: String,
+    /// `alwaysUseLatest`.
+    pub always_use_latest: bool,
+    /// `timeout` (default 1200).
+    pub timeout: u64,
+    /// `env`.
+    pub env: BTreeMap<String, Renderable>,
+    /// `logEnviron` (default true).
+    pub log_environ: bool,
+    /// `retry = [delay, repeats]` of the clone.
+    pub retry: Option<(u64, u64)>,
+}
+
+/// `retry = [delay, repeats]`.
+fn retry(a: &mut ComponentArgs<'_>) -> Option<(u64, u64)> {
+    match a.json("retry") {
+        None => None,
+        Some(Value::Array(v)) if v.len() == 2 && v.iter().all(|x| x.as_u64().is_some()) => {
+            Some((v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0)))
+        }
+        Some(_) => {
+            let msg = format!("{}: 'retry' must be [delay_seconds, repeats]", a.label());
+            a.error("retry", msg, Some("retry = [10, 3]".into()));
+            None
+        }
+    }
+}
+
+pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
+    let repourl = a.req_renderable("repourl");
+    let branch = a.renderable_str("branch").unwrap_or_else(|| "HEAD".into());
+    let mode = a
+        .choice("mode", &["incremental", "full"])
+        .unwrap_or_else(|| "incremental".into());
+    let method = a.str("method");
+    if mode == "full"
+        && let Some(m) = &method
+        && !["clean", "fresh", "clobber", "copy"].contains(&m.as_str())
+    {
+        a.error(
+            "method",
+            "Git: invalid method for mode 'full'.",
+            Some("use 'clean', 'fresh', 'clobber' or 'copy'".into()),
+        );
+    }
+    let shallow = match a.json("shallow") {
+        None | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(1),
+        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+        Some(_) => {
+            a.error(
+                "shallow",
+                "Git: 'shallow' must be true, false or a depth",
+                None,
+            );
+            None
+        }
+    };
+    if shallow.is_some() && (mode != "full" || method.as_deref() != Some("clobber")) {
+        a.error(
+            "shallow",
+            "Git: in mode 'full' shallow only possible with method 'clobber'.",
+            None,
+        );
+    }
+    let config = match a.json("config") {
+        None => BTreeMap::new(),
+        Some(Value::Object(o)) => o
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
+            .collect(),
+        Some(_) => {
+            a.error("config", "Git: 'config' must be a table", None);
+            BTreeMap::new()
+        }
+    };
+    let retry = retry(a);
+    let cfg = GitConfig {
+        retry,
+        branch,
+        mode,
+        method,
+        submodules: a.bool("submodules", false),
+        shallow,
+        progress: a.bool("progress", true),
+        retry_fetch: a.bool("retryFetch", false),
+        clobber_on_failure: a.bool("clobberOnFailure", false),
+        get_description: a.bool("getDescription", false),
+        origin: a.str("origin"),
+        reference: a.str("reference"),
+        tags: a.bool("tags", false),
+        codebase: a.str("codebase").unwrap_or_default(),
+        always_use_latest: a.bool("alwaysUseLatest", false),
+        timeout: a.uint("timeout").unwrap_or(1200),
+        env: a.renderable_map("env").unwrap_or_default(),
+        log_environ: a.bool("logEnviron", true),
+        config,
+        repourl: repourl?,
+    };
+    Some(StepKind::Git(cfg))
+}
+
+pub(crate) fn mercurial(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
+    let repourl = a.req_renderable("repourl");
+    let mode = a
+        .choice("mode", &["incremental", "full"])
+        .unwrap_or_else(|| "incremental".into());
+    let method = a.str("method");
+    if let Some(m) = &method
+        && !["clean", "fresh", "clobber"].contains(&m.as_str())
+    {
+        let msg = format!("Mercurial: method {m} is not one of clean, fresh, clobber");
+        a.error("method", msg, None);
+    }
+    let branch_type = a
+        .choice("branchType", &["dirname", "inrepo"])
+        .unwrap_or_else(|| "dirname".into());
+    let cfg = MercurialConfig {
+        mode,
+        method,
+        default_branch: a.str("defaultBranch"),
+        branch_type,
+        clobber_on_branch_change: a.bool("clobberOnBranchChange", true),
+        codebase: a.str("codebase").unwrap_or_default(),
+        always_use_latest: a.bool("alwaysUseLatest", false),
+        timeout: a.uint("timeout").unwrap_or(1200),
+        env: a.renderable_map("env").unwrap_or_default(),
+        log_environ: a.bool("logEnviron", true),
+        retry: retry(a),
+        repourl: repourl?,
+    };
+    Some(StepKind::Mercurial(cfg))
+}

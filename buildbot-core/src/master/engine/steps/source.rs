@@ -1,0 +1,131 @@
+//! What the source steps (`Git`, `Mercurial`) share, as Buildbot's `Source` base class
+//! does it: the `updating`/`update` description, the branch and revision taken from the
+//! build's source stamp of the step's codebase, the rendered environment, the file-system
+//! commands they send, and `got_revision` set per codebase.
+
+use serde_json::Value;
+
+use crate::master::config::StepCommon;
+use crate::master::properties::{Renderable, python_str};
+use crate::master::results::StepDescription;
+use crate::master::workers::{CommandArgs, CommandOutcome, CommandResult};
+
+use crate::master::engine::build::{StepContext, StepDone, StepError};
+
+/// Source steps describe themselves as `updating` / `update` (plus the codebase).
+pub(super) fn description(common: &StepCommon, codebase: &str) -> StepDescription {
+    let mut d = common.description.clone();
+    if d.description.is_none() {
+        d.description = Some(vec!["updating".into()]);
+    }
+    if d.description_done.is_none() {
+        d.description_done = Some(vec!["update".into()]);
+    }
+    if d.description_suffix.is_none() && !codebase.is_empty() {
+        d.description_suffix = Some(vec![codebase.to_owned()]);
+    }
+    d
+}
+
+/// Whether a finished command failed (`cmd.didFail()`).
+pub(super) fn did_fail(res: &CommandResult) -> bool {
+    !matches!(res.outcome, CommandOutcome::Completed) || res.rc != Some(0)
+}
+
+fn non_empty(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(python_str(other)),
+    }
+}
+
+/// The branch and revision to check out: the source stamp's of `codebase` (its branch,
+/// else `default_branch`), or `default_branch` and no revision with `alwaysUseLatest`.
+/// `Err(done)`: the build has no source stamp for the codebase (the step fails, with a
+/// `log` saying so, as Buildbot's).
+pub(super) async fn branch_and_revision(
+    ctx: &mut StepContext,
+    codebase: &str,
+    always_use_latest: bool,
+    default_branch: Option<String>,
+) -> Result<Result<(Option<String>, Option<String>), StepDone>, StepError> {
+    if always_use_latest {
+        return Ok(Ok((default_branch, None)));
+    }
+    match ctx.build.sourcestamps.get(codebase).cloned() {
+        Some(ss) => Ok(Ok((
+            non_empty(ss.get("branch")).or(default_branch),
+            non_empty(ss.get("revision")),
+        ))),
+        None => {
+            let text = format!("No sourcestamp found in build for codebase '{codebase}'");
+            ctx.add_complete_log("log", &text).await?;
+            Ok(Err(StepDone::with_summary(
+                buildbot_db::Results::Failure,
+                format!("Codebase {codebase} not in build"),
+            )))
+        }
+    }
+}
+
+/// The step's `env`, rendered (values that are neither strings nor lists become strings).
+pub(super) fn render_env(
+    ctx: &StepContext,
+    env: &std::collections::BTreeMap<String, Renderable>,
+) -> Result<serde_json::Map<String, Value>, StepError> {
+    let mut out = serde_json::Map::new();
+    for (k, r) in env {
+        let v = match ctx.render("env", r)? {
+            v @ (Value::String(_) | Value::Array(_) | Value::Null) => v,
+            other => Value::from(python_str(&other)),
+        };
+        out.insert(k.clone(), v);
+    }
+    Ok(out)
+}
+
+/// `updateSourceProperty`: the property itself, or by codebase when the step has one.
+pub(super) fn set_source_property(
+    ctx: &StepContext,
+    codebase: &str,
+    name: &str,
+    value: &str,
+    source: &str,
+) {
+    if codebase.is_empty() {
+        ctx.set_property(name, Value::from(value), source);
+    } else {
+        let mut map = match ctx.property(name) {
+            Some(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        map.insert(codebase.to_owned(), Value::from(value));
+        ctx.set_property(name, Value::Object(map), source);
+    }
+}
+
+/// A `shell` command's arguments as the source steps send them (no PTY, both streams).
+pub(super) fn shell_args(
+    workdir: &str,
+    command: Vec<Value>,
+    env: &serde_json::Map<String, Value>,
+    timeout: u64,
+    log_environ: bool,
+) -> CommandArgs {
+    use crate::protocol::json_to_msgpack;
+    CommandArgs::new()
+        .with("workdir", workdir)
+        .with("command", json_to_msgpack(&Value::Array(command)))
+        .with("env", json_to_msgpack(&Value::Object(env.clone())))
+        .with("want_stdout", true)
+        .with("want_stderr", true)
+        .with("logfiles", rmpv::Value::Map(Vec::new()))
+        .with("timeout", timeout)
+        .with("maxTime", rmpv::Value::Nil)
+        .with("max_lines", rmpv::Value::Nil)
+        .with("sigtermTime", 1)
+        .with("usePTY", false)
+        .with("logEnviron", log_environ)
+}
