@@ -555,3 +555,80 @@ async fn svnpoller_first_poll_branches_and_restart() {
     assert_eq!(changes(&m).await.len(), 3);
     m.stop().await.unwrap();
 }
+
+/// Issue 14, hostile input: one commit with 100,000 files, a 1 MiB message and an author
+/// name that is not UTF-8 is stored whole (the invalid bytes replaced by U+FFFD, which the
+/// log says), and the master goes on polling.
+#[async_std::test]
+async fn gitpoller_stores_huge_and_odd_commits() {
+    init_log();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"], None);
+    commit(&repo, "a.txt", "1\n", "first", None);
+    let base = tempfile::tempdir().unwrap();
+    let m = poller_master(
+        base.path(),
+        &format!(
+            "type = \"GitPoller\"\nrepourl = \"{}\"\nbranch = \"main\"",
+            repo.display()
+        ),
+    )
+    .await;
+    assert!(changes(&m).await.is_empty(), "the first poll only records");
+
+    // the commit, written with fast-import (no working tree of 100,000 files)
+    const FILES: usize = 100_000;
+    let message = "m".repeat(1024 * 1024 - 1) + "\n";
+    let mut stream: Vec<u8> = b"blob\nmark :1\ndata 2\nx\n".to_vec();
+    stream.extend_from_slice(
+        b"commit refs/heads/main\nauthor Bj\xf6rn \xff <odd@example.org> 1765000000 +0000\n",
+    );
+    stream.extend_from_slice(b"committer C <c@example.org> 1765000000 +0000\n");
+    stream.extend_from_slice(format!("data {}\n{message}", message.len()).as_bytes());
+    stream.extend_from_slice(b"from refs/heads/main^0\n");
+    for i in 0..FILES {
+        stream.extend_from_slice(format!("M 100644 :1 d{}/f{i:06}.txt\n", i % 100).as_bytes());
+    }
+    stream.extend_from_slice(b"\n");
+    let mut child = Command::new("git")
+        .current_dir(&repo)
+        .args(["fast-import", "--quiet"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&stream).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+
+    poll(&m).await;
+    let got = eventually("the huge change", || async {
+        let c = changes(&m).await;
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    assert_eq!(got.len(), 1);
+    let ch = &got[0];
+    assert_eq!(ch.files.len(), FILES);
+    assert!(ch.files.contains(&"d7/f000007.txt".to_owned()));
+    assert_eq!(ch.comments.trim_end().len(), message.trim_end().len());
+    assert!(
+        ch.author.contains('\u{FFFD}') && ch.author.contains("odd@example.org"),
+        "{}",
+        ch.author
+    );
+    let status = &m.change_source_status()[0];
+    assert_eq!(status.error, None);
+    // still polling
+    commit(&repo, "a.txt", "2\n", "after", None);
+    poll(&m).await;
+    eventually("the next change", || async {
+        (changes(&m).await.len() == 2).then_some(())
+    })
+    .await;
+    m.stop().await.unwrap();
+}
