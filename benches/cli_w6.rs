@@ -22,44 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{median, mib, status_kib};
+use common::{free_port, median, mib, release_buildbot, run_buildbot, status_kib};
 
 const POLL: Duration = Duration::from_millis(20);
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn release_buildbot() -> PathBuf {
-    if let Some(p) = std::env::var_os("BUILDBOT_BIN") {
-        return PathBuf::from(p);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "buildbot-cli",
-            "--bin",
-            "buildbot",
-        ])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building buildbot failed");
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"))
-        .join("release")
-        .join("buildbot")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn config(builders: usize, wport: u16, web: u16) -> String {
     let mut t = format!(
@@ -119,16 +85,6 @@ struct Times {
     rest: f64,
     returned: f64,
     rss_mib: f64,
-}
-
-fn run_buildbot(bin: &Path, args: &[&str], dir: &Path) {
-    let st = Command::new(bin)
-        .args(args)
-        .arg(dir)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "buildbot {args:?} failed");
 }
 
 // `start` is reaped by `try_wait` in the loop; the panics end the bench process anyway

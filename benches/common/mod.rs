@@ -246,3 +246,51 @@ impl Conn {
         }
     }
 }
+
+/// Builds the release `buildbot` (`cargo build --release`) and returns its path;
+/// `BUILDBOT_BIN` overrides.
+pub fn release_buildbot() -> PathBuf {
+    if let Some(p) = std::env::var_os("BUILDBOT_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "buildbot-cli",
+            "--bin",
+            "buildbot",
+        ])
+        .current_dir(&root)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building buildbot failed");
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"))
+        .join("release")
+        .join("buildbot")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `buildbot ARGS DIR`, which must succeed.
+pub fn run_buildbot(bin: &Path, args: &[&str], dir: &Path) {
+    let st = Command::new(bin)
+        .args(args)
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "buildbot {args:?} failed");
+}

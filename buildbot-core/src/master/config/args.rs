@@ -186,6 +186,29 @@ impl<'a> ComponentArgs<'a> {
         }
     }
 
+    /// A table of strings (`{ k = "v" }`; other values are written as JSON), e.g. `git -c`
+    /// settings or HTTP headers. `None` (an error recorded) when it is not a table.
+    pub fn string_map(&mut self, key: &str) -> Option<BTreeMap<String, String>> {
+        match self.json(key)? {
+            Value::Object(o) => Some(
+                o.into_iter()
+                    .map(|(k, v)| {
+                        let v = v
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string());
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            _ => {
+                let msg = format!("{}: '{key}' must be a table", self.label());
+                self.error(key, msg, None);
+                None
+            }
+        }
+    }
+
     /// Records a warning at `key` (at the table itself if the key is absent).
     pub fn warn(&mut self, key: &str, message: impl Into<String>, hint: Option<String>) {
         let pos = self.entry(key).map(|e| e.key_pos).unwrap_or(self.node.pos);

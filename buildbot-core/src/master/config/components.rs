@@ -841,24 +841,7 @@ pub(crate) fn http_status_push(a: &mut ComponentArgs<'_>) -> Option<ReporterKind
             None
         }
     };
-    let headers = match a.json("headers") {
-        Some(Value::Object(o)) => o
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
-            .collect(),
-        Some(_) => {
-            a.error("headers", "HttpStatusPush: 'headers' must be a table", None);
-            BTreeMap::new()
-        }
-        None => BTreeMap::new(),
-    };
+    let headers = a.string_map("headers").unwrap_or_default();
     Some(ReporterKind::HttpStatusPush {
         auth,
         headers,

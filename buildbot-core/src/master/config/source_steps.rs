@@ -139,24 +139,7 @@ pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
             None,
         );
     }
-    let config = match a.json("config") {
-        None => BTreeMap::new(),
-        Some(Value::Object(o)) => o
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
-            .collect(),
-        Some(_) => {
-            a.error("config", "Git: 'config' must be a table", None);
-            BTreeMap::new()
-        }
-    };
+    let config = a.string_map("config").unwrap_or_default();
     let retry = retry(a);
     let cfg = GitConfig {
         retry,

@@ -4,36 +4,18 @@
 
 use std::time::Duration;
 
-use buildbot_db::Results;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::master::config::{GitConfig, StepCommon};
-use crate::master::results::{StepEnding, step_result_summary};
 use crate::master::workers::{CommandArgs, CommandResult};
 
 use crate::master::engine::build::{BuildStep, StepContext, StepDone, StepError};
 
-use super::source::{self, did_fail, shell_args};
+use super::source::{self, SourceErr, SourceResult, did_fail, shell_args};
 
 /// `git rev-parse HEAD` prints this many hex digits.
 const GIT_HASH_LENGTH: usize = 40;
-
-/// Why a source step stopped early.
-enum GitErr {
-    /// Buildbot's `BuildStepFailed`: the step ends FAILURE (CANCELLED when stopped).
-    Failed,
-    /// Anything else (lost connection, render error, database).
-    Step(StepError),
-}
-
-impl From<StepError> for GitErr {
-    fn from(e: StepError) -> Self {
-        GitErr::Step(e)
-    }
-}
-
-type GitResult<T> = Result<T, GitErr>;
 
 /// `steps.Git`.
 pub(crate) struct GitStep {
@@ -58,7 +40,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// `_dovccmd`: `git [-c k=v]... <command>` in the workdir; fails the step when
     /// `abandon` and the command failed.
-    async fn git(&mut self, command: &[&str], abandon: bool) -> GitResult<CommandResult> {
+    async fn git(&mut self, command: &[&str], abandon: bool) -> SourceResult<CommandResult> {
         let mut full: Vec<Value> = vec![Value::from("git")];
         for (k, v) in &self.cfg.config {
             full.push(Value::from("-c"));
@@ -79,12 +61,12 @@ impl Run<'_> {
                 self.ctx.builder_name(),
                 command.join(" ")
             );
-            return Err(GitErr::Failed);
+            return Err(SourceErr::Failed);
         }
         Ok(res)
     }
 
-    async fn git_rc(&mut self, command: &[&str], abandon: bool) -> GitResult<i64> {
+    async fn git_rc(&mut self, command: &[&str], abandon: bool) -> SourceResult<i64> {
         let res = self.git(command, abandon).await?;
         Ok(if did_fail(&res) {
             res.rc.unwrap_or(-1).max(1)
@@ -93,18 +75,18 @@ impl Run<'_> {
         })
     }
 
-    async fn git_stdout(&mut self, command: &[&str]) -> GitResult<String> {
+    async fn git_stdout(&mut self, command: &[&str]) -> SourceResult<String> {
         let res = self.git(command, true).await?;
         Ok(res.text("stdout"))
     }
 
     /// A file-system command (`stat`, `listdir`, `rmdir`) with its output in `stdio`.
-    async fn fs(&mut self, command: &str, args: CommandArgs) -> GitResult<CommandResult> {
+    async fn fs(&mut self, command: &str, args: CommandArgs) -> SourceResult<CommandResult> {
         Ok(self.ctx.run_command(command, args).await?)
     }
 
     /// `pathExists`.
-    async fn path_exists(&mut self, path: &str) -> GitResult<bool> {
+    async fn path_exists(&mut self, path: &str) -> SourceResult<bool> {
         let args = CommandArgs::new()
             .with("file", path)
             .with("logEnviron", self.cfg.log_environ);
@@ -113,14 +95,14 @@ impl Run<'_> {
     }
 
     /// `runRmdir` of the workdir (`_doClobber`).
-    async fn clobber_dir(&mut self) -> GitResult<()> {
+    async fn clobber_dir(&mut self) -> SourceResult<()> {
         let args = CommandArgs::new()
             .with("dir", self.workdir.as_str())
             .with("logEnviron", self.cfg.log_environ)
             .with("timeout", self.cfg.timeout);
         let res = self.fs("rmdir", args).await?;
         if did_fail(&res) {
-            return Err(GitErr::Step(StepError::Failed(
+            return Err(SourceErr::Step(StepError::Failed(
                 "Failed to delete directory".into(),
             )));
         }
@@ -128,7 +110,7 @@ impl Run<'_> {
     }
 
     /// `_sourcedirIsUpdatable`: `update`, `clobber` or `clone`.
-    async fn updatable(&mut self) -> GitResult<&'static str> {
+    async fn updatable(&mut self) -> SourceResult<&'static str> {
         let args = CommandArgs::new().with("dir", self.workdir.as_str());
         let res = self.fs("listdir", args).await?;
         Ok(match &res.files {
@@ -144,7 +126,7 @@ impl Run<'_> {
     }
 
     /// `_fetch`.
-    async fn fetch(&mut self, abandon: bool) -> GitResult<i64> {
+    async fn fetch(&mut self, abandon: bool) -> SourceResult<i64> {
         let mut required = true;
         if !self.cfg.tags
             && let Some(rev) = self.revision.clone()
@@ -181,7 +163,7 @@ impl Run<'_> {
     }
 
     /// `_fetchOrFallback`.
-    async fn fetch_or_fallback(&mut self) -> GitResult<()> {
+    async fn fetch_or_fallback(&mut self) -> SourceResult<()> {
         let abandon = !self.cfg.retry_fetch && !self.cfg.clobber_on_failure;
         if self.fetch(abandon).await? == 0 {
             return Ok(());
@@ -191,13 +173,13 @@ impl Run<'_> {
         } else if self.cfg.clobber_on_failure {
             self.clobber().await?;
         } else {
-            return Err(GitErr::Failed);
+            return Err(SourceErr::Failed);
         }
         Ok(())
     }
 
     /// `_clone`, with `retry`.
-    async fn clone_repo(&mut self) -> GitResult<i64> {
+    async fn clone_repo(&mut self) -> SourceResult<i64> {
         loop {
             let mut cmd: Vec<String> = vec!["clone".into()];
             let mut switch_to_branch = self.branch != "HEAD";
@@ -245,7 +227,7 @@ impl Run<'_> {
     }
 
     /// `_fullClone`.
-    async fn full_clone(&mut self) -> GitResult<i64> {
+    async fn full_clone(&mut self) -> SourceResult<i64> {
         let rc = self.clone_repo().await?;
         if rc != 0 {
             return Ok(rc);
@@ -269,10 +251,10 @@ impl Run<'_> {
     }
 
     /// `_fullCloneOrFallback`.
-    async fn full_clone_or_fallback(&mut self) -> GitResult<()> {
+    async fn full_clone_or_fallback(&mut self) -> SourceResult<()> {
         if self.full_clone().await? != 0 {
             if !self.cfg.clobber_on_failure {
-                return Err(GitErr::Failed);
+                return Err(SourceErr::Failed);
             }
             self.clobber().await?;
         }
@@ -280,22 +262,22 @@ impl Run<'_> {
     }
 
     /// `clobber`: remove the directory and clone.
-    async fn clobber(&mut self) -> GitResult<()> {
+    async fn clobber(&mut self) -> SourceResult<()> {
         self.clobber_dir().await?;
         if self.full_clone().await? != 0 {
-            return Err(GitErr::Failed);
+            return Err(SourceErr::Failed);
         }
         Ok(())
     }
 
-    async fn sync_submodule(&mut self) -> GitResult<i64> {
+    async fn sync_submodule(&mut self) -> SourceResult<i64> {
         if !self.cfg.submodules {
             return Ok(0);
         }
         self.git_rc(&["submodule", "sync"], true).await
     }
 
-    async fn update_submodule(&mut self) -> GitResult<i64> {
+    async fn update_submodule(&mut self) -> SourceResult<i64> {
         if !self.cfg.submodules {
             return Ok(0);
         }
@@ -313,7 +295,7 @@ impl Run<'_> {
         .await
     }
 
-    async fn clean_submodule(&mut self) -> GitResult<i64> {
+    async fn clean_submodule(&mut self) -> SourceResult<i64> {
         if !self.cfg.submodules {
             return Ok(0);
         }
@@ -326,7 +308,7 @@ impl Run<'_> {
             .await
     }
 
-    async fn mode_incremental(&mut self) -> GitResult<()> {
+    async fn mode_incremental(&mut self) -> SourceResult<()> {
         match self.updatable().await? {
             "clobber" => return self.clobber().await,
             "clone" => return self.full_clone_or_fallback().await,
@@ -338,10 +320,10 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn clean(&mut self) -> GitResult<()> {
+    async fn clean(&mut self) -> SourceResult<()> {
         let clean = ["clean", "-f", "-f", "-d"];
         if self.git_rc(&clean, true).await? != 0 {
-            return Err(GitErr::Failed);
+            return Err(SourceErr::Failed);
         }
         self.fetch_or_fallback().await?;
         for rc in [
@@ -350,16 +332,16 @@ impl Run<'_> {
             self.clean_submodule().await?,
         ] {
             if rc != 0 {
-                return Err(GitErr::Failed);
+                return Err(SourceErr::Failed);
             }
         }
         if self.cfg.submodules && self.git_rc(&clean, true).await? != 0 {
-            return Err(GitErr::Failed);
+            return Err(SourceErr::Failed);
         }
         Ok(())
     }
 
-    async fn fresh(&mut self) -> GitResult<()> {
+    async fn fresh(&mut self) -> SourceResult<()> {
         let clean = ["clean", "-f", "-f", "-d", "-x"];
         if self.git_rc(&clean, false).await? == 0 {
             self.fetch_or_fallback().await?;
@@ -377,7 +359,7 @@ impl Run<'_> {
     }
 
     /// `copy`: keep the repository in `source`, copy it to the workdir.
-    async fn copy(&mut self) -> GitResult<()> {
+    async fn copy(&mut self) -> SourceResult<()> {
         let args = CommandArgs::new()
             .with("dir", self.workdir.as_str())
             .with("logEnviron", self.cfg.log_environ)
@@ -394,12 +376,12 @@ impl Run<'_> {
             .with("timeout", self.cfg.timeout);
         let res = self.fs("cpdir", args).await?;
         if did_fail(&res) {
-            return Err(GitErr::Failed);
+            return Err(SourceErr::Failed);
         }
         Ok(())
     }
 
-    async fn mode_full(&mut self) -> GitResult<()> {
+    async fn mode_full(&mut self) -> SourceResult<()> {
         match self.method.as_deref() {
             Some("clobber") => return self.clobber().await,
             Some("copy") => return self.copy().await,
@@ -419,10 +401,10 @@ impl Run<'_> {
     }
 
     /// `run_vc`.
-    async fn run_vc(&mut self) -> GitResult<()> {
+    async fn run_vc(&mut self) -> SourceResult<()> {
         let version = self.git_stdout(&["--version"]).await?;
         if !version.contains("git") {
-            return Err(GitErr::Step(StepError::Failed(
+            return Err(SourceErr::Step(StepError::Failed(
                 "git is not installed on worker".into(),
             )));
         }
@@ -440,7 +422,7 @@ impl Run<'_> {
         let out = self.git_stdout(&["rev-parse", "HEAD"]).await?;
         let rev = out.trim();
         if rev.len() != GIT_HASH_LENGTH {
-            return Err(GitErr::Failed);
+            return Err(SourceErr::Failed);
         }
         log::info!("got Git revision {rev}");
         self.set_source_property("got_revision", rev);
@@ -498,21 +480,7 @@ impl GitStep {
             retry: cfg.retry,
         };
         let outcome = run.run_vc().await;
-        let results = match outcome {
-            Ok(()) => Results::Success,
-            Err(GitErr::Failed) if ctx.stop_reason().is_some() => Results::Cancelled,
-            Err(GitErr::Failed) => Results::Failure,
-            Err(GitErr::Step(e)) => return Err(e),
-        };
-        let summary = step_result_summary(
-            &desc,
-            results,
-            StepEnding {
-                timed_out: ctx.timed_out,
-                max_lines_reached: ctx.max_lines_reached,
-            },
-        );
-        Ok(StepDone::with_summary(results, summary))
+        source::finish(ctx, &desc, outcome)
     }
 }
 

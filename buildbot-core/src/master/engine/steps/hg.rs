@@ -10,36 +10,18 @@
 
 use std::time::Duration;
 
-use buildbot_db::Results;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::master::config::{MercurialConfig, StepCommon};
-use crate::master::results::{StepEnding, step_result_summary};
 use crate::master::workers::{CommandArgs, CommandResult};
 
 use crate::master::engine::build::{BuildStep, StepContext, StepDone, StepError};
 
-use super::source::{self, did_fail, shell_args};
+use super::source::{self, SourceErr, SourceResult, did_fail, shell_args};
 
 /// `hg parents --template {node}` prints this many hex digits.
 const HG_HASH_LENGTH: usize = 40;
-
-/// Why the step stopped early.
-enum HgErr {
-    /// Buildbot's `BuildStepFailed`: the step ends FAILURE (CANCELLED when stopped).
-    Failed,
-    /// Anything else (lost connection, render error, database).
-    Step(StepError),
-}
-
-impl From<StepError> for HgErr {
-    fn from(e: StepError) -> Self {
-        HgErr::Step(e)
-    }
-}
-
-type HgResult<T> = Result<T, HgErr>;
 
 /// `steps.Mercurial`.
 pub(crate) struct HgStep {
@@ -68,7 +50,12 @@ impl Run<'_> {
 
     /// `_dovccmd`: `hg --verbose <command>` in the workdir; an rc outside `ok` fails the
     /// step when `abandon`.
-    async fn hg(&mut self, command: &[&str], abandon: bool, ok: &[i64]) -> HgResult<CommandResult> {
+    async fn hg(
+        &mut self,
+        command: &[&str],
+        abandon: bool,
+        ok: &[i64],
+    ) -> SourceResult<CommandResult> {
         let mut full: Vec<Value> = vec![Value::from("hg"), Value::from("--verbose")];
         full.extend(command.iter().map(|s| Value::from(*s)));
         let args = shell_args(
@@ -86,17 +73,17 @@ impl Run<'_> {
                 self.ctx.builder_name(),
                 command.join(" ")
             );
-            return Err(HgErr::Failed);
+            return Err(SourceErr::Failed);
         }
         Ok(res)
     }
 
-    async fn hg_stdout(&mut self, command: &[&str], ok: &[i64]) -> HgResult<String> {
+    async fn hg_stdout(&mut self, command: &[&str], ok: &[i64]) -> SourceResult<String> {
         Ok(self.hg(command, true, ok).await?.text("stdout"))
     }
 
     /// `pathExists(workdir/.hg)`.
-    async fn updatable(&mut self) -> HgResult<bool> {
+    async fn updatable(&mut self) -> SourceResult<bool> {
         let args = CommandArgs::new()
             .with("file", format!("{}/.hg", self.workdir))
             .with("logEnviron", self.cfg.log_environ);
@@ -105,7 +92,7 @@ impl Run<'_> {
     }
 
     /// `_clobber`: removes the workdir.
-    async fn remove_workdir(&mut self) -> HgResult<()> {
+    async fn remove_workdir(&mut self) -> SourceResult<()> {
         let args = CommandArgs::new()
             .with("dir", self.workdir.as_str())
             .with("logEnviron", self.cfg.log_environ);
@@ -115,7 +102,7 @@ impl Run<'_> {
 
     /// `_clone`, retried after `retry[0]` seconds (the directory removed first) at most
     /// `retry[1]` times.
-    async fn clone(&mut self) -> HgResult<()> {
+    async fn clone(&mut self) -> SourceResult<()> {
         loop {
             let last = self.retry.is_none_or(|(_, n)| n == 0);
             let url = self.repourl.clone();
@@ -135,46 +122,44 @@ impl Run<'_> {
         }
     }
 
-    /// `_update`: `hg update --clean` to the revision, or the in-repo branch.
-    async fn update(&mut self) -> HgResult<()> {
-        let mut cmd: Vec<String> = vec!["update".into(), "--clean".into()];
-        if let Some(rev) = &self.revision {
-            cmd.extend(["--rev".into(), rev.clone()]);
-        } else if self.inrepo() {
-            cmd.extend([
+    /// `--rev` of `pull` and `update`: the revision, else the in-repo branch.
+    fn rev_args(&self) -> Vec<String> {
+        match (&self.revision, self.inrepo()) {
+            (Some(rev), _) => vec!["--rev".into(), rev.clone()],
+            (None, true) => vec![
                 "--rev".into(),
                 self.update_branch.clone().unwrap_or_default(),
-            ]);
+            ],
+            (None, false) => Vec::new(),
         }
+    }
+
+    /// `_update`: `hg update --clean` to the revision, or the in-repo branch.
+    async fn update(&mut self) -> SourceResult<()> {
+        let mut cmd: Vec<String> = vec!["update".into(), "--clean".into()];
+        cmd.extend(self.rev_args());
         let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
         self.hg(&refs, true, &[]).await?;
         Ok(())
     }
 
     /// `getHgPullCommand`, run.
-    async fn pull(&mut self) -> HgResult<()> {
+    async fn pull(&mut self) -> SourceResult<()> {
         let mut cmd: Vec<String> = vec!["pull".into(), self.repourl.clone()];
-        if let Some(rev) = &self.revision {
-            cmd.extend(["--rev".into(), rev.clone()]);
-        } else if self.inrepo() {
-            cmd.extend([
-                "--rev".into(),
-                self.update_branch.clone().unwrap_or_default(),
-            ]);
-        }
+        cmd.extend(self.rev_args());
         let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
         self.hg(&refs, true, &[]).await?;
         Ok(())
     }
 
-    async fn clobber(&mut self) -> HgResult<()> {
+    async fn clobber(&mut self) -> SourceResult<()> {
         self.remove_workdir().await?;
         self.clone().await?;
         self.update().await
     }
 
     /// `_getCurrentBranch`: `defaultBranch` for dirname branches, else `hg identify`.
-    async fn current_branch(&mut self) -> HgResult<Option<String>> {
+    async fn current_branch(&mut self) -> SourceResult<Option<String>> {
         if !self.inrepo() {
             return Ok(self.cfg.default_branch.clone());
         }
@@ -184,7 +169,7 @@ impl Run<'_> {
 
     /// `_checkBranchChange`: clobber on a branch change (`clobberOnBranchChange`), else
     /// remove the files `hg add`ed and update.
-    async fn check_branch_change(&mut self) -> HgResult<()> {
+    async fn check_branch_change(&mut self) -> SourceResult<()> {
         let current = self.current_branch().await?;
         if current != self.update_branch && self.cfg.clobber_on_branch_change {
             log::info!(
@@ -212,7 +197,7 @@ impl Run<'_> {
     }
 
     /// `clean` (`purge`) or `fresh` (`purge --all`), then pull and update.
-    async fn purge_pull_update(&mut self, all: bool) -> HgResult<()> {
+    async fn purge_pull_update(&mut self, all: bool) -> SourceResult<()> {
         let mut cmd = vec!["--config", "extensions.purge=", "purge"];
         if all {
             cmd.push("--all");
@@ -222,7 +207,7 @@ impl Run<'_> {
         self.check_branch_change().await
     }
 
-    async fn mode_full(&mut self) -> HgResult<()> {
+    async fn mode_full(&mut self) -> SourceResult<()> {
         if self.method.as_deref() == Some("clobber") {
             return self.clobber().await;
         }
@@ -234,7 +219,7 @@ impl Run<'_> {
         self.purge_pull_update(all).await
     }
 
-    async fn mode_incremental(&mut self) -> HgResult<()> {
+    async fn mode_incremental(&mut self) -> SourceResult<()> {
         if self.updatable().await? {
             self.pull().await?;
         } else {
@@ -244,10 +229,10 @@ impl Run<'_> {
     }
 
     /// `run_vc`.
-    async fn run_vc(&mut self) -> HgResult<()> {
+    async fn run_vc(&mut self) -> SourceResult<()> {
         let res = self.hg(&["--version"], false, &[]).await?;
         if did_fail(&res) {
-            return Err(HgErr::Step(StepError::Failed(
+            return Err(SourceErr::Step(StepError::Failed(
                 "Mercurial is not installed on worker".into(),
             )));
         }
@@ -261,7 +246,7 @@ impl Run<'_> {
             .await?;
         let rev = out.trim();
         if rev.len() != HG_HASH_LENGTH {
-            return Err(HgErr::Failed);
+            return Err(SourceErr::Failed);
         }
         log::info!("got Mercurial revision {rev}");
         source::set_source_property(
@@ -318,21 +303,8 @@ impl HgStep {
             env,
             retry: cfg.retry,
         };
-        let results = match run.run_vc().await {
-            Ok(()) => Results::Success,
-            Err(HgErr::Failed) if ctx.stop_reason().is_some() => Results::Cancelled,
-            Err(HgErr::Failed) => Results::Failure,
-            Err(HgErr::Step(e)) => return Err(e),
-        };
-        let summary = step_result_summary(
-            &desc,
-            results,
-            StepEnding {
-                timed_out: ctx.timed_out,
-                max_lines_reached: ctx.max_lines_reached,
-            },
-        );
-        Ok(StepDone::with_summary(results, summary))
+        let outcome = run.run_vc().await;
+        source::finish(ctx, &desc, outcome)
     }
 }
 

@@ -12,6 +12,47 @@ use crate::master::workers::{CommandArgs, CommandOutcome, CommandResult};
 
 use crate::master::engine::build::{StepContext, StepDone, StepError};
 
+/// Why a source step stopped early.
+pub(super) enum SourceErr {
+    /// Buildbot's `BuildStepFailed`: the step ends FAILURE (CANCELLED when stopped).
+    Failed,
+    /// Anything else (lost connection, render error, database).
+    Step(StepError),
+}
+
+impl From<StepError> for SourceErr {
+    fn from(e: StepError) -> Self {
+        SourceErr::Step(e)
+    }
+}
+
+pub(super) type SourceResult<T> = Result<T, SourceErr>;
+
+/// How a source step's run ends: its results (`Failed` while the build is being stopped
+/// is CANCELLED) and Buildbot's summary, or the error that ends it in EXCEPTION.
+pub(super) fn finish(
+    ctx: &StepContext,
+    desc: &StepDescription,
+    outcome: SourceResult<()>,
+) -> Result<StepDone, StepError> {
+    use crate::master::results::{StepEnding, step_result_summary};
+    let results = match outcome {
+        Ok(()) => buildbot_db::Results::Success,
+        Err(SourceErr::Failed) if ctx.stop_reason().is_some() => buildbot_db::Results::Cancelled,
+        Err(SourceErr::Failed) => buildbot_db::Results::Failure,
+        Err(SourceErr::Step(e)) => return Err(e),
+    };
+    let summary = step_result_summary(
+        desc,
+        results,
+        StepEnding {
+            timed_out: ctx.timed_out,
+            max_lines_reached: ctx.max_lines_reached,
+        },
+    );
+    Ok(StepDone::with_summary(results, summary))
+}
+
 /// Source steps describe themselves as `updating` / `update` (plus the codebase).
 pub(super) fn description(common: &StepCommon, codebase: &str) -> StepDescription {
     let mut d = common.description.clone();
