@@ -410,13 +410,19 @@ impl Db {
             return Err(sqlite_err(&path, "the database is not writable", e));
         }
         let target: Arc<str> = path.to_string_lossy().into();
+        let writer = Arc::new(async_std::sync::Mutex::new(slot));
+        writer.lock().await.watch_wal(writer::WalWatch {
+            wal: PathBuf::from(format!("{target}-wal")),
+            pool: conn.clone(),
+            writer: Arc::downgrade(&writer),
+        });
         Ok(Db {
             conn,
             backend: Backend::Sqlite,
             compression: LogCompression::default(),
             compression_limit: 0,
             target,
-            writer: Arc::new(async_std::sync::Mutex::new(slot)),
+            writer,
             has_writer: true,
             stats,
         }
@@ -511,18 +517,9 @@ impl Db {
             return Ok(true);
         }
         let _writes_wait = self.writer().await;
-        let row = self
-            .conn
-            .query_one_raw(sea_orm::Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA wal_checkpoint(TRUNCATE)",
-            ))
+        writer::truncate_wal(&self.conn)
             .await
-            .ctx("checkpointing the SQLite WAL")?;
-        // (busy, WAL frames, frames checkpointed): busy = 1 when it could not finish
-        Ok(row
-            .and_then(|r| r.try_get_by_index::<i64>(0).ok())
-            .is_none_or(|busy| busy == 0))
+            .ctx("checkpointing the SQLite WAL")
     }
 
     /// Close the pool (and the SQLite writer connection). On an SQLite file the WAL is

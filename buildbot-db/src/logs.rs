@@ -416,7 +416,7 @@ impl Db {
             },
         )
         .await?;
-        self.after_write(&w);
+        w.after_write();
         Some(match r {
             Ok(Some(n)) => Ok(Some((n - total, n - 1))),
             Ok(None) => Err(DbError::NotFound { what: "log", id }),

@@ -17,7 +17,8 @@
 //! The WAL stays bounded. A passive checkpoint copies what it can but never waits for a
 //! reader, so under continuous readers (a web UI polling the REST API) it never catches up
 //! and the WAL would grow without end (25,000 builds once left a 4 GB WAL beside a 58 MB
-//! database). So every hundredth writer statement also looks at the WAL's size, and past
+//! database). So every hundredth write (a statement on the writer, or a transaction's
+//! commit, on the writer or the pool) also looks at the WAL's size, and past
 //! [`WAL_LIMIT`] a task takes the writer lock (no write of this process can slip in) and
 //! runs a `TRUNCATE` checkpoint on the pool: it waits (busy timeout) only for readers of
 //! older snapshots, which finish in milliseconds, copies everything and empties the file.
@@ -40,14 +41,14 @@ use sea_orm::{
 
 use crate::stats::DbStats;
 
-/// Writer statements between two checkpoint requests.
+/// Writes between two passive checkpoint requests.
 const CHECKPOINT_EVERY: u64 = 1000;
 
-/// Writer statements between two looks at the WAL's size.
+/// Writes between two looks at the WAL's size.
 const WAL_CHECK_EVERY: u64 = 100;
 
 /// The WAL size (bytes) past which it is checkpointed to completion and truncated; also
-/// SQLite's `journal_size_limit`. Between two looks at most [`WAL_CHECK_EVERY`] statements
+/// SQLite's `journal_size_limit`. Between two looks at most [`WAL_CHECK_EVERY`] writes
 /// are added, so the file stays within a few MiB of this.
 pub const WAL_LIMIT: u64 = 32 * 1024 * 1024;
 
@@ -59,6 +60,33 @@ pub(crate) struct Slot {
     statements: u64,
     /// A checkpoint asked of the pool is running.
     checkpointing: Arc<AtomicBool>,
+    /// Writes seen by [`Slot::after_write`].
+    writes: u64,
+    /// What a checkpoint needs (an SQLite file only).
+    watch: Option<WalWatch>,
+}
+
+/// The WAL file, the pool that checkpoints it and the writer lock a truncating checkpoint
+/// holds.
+pub(crate) struct WalWatch {
+    pub(crate) wal: std::path::PathBuf,
+    pub(crate) pool: sea_orm::DatabaseConnection,
+    pub(crate) writer: std::sync::Weak<async_std::sync::Mutex<Slot>>,
+}
+
+/// A `TRUNCATE` checkpoint on `pool`: `Ok(false)` when a reader or another process kept it
+/// from finishing. The caller holds the writer lock.
+pub(crate) async fn truncate_wal(pool: &sea_orm::DatabaseConnection) -> Result<bool, DbErr> {
+    let row = pool
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ))
+        .await?;
+    // (busy, WAL frames, frames checkpointed): busy = 1 when it could not finish
+    Ok(row
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .is_none_or(|busy| busy == 0))
 }
 
 /// The connection (a `Mutex` only to be `Sync`, as the async lock's guard must be: the
@@ -112,6 +140,50 @@ impl Slot {
 
     pub(crate) fn is_open(&self) -> bool {
         self.conn.is_some()
+    }
+
+    /// Sets what checkpoints of an SQLite file need.
+    pub(crate) fn watch_wal(&mut self, watch: WalWatch) {
+        self.watch = Some(watch);
+    }
+
+    /// After a write (held under the writer lock): every [`WAL_CHECK_EVERY`] writes, a
+    /// truncating checkpoint when the WAL has passed [`WAL_LIMIT`], else every
+    /// [`CHECKPOINT_EVERY`] a passive one; both on the pool, in a task of their own (the
+    /// truncating one waits for this lock, so that no write of ours slips in).
+    pub(crate) fn after_write(&mut self) {
+        self.writes += 1;
+        let n = self.writes;
+        let Some(w) = &self.watch else { return };
+        if !n.is_multiple_of(WAL_CHECK_EVERY) {
+            return;
+        }
+        let full = std::fs::metadata(&w.wal).is_ok_and(|m| m.len() > WAL_LIMIT);
+        if !(full || n.is_multiple_of(CHECKPOINT_EVERY))
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let running = self.checkpointing.clone();
+        let (pool, writer) = (w.pool.clone(), w.writer.clone());
+        async_std::task::spawn(async move {
+            if full {
+                if let Some(writer) = writer.upgrade() {
+                    let _writes_wait = writer.lock_arc().await;
+                    match truncate_wal(&pool).await {
+                        Ok(true) => {}
+                        Ok(false) => log::warn!("SQLite checkpoint: another process kept it busy"),
+                        Err(e) => log::warn!("SQLite checkpoint: {e}"),
+                    }
+                }
+            } else if let Err(e) = pool
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
+                log::debug!("checkpoint: {e}");
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 
     /// Takes the connection out (to close it); later users fall back to the pool.
@@ -240,7 +312,7 @@ impl crate::Db {
         };
         let sql = stmt.sql.as_str();
         let r = run(&mut slot, &self.stats, sql, |c| f(c, sql, &p)).await;
-        self.after_write(&slot);
+        slot.after_write();
         r
     }
 
@@ -292,41 +364,6 @@ impl crate::Db {
         }
         let rows = self.x().query_all_raw(stmt).await?;
         Ok(rows.iter().map(row_ints).collect())
-    }
-
-    /// Asks the pool for a passive checkpoint every [`CHECKPOINT_EVERY`] statements, and for
-    /// a truncating one when the WAL has passed [`WAL_LIMIT`] (looked at every
-    /// [`WAL_CHECK_EVERY`] statements). The writer never checkpoints itself.
-    pub(crate) fn after_write(&self, guard: &Slot) {
-        let n = guard.statements;
-        if !n.is_multiple_of(WAL_CHECK_EVERY) {
-            return;
-        }
-        let full = self.wal_size().is_some_and(|size| size > WAL_LIMIT);
-        if !(full || n.is_multiple_of(CHECKPOINT_EVERY)) {
-            return;
-        }
-        let running = guard.checkpointing.clone();
-        if running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let db = self.clone();
-        async_std::task::spawn(async move {
-            if full {
-                match db.checkpoint().await {
-                    Ok(true) => {}
-                    Ok(false) => log::warn!("SQLite checkpoint: another process kept it busy"),
-                    Err(e) => log::warn!("{e}"),
-                }
-            } else if let Err(e) = db
-                .conn
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                log::debug!("checkpoint: {e}");
-            }
-            running.store(false, Ordering::Release);
-        });
     }
 
     /// Runs an `INSERT … RETURNING` whose columns are all integers and returns the first
@@ -406,9 +443,13 @@ impl WriteTxn {
     }
 
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
-        let r = self.txn.commit().await;
+        let WriteTxn { txn, stats, _guard } = self;
+        let r = txn.commit().await;
         // what the transaction wrote is visible now (its statements counted before)
-        self.stats.count_write();
+        stats.count_write();
+        if let Some(mut g) = _guard {
+            g.after_write();
+        }
         r
     }
 
@@ -515,6 +556,7 @@ impl ExecTxn {
             ExecTxn::Writer { slot, stats, ended } => {
                 let r = Self::in_txn(slot, stats, "COMMIT", |c| c.execute_batch("COMMIT"));
                 stats.count_write();
+                slot.after_write();
                 // a failed COMMIT leaves the transaction open: Drop rolls it back
                 *ended = r.is_ok();
                 r

@@ -60,6 +60,18 @@ fn wal_stays_bounded_under_continuous_readers_and_close_removes_it() {
                 .expect("append");
             largest = largest.max(db.wal_size().unwrap_or(0));
         }
+        // transactions on the pool (buildset submissions) count too: 60 MiB more
+        let ss = db
+            .find_or_create_sourcestamp(&SourceStampSpec::new(Some(""), Some(""), ""))
+            .await
+            .expect("ss");
+        for i in 0..3000u64 {
+            let reason = noise(i + 7, 20 * 1024);
+            db.add_buildset(&NewBuildset::new(&reason, vec![ss], vec![w.builder]))
+                .await
+                .expect("buildset");
+            largest = largest.max(db.wal_size().unwrap_or(0));
+        }
         stop.store(true, Ordering::Relaxed);
         let mut reads = 0;
         for r in readers {
