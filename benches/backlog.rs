@@ -63,7 +63,7 @@ fn config(wport: u16, web: u16) -> String {
 /// One JSON-RPC force of every builder; the HTTP status.
 fn force(web: u16, i: usize) -> u16 {
     let body = format!(
-        r#"{{"jsonrpc":"2.0","id":{i},"method":"force","params":{{"username":"bench","reason":"backlog {i}"}}}}"#
+        r#"{{"jsonrpc":"2.0","id":{i},"method":"force","params":{{"username":"bench <bench@example.org>","reason":"backlog {i}"}}}}"#
     );
     let mut s = TcpStream::connect(("127.0.0.1", web)).unwrap();
     write!(
@@ -75,7 +75,11 @@ fn force(web: u16, i: usize) -> u16 {
     .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+    let code = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    if code != 200 {
+        eprintln!("{resp}");
+    }
+    code
 }
 
 /// Pending requests (a full count: only before the master starts).
