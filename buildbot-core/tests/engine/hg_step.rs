@@ -32,7 +32,7 @@ fn have_hg() -> bool {
 }
 
 /// Submits a buildset for `builder` on `branch` at `revision` and waits for its build.
-async fn run_on(
+pub(crate) async fn run_on(
     tm: &TestMaster,
     builder: &str,
     repo: &str,
@@ -58,7 +58,7 @@ async fn run_on(
         .expect("a build")
 }
 
-async fn got_revision(tm: &TestMaster, b: &BuildRow) -> Option<String> {
+pub(crate) async fn got_revision(tm: &TestMaster, b: &BuildRow) -> Option<String> {
     let props = tm
         .master
         .db()
@@ -71,7 +71,7 @@ async fn got_revision(tm: &TestMaster, b: &BuildRow) -> Option<String> {
 }
 
 /// The output of the step named `show` (the file the checkout left).
-async fn shown(tm: &TestMaster, b: &BuildRow) -> String {
+pub(crate) async fn shown(tm: &TestMaster, b: &BuildRow) -> String {
     let steps = tm.steps(b).await;
     let show = steps.iter().find(|s| s.name == "show").expect("show step");
     tm.stdio(show).await

@@ -18,4 +18,5 @@ mod registry;
 mod schedulers;
 mod source;
 mod strategies;
+mod svn_step;
 mod trigger;

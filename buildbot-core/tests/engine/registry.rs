@@ -93,6 +93,13 @@ async fn every_registered_type_runs_or_is_refused() {
                 None => "repourl = \"/nonexistent\", haltOnFailure = false".into(),
             },
         ),
+        (
+            "SVN",
+            match &svn {
+                Some(u) => format!("repourl = \"{u}\", workdir = \"svnsrc\""),
+                None => "repourl = \"file:///nonexistent\", haltOnFailure = false".into(),
+            },
+        ),
         ("ShellCommand", "command = [\"true\"]".into()),
         ("Configure", "command = [\"true\"]".into()),
         ("Compile", "command = [\"echo\", \"warning: w\"]".into()),
@@ -222,11 +229,11 @@ async fn every_registered_type_runs_or_is_refused() {
         "[protocols.msgpack]\nport = 0\n[[workers]]\nname = \"w1\"\npassword = \"pass1\"\n\
          [[builders]]\nname = \"all\"\nworkernames = [\"w1\"]\nsteps = [\n",
     );
-    // in dependency order: Git clones into the empty build directory; the string is
+    // in dependency order: the string is
     // downloaded before it is uploaded, the directory made before its upload and removal
     let order = [
-        "Git",
         "Mercurial",
+        "SVN",
         "ShellCommand",
         "Configure",
         "Compile",
@@ -241,6 +248,7 @@ async fn every_registered_type_runs_or_is_refused() {
         "MasterShellCommand",
         "SetProperty",
         "Trigger",
+        "Git", // last: its got_revision is the one checked
     ];
     assert_eq!(
         order
@@ -315,8 +323,8 @@ async fn every_registered_type_runs_or_is_refused() {
         .collect();
     assert_eq!(rows.len(), steps.len(), "{rows:?}");
     for r in &rows {
-        if r.name == "hg" && hg.is_none() {
-            eprintln!("SKIP Mercurial step: no hg on this machine");
+        if (r.name == "hg" && hg.is_none()) || (r.name == "svn" && svn.is_none()) {
+            eprintln!("SKIP {} step: its tool is not on this machine", r.name);
             continue;
         }
         assert!(

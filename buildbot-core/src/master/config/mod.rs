@@ -183,7 +183,7 @@ pub use registry::{ChangeSourceFactory, Registry, ReporterFactory, SchedulerFact
 pub use steps::{
     CustomComponent, DirectoryUploadConfig, FileDownloadConfig, FileUploadConfig, GitConfig,
     LockAccess, LockMode, MercurialConfig, ShellCommandConfig, StepCommon, StepConfig, StepKind,
-    StringDownloadConfig, TriggerConfig, WarningCountingConfig,
+    StringDownloadConfig, SvnConfig, TriggerConfig, WarningCountingConfig,
 };
 pub use validate::is_identifier;
 

@@ -116,6 +116,7 @@ impl Registry {
         r.register_step("Trigger", s::trigger);
         r.register_step("Git", super::source_steps::git);
         r.register_step("Mercurial", super::source_steps::mercurial);
+        r.register_step("SVN", super::source_steps::svn);
         r.register_scheduler("ForceScheduler", c::force_scheduler);
         r.register_scheduler("SingleBranchScheduler", c::single_branch);
         r.register_scheduler("AnyBranchScheduler", c::any_branch);

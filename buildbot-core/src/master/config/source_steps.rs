@@ -1,4 +1,4 @@
-//! The source steps' configurations (`Git`, `Mercurial`): Buildbot's argument names,
+//! The source steps' configurations (`Git`, `Mercurial`, `SVN`): Buildbot's argument names,
 //! defaults and checks, and the arguments every source step has (`codebase`,
 //! `alwaysUseLatest`, `timeout`, `env`, `logEnviron`, `retry`).
 
@@ -84,6 +84,42 @@ pub struct MercurialConfig {
     /// `logEnviron` (default true).
     pub log_environ: bool,
     /// `retry = [delay, repeats]` of the clone.
+    pub retry: Option<(u64, u64)>,
+}
+
+/// `SVN`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SvnConfig {
+    /// `repourl` (a branch is usually part of it: `Interpolate` with `%(src::branch)s`).
+    pub repourl: Renderable,
+    /// `mode`: `incremental` (default) or `full`.
+    pub mode: String,
+    /// `method` for `full`: `clean`, `fresh` (default), `clobber`, `copy`, `export`.
+    pub method: Option<String>,
+    /// `username`.
+    pub username: Option<String>,
+    /// `password` (sent obfuscated: the worker's log shows `XXXXXX`).
+    pub password: Option<String>,
+    /// `extra_args` for every svn command.
+    pub extra_args: Vec<String>,
+    /// `keep_on_purge`: paths `clean`/`fresh` keep.
+    pub keep_on_purge: Vec<String>,
+    /// `depth`.
+    pub depth: Option<String>,
+    /// `preferLastChangedRev`: `got_revision` is the last changed revision.
+    pub prefer_last_changed_rev: bool,
+    /// `codebase` (default `""`).
+    pub codebase: String,
+    /// `alwaysUseLatest`.
+    pub always_use_latest: bool,
+    /// `timeout` (default 1200).
+    pub timeout: u64,
+    /// `env`.
+    pub env: BTreeMap<String, Renderable>,
+    /// `logEnviron` (default true).
+    pub log_environ: bool,
+    /// `retry = [delay, repeats]` of the checkout.
     pub retry: Option<(u64, u64)>,
 }
 
@@ -196,4 +232,36 @@ pub(crate) fn mercurial(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
         repourl: repourl?,
     };
     Some(StepKind::Mercurial(cfg))
+}
+
+pub(crate) fn svn(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
+    let repourl = a.req_renderable("repourl");
+    let mode = a
+        .choice("mode", &["incremental", "full"])
+        .unwrap_or_else(|| "incremental".into());
+    let method = a.str("method");
+    if let Some(m) = &method
+        && !["clean", "fresh", "clobber", "copy", "export"].contains(&m.as_str())
+    {
+        let msg = format!("SVN: method {m} is not one of clean, fresh, clobber, copy, export");
+        a.error("method", msg, None);
+    }
+    let cfg = SvnConfig {
+        mode,
+        method,
+        username: a.str("username"),
+        password: a.str("password"),
+        extra_args: a.str_list("extra_args").unwrap_or_default(),
+        keep_on_purge: a.str_list("keep_on_purge").unwrap_or_default(),
+        depth: a.str("depth"),
+        prefer_last_changed_rev: a.bool("preferLastChangedRev", false),
+        codebase: a.str("codebase").unwrap_or_default(),
+        always_use_latest: a.bool("alwaysUseLatest", false),
+        timeout: a.uint("timeout").unwrap_or(1200),
+        env: a.renderable_map("env").unwrap_or_default(),
+        log_environ: a.bool("logEnviron", true),
+        retry: retry(a),
+        repourl: repourl?,
+    };
+    Some(StepKind::Svn(cfg))
 }

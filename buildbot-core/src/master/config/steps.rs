@@ -10,7 +10,7 @@ use buildbot_db::Results;
 use serde_json::Value;
 
 use super::args::ComponentArgs;
-pub use super::source_steps::{GitConfig, MercurialConfig};
+pub use super::source_steps::{GitConfig, MercurialConfig, SvnConfig};
 use crate::master::properties::Renderable;
 use crate::master::results::{ResultFlags, StepDescription};
 
@@ -351,6 +351,8 @@ pub enum StepKind {
     Git(GitConfig),
     /// `Mercurial`.
     Mercurial(MercurialConfig),
+    /// `SVN`.
+    Svn(SvnConfig),
     /// A type registered by the embedder.
     Custom(CustomComponent),
 }
@@ -375,6 +377,7 @@ impl StepKind {
             StepKind::Trigger(_) => "Trigger",
             StepKind::Git(_) => "Git",
             StepKind::Mercurial(_) => "Mercurial",
+            StepKind::Svn(_) => "SVN",
             StepKind::Custom(c) => &c.type_name,
         }
     }
@@ -393,6 +396,7 @@ impl StepKind {
             StepKind::Trigger(_) => "trigger",
             StepKind::Git(_) => "git",
             StepKind::Mercurial(_) => "hg",
+            StepKind::Svn(_) => "svn",
             other => other.type_name(),
         }
     }
@@ -414,7 +418,8 @@ impl StepKind {
             | StepKind::RemoveDirectory { .. }
             | StepKind::MasterShellCommand { .. }
             | StepKind::Git(_)
-            | StepKind::Mercurial(_) => halt,
+            | StepKind::Mercurial(_)
+            | StepKind::Svn(_) => halt,
             StepKind::Test(_) => ResultFlags {
                 warn_on_failure: true,
                 ..ResultFlags::default()

@@ -211,6 +211,7 @@ async fn run_one_step(b: &Arc<Build>, sc: &StepConfig) -> Result<(Results, Strin
                         | StepKind::SetPropertyFromCommand { .. }
                         | StepKind::Git(_)
                         | StepKind::Mercurial(_)
+                        | StepKind::Svn(_)
                 ) {
                     let cur = crate::master::results::step_current_summary(&sc.common.description);
                     if let Err(e) = ctx.set_state_string(&cur).await {

@@ -5,7 +5,7 @@
 //! * `transfer` — `FileUpload`, `DirectoryUpload`, `FileDownload`, `StringDownload`;
 //! * `fs` — `MakeDirectory`, `RemoveDirectory`;
 //! * `master_shell` — `MasterShellCommand` (runs on the master);
-//! * `git`, `hg` — `Git`, `Mercurial` (sequences of ordinary remote commands), with what
+//! * `git`, `hg`, `svn` — `Git`, `Mercurial`, `SVN` (sequences of ordinary remote commands), with what
 //!   source steps share in `source`;
 //! * `trigger` — `Trigger`;
 //! * `SetProperty` and custom steps registered with
@@ -17,6 +17,7 @@ mod hg;
 mod master_shell;
 mod shell;
 mod source;
+mod svn;
 mod transfer;
 mod trigger;
 
@@ -90,6 +91,10 @@ pub(crate) fn make_step(sc: &StepConfig) -> Option<Arc<dyn BuildStep>> {
             cfg: c.clone(),
         }),
         StepKind::Mercurial(c) => Arc::new(hg::HgStep {
+            common,
+            cfg: c.clone(),
+        }),
+        StepKind::Svn(c) => Arc::new(svn::SvnStep {
             common,
             cfg: c.clone(),
         }),
