@@ -6,6 +6,7 @@
 
 mod crash;
 mod fuzz;
+mod git_modes;
 mod harness;
 mod hg_step;
 mod housekeeping;
