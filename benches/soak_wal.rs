@@ -6,7 +6,7 @@
 //! any worker connects; then the workers connect and the backlog drains while a client
 //! reads `GET /api/v2/builds?limit=50&order=-buildid` on the web server without pause.
 //! Every 100 ms the WAL's size is read. Printed: the largest WAL (bound: `WAL_LIMIT` plus
-//! what 100 writer statements add), the builds/s of each fifth of the backlog (it must not
+//! what ten writes add), the builds/s of each fifth of the backlog (it must not
 //! fall), the REST reads and their latency, the database file at the end (Python Buildbot
 //! 4.3 keeps the same data in comparable space), and whether a WAL is left after the
 //! master stopped and the database closed.
@@ -174,7 +174,7 @@ fn main() {
             lat.last().unwrap()
         );
         println!(
-            "soak_wal: largest WAL {} (bound: buildbot_db::WAL_LIMIT, 32 MiB, plus what 100 writer statements add); database file {}",
+            "soak_wal: largest WAL {} (bound: buildbot_db::WAL_LIMIT, 32 MiB, plus what ten writes add); database file {}",
             mib(largest_wal.load(Ordering::Relaxed)),
             mib(std::fs::metadata(base.join("state.sqlite")).unwrap().len())
         );

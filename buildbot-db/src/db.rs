@@ -414,7 +414,6 @@ impl Db {
         writer.lock().await.watch_wal(writer::WalWatch {
             wal: PathBuf::from(format!("{target}-wal")),
             pool: conn.clone(),
-            writer: Arc::downgrade(&writer),
         });
         Ok(Db {
             conn,
@@ -572,8 +571,19 @@ impl Db {
     }
 
     /// The writer lock, held (SQLite; see `writer.rs`).
+    /// This process's writer lock. A truncating checkpoint that a write marked due runs
+    /// first, under it (see `writer.rs`).
     pub(crate) async fn writer(&self) -> SlotGuard {
-        self.writer.lock_arc().await
+        let mut g = self.writer.lock_arc().await;
+        if g.truncate_pending {
+            g.truncate_pending = false;
+            match writer::truncate_wal(&self.conn).await {
+                Ok(true) => {}
+                Ok(false) => log::warn!("SQLite checkpoint: another process kept it busy"),
+                Err(e) => log::warn!("SQLite checkpoint: {e}"),
+            }
+        }
+        g
     }
 }
 

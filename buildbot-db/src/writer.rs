@@ -17,11 +17,12 @@
 //! The WAL stays bounded. A passive checkpoint copies what it can but never waits for a
 //! reader, so under continuous readers (a web UI polling the REST API) it never catches up
 //! and the WAL would grow without end (25,000 builds once left a 4 GB WAL beside a 58 MB
-//! database). So every hundredth write (a statement on the writer, or a transaction's
+//! database). So every tenth write (a statement on the writer, or a transaction's
 //! commit, on the writer or the pool) also looks at the WAL's size, and past
-//! [`WAL_LIMIT`] a task takes the writer lock (no write of this process can slip in) and
-//! runs a `TRUNCATE` checkpoint on the pool: it waits (busy timeout) only for readers of
-//! older snapshots, which finish in milliseconds, copies everything and empties the file.
+//! [`WAL_LIMIT`] the next write to take the writer lock first runs a `TRUNCATE` checkpoint
+//! on the pool (so no write of this process slips in, however busy it is): it waits (busy
+//! timeout) only for readers of older snapshots, which finish in milliseconds, copies
+//! everything and empties the file.
 //! `journal_size_limit` trims the file to that size whenever SQLite resets it by itself.
 //!
 //! For PostgreSQL, MySQL and in-memory SQLite there is no writer: statements take the
@@ -45,7 +46,7 @@ use crate::stats::DbStats;
 const CHECKPOINT_EVERY: u64 = 1000;
 
 /// Writes between two looks at the WAL's size.
-const WAL_CHECK_EVERY: u64 = 100;
+const WAL_CHECK_EVERY: u64 = 10;
 
 /// The WAL size (bytes) past which it is checkpointed to completion and truncated; also
 /// SQLite's `journal_size_limit`. Between two looks at most [`WAL_CHECK_EVERY`] writes
@@ -64,14 +65,14 @@ pub(crate) struct Slot {
     writes: u64,
     /// What a checkpoint needs (an SQLite file only).
     watch: Option<WalWatch>,
+    /// The WAL has passed [`WAL_LIMIT`]: the next taker of the writer lock truncates it.
+    pub(crate) truncate_pending: bool,
 }
 
-/// The WAL file, the pool that checkpoints it and the writer lock a truncating checkpoint
-/// holds.
+/// The WAL file and the pool that checkpoints it.
 pub(crate) struct WalWatch {
     pub(crate) wal: std::path::PathBuf,
     pub(crate) pool: sea_orm::DatabaseConnection,
-    pub(crate) writer: std::sync::Weak<async_std::sync::Mutex<Slot>>,
 }
 
 /// A `TRUNCATE` checkpoint on `pool`: `Ok(false)` when a reader or another process kept it
@@ -147,10 +148,10 @@ impl Slot {
         self.watch = Some(watch);
     }
 
-    /// After a write (held under the writer lock): every [`WAL_CHECK_EVERY`] writes, a
-    /// truncating checkpoint when the WAL has passed [`WAL_LIMIT`], else every
-    /// [`CHECKPOINT_EVERY`] a passive one; both on the pool, in a task of their own (the
-    /// truncating one waits for this lock, so that no write of ours slips in).
+    /// After a write (held under the writer lock): every [`WAL_CHECK_EVERY`] writes, marks a
+    /// truncating checkpoint due when the WAL has passed [`WAL_LIMIT`] (the next taker of the
+    /// lock runs it: `Db::writer`), else every [`CHECKPOINT_EVERY`] asks the pool for a
+    /// passive one in a task of its own.
     pub(crate) fn after_write(&mut self) {
         self.writes += 1;
         let n = self.writes;
@@ -158,25 +159,17 @@ impl Slot {
         if !n.is_multiple_of(WAL_CHECK_EVERY) {
             return;
         }
-        let full = std::fs::metadata(&w.wal).is_ok_and(|m| m.len() > WAL_LIMIT);
-        if !(full || n.is_multiple_of(CHECKPOINT_EVERY))
-            || self.checkpointing.swap(true, Ordering::AcqRel)
-        {
+        if std::fs::metadata(&w.wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            self.truncate_pending = true;
+            return;
+        }
+        if !n.is_multiple_of(CHECKPOINT_EVERY) || self.checkpointing.swap(true, Ordering::AcqRel) {
             return;
         }
         let running = self.checkpointing.clone();
-        let (pool, writer) = (w.pool.clone(), w.writer.clone());
+        let pool = w.pool.clone();
         async_std::task::spawn(async move {
-            if full {
-                if let Some(writer) = writer.upgrade() {
-                    let _writes_wait = writer.lock_arc().await;
-                    match truncate_wal(&pool).await {
-                        Ok(true) => {}
-                        Ok(false) => log::warn!("SQLite checkpoint: another process kept it busy"),
-                        Err(e) => log::warn!("SQLite checkpoint: {e}"),
-                    }
-                }
-            } else if let Err(e) = pool
+            if let Err(e) = pool
                 .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
                 .await
             {
