@@ -142,3 +142,79 @@ async fn git_modes_on_each_prior_state_and_a_hostile_branch_name() {
     assert!(!Path::new("pwned").exists() && !Path::new("pwned2").exists());
     tm.master.stop().await.unwrap();
 }
+
+/// A build directory with a submodule: `submodules = true` checks it out, and a later
+/// `fresh` build cleans inside it too.
+#[async_std::test]
+async fn git_submodules_are_checked_out_and_cleaned() {
+    init_log();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // the submodule's repository
+    let sub = root.join("sub.git");
+    std::fs::create_dir_all(&sub).unwrap();
+    git(&sub, &["init", "-q", "-b", "master"]);
+    std::fs::write(sub.join("lib.txt"), "lib\n").unwrap();
+    git(&sub, &["add", "."]);
+    git(&sub, &["commit", "-q", "-m", "lib"]);
+    // the superproject
+    let top = root.join("top");
+    std::fs::create_dir_all(&top).unwrap();
+    git(&top, &["init", "-q", "-b", "master"]);
+    std::fs::write(top.join("file.txt"), "top\n").unwrap();
+    git(&top, &["add", "."]);
+    git(
+        &top,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            sub.to_str().unwrap(),
+            "lib",
+        ],
+    );
+    git(&top, &["commit", "-q", "-m", "with lib"]);
+    let url = top.to_str().unwrap().to_owned();
+    let text = format!(
+        r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[[builders]]
+name = "sub"
+workernames = ["w1"]
+steps = [
+  {{ type = "Git", repourl = "{url}", mode = "full", method = "fresh", submodules = true, config = {{ "protocol.file.allow" = "always" }} }},
+  {{ type = "ShellCommand", name = "show", command = ["cat", "lib/lib.txt"] }},
+]
+[[schedulers]]
+type = "ForceScheduler"
+name = "force"
+builderNames = ["sub"]
+"#
+    );
+    let cfg = parse_config(&text, "master.cfg", &Registry::new())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let tm = TestMaster::start(cfg).await;
+    let w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    within(120, "submodules", async {
+        let b = tm.run("sub").await;
+        assert_eq!(b.results, Some(0), "{b:?}");
+        assert_eq!(printed(&tm, &b).await, "lib");
+        // an untracked file inside the submodule is cleaned by the next fresh build
+        let junk = w._dir.path().join("sub/build/lib/junk.txt");
+        std::fs::write(&junk, "x").unwrap();
+        let b = tm.run("sub").await;
+        assert_eq!(b.results, Some(0), "{b:?}");
+        assert_eq!(printed(&tm, &b).await, "lib");
+        assert!(!junk.exists(), "cleaned inside the submodule");
+    })
+    .await;
+    tm.master.stop().await.unwrap();
+}

@@ -79,8 +79,11 @@ fn wal_stays_bounded_under_continuous_readers_and_close_removes_it() {
             reads += r.await;
         }
         assert!(reads > 100, "the readers ran throughout ({reads} reads)");
-        // the limit plus what ten writes add (a 64 KiB chunk or a 20 KiB buildset each)
-        let bound = WAL_LIMIT + 8 * 1024 * 1024;
+        // the limit plus what ten writes add (a 64 KiB chunk or a 20 KiB buildset each),
+        // with room for a loaded machine (seen: 44.6 MB with the whole suite running;
+        // without the bound it passes 140 MB)
+        let bound = WAL_LIMIT + 24 * 1024 * 1024;
+        eprintln!("largest WAL: {largest} bytes");
         assert!(
             largest <= bound,
             "the WAL reached {largest} bytes (bound {bound})"
