@@ -218,3 +218,87 @@ builderNames = ["sub"]
     .await;
     tm.master.stop().await.unwrap();
 }
+
+/// `sshPrivateKey` and `sshHostKey`: git reaches an `ssh://` repository through
+/// `GIT_SSH_COMMAND` with the key (mode 0400) and the known host written beside the
+/// workdir for the step only; the key never shows in the log. The `ssh` here is a
+/// stand-in that records how it was called and runs the remote command locally.
+#[async_std::test]
+async fn git_over_ssh_with_a_private_key_and_a_host_key() {
+    init_log();
+    let dir = tempfile::tempdir().unwrap();
+    let bare = repo(dir.path());
+    let bin = dir.path().join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.path().join("ssh.log");
+    let script = r#"#!/bin/sh
+prev=""
+for a in "$@"; do
+  if [ "$prev" = "-i" ]; then
+    echo "key: $(cat "$a")" >> "$FAKE_SSH_LOG"
+    ls -l "$a" | cut -c1-10 >> "$FAKE_SSH_LOG"
+  fi
+  case "$a" in UserKnownHostsFile=*) echo "hosts: $(cat "${a#UserKnownHostsFile=}")" >> "$FAKE_SSH_LOG";; esac
+  prev="$a"
+done
+echo "args: $*" >> "$FAKE_SSH_LOG"
+eval "last=\${$#}"
+exec sh -c "$last"
+"#;
+    std::fs::write(bin.join("ssh"), script).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let text = format!(
+        r#"
+[protocols.msgpack]
+port = 0
+[[workers]]
+name = "w1"
+password = "pass1"
+[[builders]]
+name = "ssh"
+workernames = ["w1"]
+steps = [
+  {{ type = "Git", repourl = "ssh://fakehost{bare}", sshPrivateKey = "PRIVATE-KEY-TEXT", sshHostKey = "ssh-ed25519 AAAAhost", env = {{ PATH = "{bin}:/usr/bin:/bin", FAKE_SSH_LOG = "{log}" }} }},
+  {{ type = "ShellCommand", name = "show", command = ["cat", "file.txt"] }},
+]
+[[schedulers]]
+type = "ForceScheduler"
+name = "force"
+builderNames = ["ssh"]
+"#,
+        bin = bin.display(),
+        log = log.display()
+    );
+    let cfg = parse_config(&text, "master.cfg", &Registry::new())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let tm = TestMaster::start(cfg).await;
+    let w = OwnWorker::start(tm.port(), W1);
+    tm.wait_worker(W1).await;
+    within(120, "git over ssh", async {
+        let b = tm.run("ssh").await;
+        let steps = tm.steps(&b).await;
+        let git_step = steps.iter().find(|s| s.name == "git").unwrap();
+        let stdio = tm.stdio(git_step).await;
+        assert_eq!(b.results, Some(0), "{stdio}");
+        assert_eq!(printed(&tm, &b).await, "v2");
+        let calls = std::fs::read_to_string(&log).unwrap();
+        assert!(calls.contains("key: PRIVATE-KEY-TEXT"), "{calls}");
+        assert!(calls.contains("-r--------"), "mode 0400: {calls}");
+        assert!(calls.contains("hosts: * ssh-ed25519 AAAAhost"), "{calls}");
+        assert!(
+            calls.contains("BatchMode=yes") && calls.contains("fakehost"),
+            "{calls}"
+        );
+        assert!(!stdio.contains("PRIVATE-KEY-TEXT"), "the key is not logged");
+        assert!(
+            !w._dir.path().join("ssh/.build.buildbot").exists(),
+            "the key is removed after the step"
+        );
+    })
+    .await;
+    tm.master.stop().await.unwrap();
+}

@@ -55,6 +55,12 @@ pub struct GitConfig {
     /// `retry = [delay, repeats]`: after a failed clone, wait `delay` seconds, remove the
     /// directory and clone again, at most `repeats` times.
     pub retry: Option<(u64, u64)>,
+    /// `sshPrivateKey`: the key's text (e.g. `%(secret:key)s` once secrets exist), written
+    /// on the worker beside the workdir for the step's duration (mode 0400, then removed).
+    pub ssh_private_key: Option<Renderable>,
+    /// `sshHostKey` (the server's public key) or `sshKnownHosts` (a known_hosts file's
+    /// text); without either, ssh's own known hosts are used.
+    pub ssh_known_hosts: Option<String>,
 }
 
 /// `Mercurial`.
@@ -177,7 +183,32 @@ pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
     }
     let config = a.string_map("config").unwrap_or_default();
     let retry = retry(a);
+    let ssh_private_key = a.renderable_str("sshPrivateKey");
+    let host_key = a.str("sshHostKey");
+    let known_hosts = a.str("sshKnownHosts");
+    for (key, given) in [
+        ("sshHostKey", host_key.is_some()),
+        ("sshKnownHosts", known_hosts.is_some()),
+    ] {
+        if given && ssh_private_key.is_none() {
+            a.error(
+                key,
+                format!("Git: sshPrivateKey must be provided in order use {key}"),
+                None,
+            );
+        }
+    }
+    if host_key.is_some() && known_hosts.is_some() {
+        a.error(
+            "sshKnownHosts",
+            "Git: only one of sshHostKey and sshKnownHosts can be provided",
+            None,
+        );
+    }
+    let ssh_known_hosts = known_hosts.or(host_key.map(|k| format!("* {k}")));
     let cfg = GitConfig {
+        ssh_private_key,
+        ssh_known_hosts,
         retry,
         branch,
         mode,

@@ -1127,3 +1127,35 @@ fn force_scheduler_mistakes_are_located() {
         );
     }
 }
+
+#[test]
+fn git_ssh_options_are_checked() {
+    let step = |extra: &str| {
+        F1.replace(
+            "steps = [{ type = \"ShellCommand\", command = [\"sh\", \"-c\", \"echo hello\"] }]",
+            &format!("steps = [{{ type = \"Git\", repourl = \"ssh://h/r\"{extra} }}]"),
+        )
+    };
+    let errs = errors(&step(", sshHostKey = \"k\""));
+    assert!(
+        errs.len() == 1
+            && errs[0].contains("sshPrivateKey must be provided in order use sshHostKey"),
+        "{errs:?}"
+    );
+    let errs = errors(&step(
+        ", sshPrivateKey = \"p\", sshHostKey = \"k\", sshKnownHosts = \"h\"",
+    ));
+    assert!(
+        errs.len() == 1 && errs[0].contains("only one of sshHostKey and sshKnownHosts"),
+        "{errs:?}"
+    );
+    let c = load(&step(
+        ", sshPrivateKey = \"p\", sshHostKey = \"ssh-ed25519 AAAA\"",
+    ))
+    .unwrap()
+    .config;
+    let StepKind::Git(g) = &c.builders[0].steps[0].kind else {
+        panic!()
+    };
+    assert_eq!(g.ssh_known_hosts.as_deref(), Some("* ssh-ed25519 AAAA"));
+}

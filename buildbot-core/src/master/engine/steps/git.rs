@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::master::config::{GitConfig, StepCommon};
-use crate::master::workers::{CommandArgs, CommandResult};
+use crate::master::workers::{CommandArgs, CommandResult, DownloadSource, TransferOptions};
 
 use crate::master::engine::build::{BuildStep, StepContext, StepDone, StepError};
 
@@ -35,6 +35,8 @@ struct Run<'a> {
     method: Option<String>,
     env: serde_json::Map<String, Value>,
     retry: Option<(u64, u64)>,
+    /// `sshPrivateKey`, rendered.
+    ssh_key: Option<String>,
 }
 
 impl Run<'_> {
@@ -400,8 +402,66 @@ impl Run<'_> {
         source::set_source_property(self.ctx, &self.cfg.codebase, name, value, "Git");
     }
 
-    /// `run_vc`.
+    /// A file written on the worker by a download (mode 0400), in `dir` of the builder.
+    async fn put_file(&mut self, dir: &str, name: &str, text: &str) -> SourceResult<()> {
+        let args = CommandArgs::new()
+            .with("workdir", dir)
+            .with("workerdest", name);
+        let opts = TransferOptions::new().blocksize(16384).mode(0o400);
+        let worker = self.ctx.worker().clone();
+        let cmd = worker
+            .download_file(
+                self.ctx.builder_name(),
+                args,
+                DownloadSource::Bytes(text.as_bytes().to_vec()),
+                opts,
+            )
+            .await
+            .map_err(|e| SourceErr::Step(super::map_worker_err(e)))?;
+        if did_fail(&self.ctx.follow_command(cmd, false).await?) {
+            return Err(SourceErr::Failed);
+        }
+        Ok(())
+    }
+
+    /// `_downloadSshPrivateKeyIfNeeded`: the key (and known hosts) in `.<workdir>.buildbot`
+    /// beside the workdir, and `GIT_SSH_COMMAND` naming them. The directory, if any.
+    async fn ssh_setup(&mut self) -> SourceResult<Option<String>> {
+        let Some(key) = self.ssh_key.clone() else {
+            return Ok(None);
+        };
+        let data = format!(".{}.buildbot", self.workdir);
+        let base = self
+            .ctx
+            .property("builddir")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.put_file(&data, "ssh-key", &key).await?;
+        let mut ssh = format!("ssh -o 'BatchMode=yes' -i '{base}/{data}/ssh-key'");
+        if let Some(hosts) = self.cfg.ssh_known_hosts.clone() {
+            self.put_file(&data, "ssh-known-hosts", &hosts).await?;
+            ssh.push_str(&format!(
+                " -o 'UserKnownHostsFile={base}/{data}/ssh-known-hosts'"
+            ));
+        }
+        self.env.insert("GIT_SSH_COMMAND".into(), Value::from(ssh));
+        Ok(Some(data))
+    }
+
+    /// `run_vc`, with the ssh files removed afterwards whatever happened.
     async fn run_vc(&mut self) -> SourceResult<()> {
+        let data = self.ssh_setup().await?;
+        let r = self.run_vc_inner().await;
+        if let Some(dir) = data {
+            let args = CommandArgs::new()
+                .with("dir", dir.as_str())
+                .with("logEnviron", self.cfg.log_environ);
+            self.fs("rmdir", args).await?;
+        }
+        r
+    }
+
+    async fn run_vc_inner(&mut self) -> SourceResult<()> {
         let version = self.git_stdout(&["--version"]).await?;
         if !version.contains("git") {
             return Err(SourceErr::Step(StepError::Failed(
@@ -458,6 +518,10 @@ impl GitStep {
         let repourl = ctx.render_string("repourl", &cfg.repourl)?;
         let workdir = super::workdir(ctx, &self.common)?;
         let env = source::render_env(ctx, &cfg.env)?;
+        let ssh_key = match &cfg.ssh_private_key {
+            Some(k) => Some(ctx.render_string("sshPrivateKey", k)?),
+            None => None,
+        };
         let method = match (cfg.mode.as_str(), &cfg.method) {
             ("incremental", _) => None,
             (_, Some(m)) => Some(m.clone()),
@@ -478,6 +542,7 @@ impl GitStep {
             method,
             env,
             retry: cfg.retry,
+            ssh_key,
         };
         let outcome = run.run_vc().await;
         source::finish(ctx, &desc, outcome)
