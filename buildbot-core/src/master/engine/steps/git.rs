@@ -500,52 +500,39 @@ impl Run<'_> {
 impl GitStep {
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
         let cfg = &self.cfg;
-        let desc = source::description(&self.common, &cfg.codebase);
-        ctx.set_state_string(&crate::master::results::step_current_summary(&desc))
-            .await?;
         let default_branch = ctx.render_string("branch", &cfg.branch)?;
-        let (branch, revision) = match source::branch_and_revision(
-            ctx,
-            &cfg.codebase,
-            cfg.always_use_latest,
-            Some(default_branch),
-        )
-        .await?
-        {
-            Ok((b, r)) => (b.unwrap_or_default(), r),
+        let common = source::Common {
+            step: &self.common,
+            codebase: &cfg.codebase,
+            always_use_latest: cfg.always_use_latest,
+            repourl: &cfg.repourl,
+            env: &cfg.env,
+            mode: &cfg.mode,
+            method: cfg.method.as_deref(),
+        };
+        let st = match source::start(ctx, common, Some(default_branch)).await? {
+            Ok(st) => st,
             Err(done) => return Ok(done),
         };
-        let repourl = ctx.render_string("repourl", &cfg.repourl)?;
-        let workdir = super::workdir(ctx, &self.common)?;
-        let env = source::render_env(ctx, &cfg.env)?;
         let ssh_key = match &cfg.ssh_private_key {
             Some(k) => Some(ctx.render_string("sshPrivateKey", k)?),
             None => None,
         };
-        let method = match (cfg.mode.as_str(), &cfg.method) {
-            ("incremental", _) => None,
-            (_, Some(m)) => Some(m.clone()),
-            (_, None) => Some("fresh".to_owned()),
-        };
-        ctx.keep_output(true);
+        let branch = st.branch.filter(|b| !b.is_empty());
         let mut run = Run {
             ctx,
             cfg,
-            workdir,
-            repourl,
-            branch: if branch.is_empty() {
-                "HEAD".into()
-            } else {
-                branch
-            },
-            revision,
-            method,
-            env,
+            workdir: st.workdir,
+            repourl: st.repourl,
+            branch: branch.unwrap_or_else(|| "HEAD".into()),
+            revision: st.revision,
+            method: st.method,
+            env: st.env,
             retry: cfg.retry,
             ssh_key,
         };
         let outcome = run.run_vc().await;
-        source::finish(ctx, &desc, outcome)
+        source::finish(ctx, &st.desc, outcome)
     }
 }
 

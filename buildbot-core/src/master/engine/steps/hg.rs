@@ -263,48 +263,39 @@ impl Run<'_> {
 impl HgStep {
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
         let cfg = &self.cfg;
-        let desc = source::description(&self.common, &cfg.codebase);
-        ctx.set_state_string(&crate::master::results::step_current_summary(&desc))
-            .await?;
-        let (branch, revision) = match source::branch_and_revision(
-            ctx,
-            &cfg.codebase,
-            cfg.always_use_latest,
-            cfg.default_branch.clone(),
-        )
-        .await?
-        {
-            Ok(v) => v,
+        let common = source::Common {
+            step: &self.common,
+            codebase: &cfg.codebase,
+            always_use_latest: cfg.always_use_latest,
+            repourl: &cfg.repourl,
+            env: &cfg.env,
+            mode: &cfg.mode,
+            method: cfg.method.as_deref(),
+        };
+        let st = match source::start(ctx, common, cfg.default_branch.clone()).await? {
+            Ok(st) => st,
             Err(done) => return Ok(done),
         };
-        let mut repourl = ctx.render_string("repourl", &cfg.repourl)?;
+        let mut repourl = st.repourl;
         let update_branch = if cfg.branch_type == "dirname" {
-            repourl.push_str(branch.as_deref().unwrap_or(""));
-            branch
+            repourl.push_str(st.branch.as_deref().unwrap_or(""));
+            st.branch
         } else {
-            Some(branch.unwrap_or_else(|| "default".into()))
+            Some(st.branch.unwrap_or_else(|| "default".into()))
         };
-        let method = match (cfg.mode.as_str(), &cfg.method) {
-            ("incremental", _) => None,
-            (_, Some(m)) => Some(m.clone()),
-            (_, None) => Some("fresh".to_owned()),
-        };
-        let workdir = super::workdir(ctx, &self.common)?;
-        let env = source::render_env(ctx, &cfg.env)?;
-        ctx.keep_output(true);
         let mut run = Run {
             ctx,
             cfg,
-            workdir,
+            workdir: st.workdir,
             repourl,
-            revision,
+            revision: st.revision,
             update_branch,
-            method,
-            env,
+            method: st.method,
+            env: st.env,
             retry: cfg.retry,
         };
         let outcome = run.run_vc().await;
-        source::finish(ctx, &desc, outcome)
+        source::finish(ctx, &st.desc, outcome)
     }
 }
 

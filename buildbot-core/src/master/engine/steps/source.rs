@@ -111,6 +111,69 @@ pub(super) async fn branch_and_revision(
     }
 }
 
+/// What every source step works out before its first command (Buildbot's
+/// `Source.startStep`).
+pub(super) struct Start {
+    /// The step's description (for the state strings and the summary).
+    pub(super) desc: StepDescription,
+    /// The branch to check out (the source stamp's, else the default).
+    pub(super) branch: Option<String>,
+    /// The revision to check out (`None`: the branch's head).
+    pub(super) revision: Option<String>,
+    /// The rendered `repourl`.
+    pub(super) repourl: String,
+    /// The step's workdir.
+    pub(super) workdir: String,
+    /// The rendered `env`.
+    pub(super) env: serde_json::Map<String, Value>,
+    /// `None` (incremental), or the `full` mode's method (default `fresh`).
+    pub(super) method: Option<String>,
+}
+
+/// The arguments all source steps have, for [`start`].
+pub(super) struct Common<'a> {
+    pub(super) step: &'a StepCommon,
+    pub(super) codebase: &'a str,
+    pub(super) always_use_latest: bool,
+    pub(super) repourl: &'a Renderable,
+    pub(super) env: &'a std::collections::BTreeMap<String, Renderable>,
+    pub(super) mode: &'a str,
+    pub(super) method: Option<&'a str>,
+}
+
+/// Sets the `updating` state, and works out the [`Start`] of a source step; `Err(done)`:
+/// the build has no source stamp for the codebase (the step is over).
+pub(super) async fn start(
+    ctx: &mut StepContext,
+    c: Common<'_>,
+    default_branch: Option<String>,
+) -> Result<Result<Start, StepDone>, StepError> {
+    let desc = description(c.step, c.codebase);
+    ctx.set_state_string(&crate::master::results::step_current_summary(&desc))
+        .await?;
+    let (branch, revision) =
+        match branch_and_revision(ctx, c.codebase, c.always_use_latest, default_branch).await? {
+            Ok(v) => v,
+            Err(done) => return Ok(Err(done)),
+        };
+    let method = match (c.mode, c.method) {
+        ("incremental", _) => None,
+        (_, Some(m)) => Some(m.to_owned()),
+        (_, None) => Some("fresh".to_owned()),
+    };
+    let start = Start {
+        desc,
+        branch,
+        revision,
+        repourl: ctx.render_string("repourl", c.repourl)?,
+        workdir: super::workdir(ctx, c.step)?,
+        env: render_env(ctx, c.env)?,
+        method,
+    };
+    ctx.keep_output(true);
+    Ok(Ok(start))
+}
+
 /// The step's `env`, rendered (values that are neither strings nor lists become strings).
 pub(super) fn render_env(
     ctx: &StepContext,

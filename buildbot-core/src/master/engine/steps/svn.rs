@@ -332,37 +332,31 @@ impl Run<'_> {
 impl SvnStep {
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
         let cfg = &self.cfg;
-        let desc = source::description(&self.common, &cfg.codebase);
-        ctx.set_state_string(&crate::master::results::step_current_summary(&desc))
-            .await?;
-        let revision =
-            match source::branch_and_revision(ctx, &cfg.codebase, cfg.always_use_latest, None)
-                .await?
-            {
-                Ok((_, r)) => r,
-                Err(done) => return Ok(done),
-            };
-        let repourl = ctx.render_string("repourl", &cfg.repourl)?;
-        let method = match (cfg.mode.as_str(), &cfg.method) {
-            ("incremental", _) => None,
-            (_, Some(m)) => Some(m.clone()),
-            (_, None) => Some("fresh".to_owned()),
+        let common = source::Common {
+            step: &self.common,
+            codebase: &cfg.codebase,
+            always_use_latest: cfg.always_use_latest,
+            repourl: &cfg.repourl,
+            env: &cfg.env,
+            mode: &cfg.mode,
+            method: cfg.method.as_deref(),
         };
-        let workdir = super::workdir(ctx, &self.common)?;
-        let env = source::render_env(ctx, &cfg.env)?;
-        ctx.keep_output(true);
+        let st = match source::start(ctx, common, None).await? {
+            Ok(st) => st,
+            Err(done) => return Ok(done),
+        };
         let mut run = Run {
             ctx,
             cfg,
-            workdir,
-            repourl,
-            revision,
-            method,
-            env,
+            workdir: st.workdir,
+            repourl: st.repourl,
+            revision: st.revision,
+            method: st.method,
+            env: st.env,
             retry: cfg.retry,
         };
         let outcome = run.run_vc().await;
-        source::finish(ctx, &desc, outcome)
+        source::finish(ctx, &st.desc, outcome)
     }
 }
 
