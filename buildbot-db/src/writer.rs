@@ -57,8 +57,6 @@ pub const WAL_LIMIT: u64 = 32 * 1024 * 1024;
 #[derive(Default)]
 pub(crate) struct Slot {
     conn: Option<Conn>,
-    /// Statements run on the writer (each [`CHECKPOINT_EVERY`]th asks for a checkpoint).
-    statements: u64,
     /// A checkpoint asked of the pool is running.
     checkpointing: Arc<AtomicBool>,
     /// Writes seen by [`Slot::after_write`].
@@ -230,7 +228,6 @@ pub(crate) async fn run<T>(
             }
             r => {
                 stats.record(label, t.elapsed(), r.is_err());
-                slot.statements += 1;
                 return Some(r.map_err(lite_err));
             }
         }
