@@ -172,17 +172,22 @@ impl<'a> ComponentArgs<'a> {
     /// do instead.
     pub fn not_supported(&mut self, key: &str, why: &str) {
         if self.has(key) {
-            let label = self.label();
-            let who = if label.is_empty() {
-                String::new()
-            } else {
-                format!("{label}: ")
-            };
+            let who = self.who();
             self.error(
                 key,
                 format!("{who}'{key}' is not supported by this master"),
                 Some(why.to_owned()),
             );
+        }
+    }
+
+    /// The start of a message about this table's keys: `"<label>: "`, or nothing for
+    /// top-level keys (which have no label).
+    pub(crate) fn who(&self) -> String {
+        if self.label.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.label)
         }
     }
 

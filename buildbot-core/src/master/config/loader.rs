@@ -781,12 +781,7 @@ pub(crate) fn log_encoding(a: &mut ComponentArgs<'_>, key: &str) -> Option<Strin
     if norm == "utf8" {
         Some(e)
     } else {
-        let label = a.label().to_owned();
-        let who = if label.is_empty() {
-            String::new()
-        } else {
-            format!("{label}: ")
-        };
+        let who = a.who();
         a.error(
             key,
             format!("{who}'{key}' = '{e}' is not supported: output is read as UTF-8"),
