@@ -65,7 +65,8 @@ fn wal_size(base: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn mib(bytes: u64) -> String {
+/// Bytes as MiB text (`common::mib` takes KiB and gives a number).
+fn mib_text(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
@@ -150,8 +151,8 @@ fn main() {
                     total - n + fifth,
                     total - n,
                     fifth as f64 / mark.elapsed().as_secs_f64(),
-                    mib(wal_size(&base)),
-                    mib(largest_wal.load(Ordering::Relaxed)),
+                    mib_text(wal_size(&base)),
+                    mib_text(largest_wal.load(Ordering::Relaxed)),
                 );
                 mark = Instant::now();
             }
@@ -175,8 +176,8 @@ fn main() {
         );
         println!(
             "soak_wal: largest WAL {} (bound: buildbot_db::WAL_LIMIT, 32 MiB, plus what ten writes add); database file {}",
-            mib(largest_wal.load(Ordering::Relaxed)),
-            mib(std::fs::metadata(base.join("state.sqlite")).unwrap().len())
+            mib_text(largest_wal.load(Ordering::Relaxed)),
+            mib_text(std::fs::metadata(base.join("state.sqlite")).unwrap().len())
         );
         web.stop().await;
         m.stop().await.unwrap();
@@ -185,9 +186,9 @@ fn main() {
         let left = std::fs::metadata(base.join("state.sqlite-wal")).map(|m| m.len());
         println!(
             "soak_wal: after stop and close: database file {}, WAL {}",
-            mib(std::fs::metadata(base.join("state.sqlite")).unwrap().len()),
+            mib_text(std::fs::metadata(base.join("state.sqlite")).unwrap().len()),
             match left {
-                Ok(n) => format!("left behind, {}", mib(n)),
+                Ok(n) => format!("left behind, {}", mib_text(n)),
                 Err(_) => "gone".to_owned(),
             }
         );
