@@ -11,8 +11,6 @@ use buildbot_core::master::config::{Registry, parse_config};
 use crate::harness::*;
 use buildbot_db::BuildRow;
 
-use crate::hg_step::{run_on, shown};
-
 /// A branch name git accepts and a shell would run.
 const META: &str = "feat;touch${IFS}pwned$(touch${IFS}pwned2)";
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 use buildbot_core::master::config::*;
 use buildbot_core::master::{ForceRequest, Master, MasterHandle, MasterOptions};
 use buildbot_core::{Slave, SlaveHandle};
-use buildbot_db::{BuildRequestId, BuildRow, LogType, Query, StepRow};
+use buildbot_db::{
+    BuildRequestId, BuildRow, LogType, NewBuildset, Query, SourceStampSpec, StepRow,
+};
 
 pub const W1: &str = "w1";
 pub const PASS: &str = "pass1";
@@ -299,4 +301,50 @@ pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
         }
     })
     .await
+}
+
+/// Submits a buildset for `builder` on `branch` at `revision` and waits for its build.
+pub async fn run_on(
+    tm: &TestMaster,
+    builder: &str,
+    repo: &str,
+    branch: Option<&str>,
+    revision: Option<&str>,
+) -> BuildRow {
+    let db = tm.master.db();
+    let builderid = db.builder_id_by_name(builder).await.unwrap().unwrap();
+    let ss = SourceStampSpec::new(branch, revision, repo);
+    let ssid = db.find_or_create_sourcestamp(&ss).await.unwrap();
+    let bs = NewBuildset::new("hg", vec![ssid], vec![builderid]);
+    let (_, reqs) = tm.master.submit_buildset(bs, "test").await.unwrap();
+    let brid = reqs[0].1;
+    tm.master
+        .wait_for_request(brid, Duration::from_secs(60))
+        .await
+        .expect("request completes");
+    tm.master
+        .builds_of_request(brid)
+        .await
+        .unwrap()
+        .pop()
+        .expect("a build")
+}
+
+pub async fn got_revision(tm: &TestMaster, b: &BuildRow) -> Option<String> {
+    let props = tm
+        .master
+        .db()
+        .get_build_properties(b.buildid)
+        .await
+        .unwrap();
+    props
+        .get("got_revision")
+        .and_then(|(v, _)| v.as_str().map(str::to_owned))
+}
+
+/// The output of the step named `show` (the file the checkout left).
+pub async fn shown(tm: &TestMaster, b: &BuildRow) -> String {
+    let steps = tm.steps(b).await;
+    let show = steps.iter().find(|s| s.name == "show").expect("show step");
+    tm.stdio(show).await
 }

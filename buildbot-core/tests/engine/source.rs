@@ -3,10 +3,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use buildbot_core::master::config::{MasterConfig, Registry, parse_config};
-use buildbot_db::{BuildRow, NewBuildset, Results, SourceStampSpec};
+use buildbot_db::{BuildRow, Results};
 
 use crate::harness::*;
 
@@ -126,27 +125,6 @@ async fn prop(tm: &TestMaster, b: &BuildRow, name: &str) -> Option<(serde_json::
     props.get(name).cloned()
 }
 
-/// Submits a buildset for `builder` at `revision` and waits for its build.
-async fn run_at(tm: &TestMaster, builder: &str, repo: &str, revision: &str) -> BuildRow {
-    let db = tm.master.db();
-    let builderid = db.builder_id_by_name(builder).await.unwrap().unwrap();
-    let ss = SourceStampSpec::new(Some("master"), Some(revision), repo);
-    let ssid = db.find_or_create_sourcestamp(&ss).await.unwrap();
-    let bs = NewBuildset::new("at a revision", vec![ssid], vec![builderid]);
-    let (_, reqs) = tm.master.submit_buildset(bs, "test").await.unwrap();
-    let brid = reqs[0].1;
-    tm.master
-        .wait_for_request(brid, Duration::from_secs(60))
-        .await
-        .expect("request completes");
-    tm.master
-        .builds_of_request(brid)
-        .await
-        .unwrap()
-        .pop()
-        .expect("a build")
-}
-
 #[async_std::test]
 async fn git_checkout_head_revision_incremental_and_bad_url() {
     let repos = tempfile::tempdir().unwrap();
@@ -175,7 +153,7 @@ async fn git_checkout_head_revision_incremental_and_bad_url() {
         );
 
         // at the first revision: the same directory is reused (no clone)
-        let b2 = run_at(&tm, "co", &repo, &sha1).await;
+        let b2 = run_on(&tm, "co", &repo, Some("master"), Some(&sha1)).await;
         let steps = tm.steps(&b2).await;
         assert_eq!(b2.results, Some(0), "{b2:?} {steps:?}");
         let log2 = tm.stdio(&steps[1]).await;

@@ -8,7 +8,6 @@ use buildbot_core::master::config::{Registry, parse_config};
 use buildbot_db::Results;
 
 use crate::harness::*;
-use crate::hg_step::{got_revision, run_on, shown};
 
 fn svn(dir: &Path, prog: &str, args: &[&str]) {
     let out = Command::new(prog)
