@@ -145,6 +145,7 @@
 //! ```
 
 mod args;
+mod change_filters;
 mod components;
 mod diff;
 mod error;
@@ -159,10 +160,10 @@ mod steps;
 mod validate;
 
 pub use args::ComponentArgs;
+pub use change_filters::{ChangeFilter, FieldFilter, FileImportance, Importance};
 pub use components::{
-    ChangeFilter, ChangeSourceConfig, ChangeSourceKind, CodebaseConfig, CronField, FieldFilter,
-    FileImportance, Importance, MAIL_MODES, ReporterConfig, ReporterKind, SchedulerConfig,
-    SchedulerKind,
+    ChangeSourceConfig, ChangeSourceKind, CodebaseConfig, CronField, MAIL_MODES, ReporterConfig,
+    ReporterKind, SchedulerConfig, SchedulerKind,
 };
 pub use diff::{ConfigDiff, NamedChanges, diff, restart_required};
 pub use error::{ConfigError, ConfigIssue};
@@ -182,8 +183,8 @@ pub use pollers::{
 pub use registry::{ChangeSourceFactory, Registry, ReporterFactory, SchedulerFactory, StepFactory};
 pub use steps::{
     CustomComponent, DirectoryUploadConfig, FileDownloadConfig, FileUploadConfig, GitConfig,
-    LockAccess, LockMode, MercurialConfig, ShellCommandConfig, StepCommon, StepConfig, StepKind,
-    StringDownloadConfig, SvnConfig, TriggerConfig, WarningCountingConfig,
+    LockAccess, LockMode, MercurialConfig, ShellCommandConfig, SourceArgs, StepCommon, StepConfig,
+    StepKind, StringDownloadConfig, SvnConfig, TriggerConfig, WarningCountingConfig,
 };
 pub use validate::is_identifier;
 

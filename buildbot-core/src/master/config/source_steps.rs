@@ -1,6 +1,7 @@
 //! The source steps' configurations (`Git`, `Mercurial`, `SVN`): Buildbot's argument names,
-//! defaults and checks, and the arguments every source step has (`codebase`,
-//! `alwaysUseLatest`, `timeout`, `env`, `logEnviron`, `retry`).
+//! defaults and checks, and [`SourceArgs`], the arguments every source step has
+//! (`repourl`, `mode`, `method`, `codebase`, `alwaysUseLatest`, `timeout`, `env`,
+//! `logEnviron`, `retry`).
 
 use std::collections::BTreeMap;
 
@@ -14,14 +15,11 @@ use crate::master::properties::Renderable;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct GitConfig {
-    /// `repourl`.
-    pub repourl: Renderable,
+    /// What every source step has (`method` for `full`: `clean`, `fresh` (default),
+    /// `clobber`, `copy`).
+    pub source: SourceArgs,
     /// `branch` (default `HEAD`).
     pub branch: Renderable,
-    /// `mode`: `incremental` (default) or `full`.
-    pub mode: String,
-    /// `method` for `full`: `clean`, `fresh` (default), `clobber`, `copy`.
-    pub method: Option<String>,
     /// `submodules`.
     pub submodules: bool,
     /// `shallow`: clone depth (`true` is 1).
@@ -40,21 +38,8 @@ pub struct GitConfig {
     pub reference: Option<String>,
     /// `tags`: fetch tags.
     pub tags: bool,
-    /// `codebase` (default `""`).
-    pub codebase: String,
-    /// `alwaysUseLatest`.
-    pub always_use_latest: bool,
-    /// `timeout` (default 1200).
-    pub timeout: u64,
-    /// `env`.
-    pub env: BTreeMap<String, Renderable>,
-    /// `logEnviron` (default true).
-    pub log_environ: bool,
     /// `config`: `git -c` settings.
     pub config: BTreeMap<String, String>,
-    /// `retry = [delay, repeats]`: after a failed clone, wait `delay` seconds, remove the
-    /// directory and clone again, at most `repeats` times.
-    pub retry: Option<(u64, u64)>,
     /// `sshPrivateKey`: the key's text (e.g. `%(secret:key)s` once secrets exist), written
     /// on the worker beside the workdir for the step's duration (mode 0400, then removed).
     pub ssh_private_key: Option<Renderable>,
@@ -67,42 +52,25 @@ pub struct GitConfig {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct MercurialConfig {
-    /// `repourl` (with `branchType = "dirname"`, the branch is appended to it).
-    pub repourl: Renderable,
-    /// `mode`: `incremental` (default) or `full`.
-    pub mode: String,
-    /// `method` for `full`: `clean`, `fresh` (default), `clobber`.
-    pub method: Option<String>,
+    /// What every source step has (with `branchType = "dirname"`, the branch is appended
+    /// to `repourl`; `method` for `full`: `clean`, `fresh` (default), `clobber`).
+    pub source: SourceArgs,
     /// `defaultBranch`.
     pub default_branch: Option<String>,
     /// `branchType`: `dirname` (default) or `inrepo`.
     pub branch_type: String,
     /// `clobberOnBranchChange` (default true).
     pub clobber_on_branch_change: bool,
-    /// `codebase` (default `""`).
-    pub codebase: String,
-    /// `alwaysUseLatest`.
-    pub always_use_latest: bool,
-    /// `timeout` (default 1200).
-    pub timeout: u64,
-    /// `env`.
-    pub env: BTreeMap<String, Renderable>,
-    /// `logEnviron` (default true).
-    pub log_environ: bool,
-    /// `retry = [delay, repeats]` of the clone.
-    pub retry: Option<(u64, u64)>,
 }
 
 /// `SVN`.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct SvnConfig {
-    /// `repourl` (a branch is usually part of it: `Interpolate` with `%(src::branch)s`).
-    pub repourl: Renderable,
-    /// `mode`: `incremental` (default) or `full`.
-    pub mode: String,
-    /// `method` for `full`: `clean`, `fresh` (default), `clobber`, `copy`, `export`.
-    pub method: Option<String>,
+    /// What every source step has (a branch is usually part of `repourl`: `Interpolate`
+    /// with `%(src::branch)s`; `method` for `full`: `clean`, `fresh` (default), `clobber`,
+    /// `copy`, `export`).
+    pub source: SourceArgs,
     /// `username`.
     pub username: Option<String>,
     /// `password` (sent obfuscated: the worker's log shows `XXXXXX`).
@@ -115,6 +83,18 @@ pub struct SvnConfig {
     pub depth: Option<String>,
     /// `preferLastChangedRev`: `got_revision` is the last changed revision.
     pub prefer_last_changed_rev: bool,
+}
+
+/// The arguments every source step has, as Buildbot's `Source` base class.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SourceArgs {
+    /// `repourl`.
+    pub repourl: Renderable,
+    /// `mode`: `incremental` (default) or `full`.
+    pub mode: String,
+    /// `method` for `full` (each step checks its own list; default `fresh`).
+    pub method: Option<String>,
     /// `codebase` (default `""`).
     pub codebase: String,
     /// `alwaysUseLatest`.
@@ -125,13 +105,18 @@ pub struct SvnConfig {
     pub env: BTreeMap<String, Renderable>,
     /// `logEnviron` (default true).
     pub log_environ: bool,
-    /// `retry = [delay, repeats]` of the checkout.
+    /// `retry = [delay, repeats]`: after a failed clone/checkout, wait `delay` seconds,
+    /// remove the directory and try again, at most `repeats` times.
     pub retry: Option<(u64, u64)>,
 }
 
-/// `retry = [delay, repeats]`.
-fn retry(a: &mut ComponentArgs<'_>) -> Option<(u64, u64)> {
-    match a.json("retry") {
+/// Reads the [`SourceArgs`]; `None` without `repourl` (reported).
+fn source_args(a: &mut ComponentArgs<'_>) -> Option<SourceArgs> {
+    let repourl = a.req_renderable("repourl");
+    let mode = a
+        .choice("mode", &["incremental", "full"])
+        .unwrap_or_else(|| "incremental".into());
+    let retry = match a.json("retry") {
         None => None,
         Some(Value::Array(v)) if v.len() == 2 && v.iter().all(|x| x.as_u64().is_some()) => {
             Some((v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0)))
@@ -141,16 +126,27 @@ fn retry(a: &mut ComponentArgs<'_>) -> Option<(u64, u64)> {
             a.error("retry", msg, Some("retry = [10, 3]".into()));
             None
         }
-    }
+    };
+    Some(SourceArgs {
+        mode,
+        method: a.str("method"),
+        codebase: a.str("codebase").unwrap_or_default(),
+        always_use_latest: a.bool("alwaysUseLatest", false),
+        timeout: a.uint("timeout").unwrap_or(1200),
+        env: a.renderable_map("env").unwrap_or_default(),
+        log_environ: a.bool("logEnviron", true),
+        retry,
+        repourl: repourl?,
+    })
 }
 
 pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
-    let repourl = a.req_renderable("repourl");
+    let source = source_args(a);
     let branch = a.renderable_str("branch").unwrap_or_else(|| "HEAD".into());
-    let mode = a
-        .choice("mode", &["incremental", "full"])
-        .unwrap_or_else(|| "incremental".into());
-    let method = a.str("method");
+    let (mode, method) = source
+        .as_ref()
+        .map(|s| (s.mode.as_str(), s.method.clone()))
+        .unwrap_or(("incremental", None));
     if mode == "full"
         && let Some(m) = &method
         && !["clean", "fresh", "clobber", "copy"].contains(&m.as_str())
@@ -182,7 +178,6 @@ pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
         );
     }
     let config = a.string_map("config").unwrap_or_default();
-    let retry = retry(a);
     let ssh_private_key = a.renderable_str("sshPrivateKey");
     let host_key = a.str("sshHostKey");
     let known_hosts = a.str("sshKnownHosts");
@@ -209,10 +204,7 @@ pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
     let cfg = GitConfig {
         ssh_private_key,
         ssh_known_hosts,
-        retry,
         branch,
-        mode,
-        method,
         submodules: a.bool("submodules", false),
         shallow,
         progress: a.bool("progress", true),
@@ -222,24 +214,15 @@ pub(crate) fn git(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
         origin: a.str("origin"),
         reference: a.str("reference"),
         tags: a.bool("tags", false),
-        codebase: a.str("codebase").unwrap_or_default(),
-        always_use_latest: a.bool("alwaysUseLatest", false),
-        timeout: a.uint("timeout").unwrap_or(1200),
-        env: a.renderable_map("env").unwrap_or_default(),
-        log_environ: a.bool("logEnviron", true),
         config,
-        repourl: repourl?,
+        source: source?,
     };
     Some(StepKind::Git(cfg))
 }
 
 pub(crate) fn mercurial(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
-    let repourl = a.req_renderable("repourl");
-    let mode = a
-        .choice("mode", &["incremental", "full"])
-        .unwrap_or_else(|| "incremental".into());
-    let method = a.str("method");
-    if let Some(m) = &method
+    let source = source_args(a);
+    if let Some(m) = source.as_ref().and_then(|s| s.method.as_ref())
         && !["clean", "fresh", "clobber"].contains(&m.as_str())
     {
         let msg = format!("Mercurial: method {m} is not one of clean, fresh, clobber");
@@ -249,50 +232,30 @@ pub(crate) fn mercurial(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
         .choice("branchType", &["dirname", "inrepo"])
         .unwrap_or_else(|| "dirname".into());
     let cfg = MercurialConfig {
-        mode,
-        method,
         default_branch: a.str("defaultBranch"),
         branch_type,
         clobber_on_branch_change: a.bool("clobberOnBranchChange", true),
-        codebase: a.str("codebase").unwrap_or_default(),
-        always_use_latest: a.bool("alwaysUseLatest", false),
-        timeout: a.uint("timeout").unwrap_or(1200),
-        env: a.renderable_map("env").unwrap_or_default(),
-        log_environ: a.bool("logEnviron", true),
-        retry: retry(a),
-        repourl: repourl?,
+        source: source?,
     };
     Some(StepKind::Mercurial(cfg))
 }
 
 pub(crate) fn svn(a: &mut ComponentArgs<'_>) -> Option<StepKind> {
-    let repourl = a.req_renderable("repourl");
-    let mode = a
-        .choice("mode", &["incremental", "full"])
-        .unwrap_or_else(|| "incremental".into());
-    let method = a.str("method");
-    if let Some(m) = &method
+    let source = source_args(a);
+    if let Some(m) = source.as_ref().and_then(|s| s.method.as_ref())
         && !["clean", "fresh", "clobber", "copy", "export"].contains(&m.as_str())
     {
         let msg = format!("SVN: method {m} is not one of clean, fresh, clobber, copy, export");
         a.error("method", msg, None);
     }
     let cfg = SvnConfig {
-        mode,
-        method,
         username: a.str("username"),
         password: a.str("password"),
         extra_args: a.str_list("extra_args").unwrap_or_default(),
         keep_on_purge: a.str_list("keep_on_purge").unwrap_or_default(),
         depth: a.str("depth"),
         prefer_last_changed_rev: a.bool("preferLastChangedRev", false),
-        codebase: a.str("codebase").unwrap_or_default(),
-        always_use_latest: a.bool("alwaysUseLatest", false),
-        timeout: a.uint("timeout").unwrap_or(1200),
-        env: a.renderable_map("env").unwrap_or_default(),
-        log_environ: a.bool("logEnviron", true),
-        retry: retry(a),
-        repourl: repourl?,
+        source: source?,
     };
     Some(StepKind::Svn(cfg))
 }

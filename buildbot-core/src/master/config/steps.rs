@@ -10,7 +10,7 @@ use buildbot_db::Results;
 use serde_json::Value;
 
 use super::args::ComponentArgs;
-pub use super::source_steps::{GitConfig, MercurialConfig, SvnConfig};
+pub use super::source_steps::{GitConfig, MercurialConfig, SourceArgs, SvnConfig};
 use crate::master::properties::Renderable;
 use crate::master::results::{ResultFlags, StepDescription};
 

@@ -613,7 +613,11 @@ locks = [{ name = "l", access = "exclusive" }]
         panic!()
     };
     assert_eq!(
-        (g.mode.as_str(), g.method.as_deref(), g.shallow),
+        (
+            g.source.mode.as_str(),
+            g.source.method.as_deref(),
+            g.shallow
+        ),
         ("full", Some("clobber"), Some(1))
     );
     let StepKind::Compile(w) = &steps[1].kind else {
@@ -991,7 +995,7 @@ retry = [5, 2]
     let StepKind::Git(g) = &c.builders[0].steps[0].kind else {
         panic!("not Git");
     };
-    assert_eq!(g.retry, Some((5, 2)));
+    assert_eq!(g.source.retry, Some((5, 2)));
     assert!(c.builders[0].steps[0].common.flags.halt_on_failure);
     let bad = F1.replace(
         "steps = [{ type = \"ShellCommand\", command = [\"sh\", \"-c\", \"echo hello\"] }]",

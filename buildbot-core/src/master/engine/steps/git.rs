@@ -53,8 +53,8 @@ impl Run<'_> {
             &self.workdir,
             full,
             &self.env,
-            self.cfg.timeout,
-            self.cfg.log_environ,
+            self.cfg.source.timeout,
+            self.cfg.source.log_environ,
         );
         let res = self.ctx.run_command("shell", args).await?;
         if abandon && did_fail(&res) {
@@ -91,7 +91,7 @@ impl Run<'_> {
     async fn path_exists(&mut self, path: &str) -> SourceResult<bool> {
         let args = CommandArgs::new()
             .with("file", path)
-            .with("logEnviron", self.cfg.log_environ);
+            .with("logEnviron", self.cfg.source.log_environ);
         let res = self.fs("stat", args).await?;
         Ok(!did_fail(&res))
     }
@@ -100,8 +100,8 @@ impl Run<'_> {
     async fn clobber_dir(&mut self) -> SourceResult<()> {
         let args = CommandArgs::new()
             .with("dir", self.workdir.as_str())
-            .with("logEnviron", self.cfg.log_environ)
-            .with("timeout", self.cfg.timeout);
+            .with("logEnviron", self.cfg.source.log_environ)
+            .with("timeout", self.cfg.source.timeout);
         let res = self.fs("rmdir", args).await?;
         if did_fail(&res) {
             return Err(SourceErr::Step(StepError::Failed(
@@ -364,8 +364,8 @@ impl Run<'_> {
     async fn copy(&mut self) -> SourceResult<()> {
         let args = CommandArgs::new()
             .with("dir", self.workdir.as_str())
-            .with("logEnviron", self.cfg.log_environ)
-            .with("timeout", self.cfg.timeout);
+            .with("logEnviron", self.cfg.source.log_environ)
+            .with("timeout", self.cfg.source.timeout);
         self.fs("rmdir", args).await?;
         let old = std::mem::replace(&mut self.workdir, "source".into());
         let r = self.mode_incremental().await;
@@ -374,8 +374,8 @@ impl Run<'_> {
         let args = CommandArgs::new()
             .with("fromdir", "source")
             .with("todir", self.workdir.as_str())
-            .with("logEnviron", self.cfg.log_environ)
-            .with("timeout", self.cfg.timeout);
+            .with("logEnviron", self.cfg.source.log_environ)
+            .with("timeout", self.cfg.source.timeout);
         let res = self.fs("cpdir", args).await?;
         if did_fail(&res) {
             return Err(SourceErr::Failed);
@@ -399,7 +399,7 @@ impl Run<'_> {
 
     /// `updateSourceProperty`: by codebase when the step has one.
     fn set_source_property(&self, name: &str, value: &str) {
-        source::set_source_property(self.ctx, &self.cfg.codebase, name, value, "Git");
+        source::set_source_property(self.ctx, &self.cfg.source.codebase, name, value, "Git");
     }
 
     /// A file written on the worker by a download (mode 0400), in `dir` of the builder.
@@ -455,7 +455,7 @@ impl Run<'_> {
         if let Some(dir) = data {
             let args = CommandArgs::new()
                 .with("dir", dir.as_str())
-                .with("logEnviron", self.cfg.log_environ);
+                .with("logEnviron", self.cfg.source.log_environ);
             self.fs("rmdir", args).await?;
         }
         r
@@ -473,7 +473,7 @@ impl Run<'_> {
             self.git_rc(&["clean", "-f", "-f", "-d", "-x"], true)
                 .await?;
         }
-        if self.cfg.mode == "full" {
+        if self.cfg.source.mode == "full" {
             self.mode_full().await?;
         } else {
             self.mode_incremental().await?;
@@ -501,16 +501,7 @@ impl GitStep {
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
         let cfg = &self.cfg;
         let default_branch = ctx.render_string("branch", &cfg.branch)?;
-        let common = source::Common {
-            step: &self.common,
-            codebase: &cfg.codebase,
-            always_use_latest: cfg.always_use_latest,
-            repourl: &cfg.repourl,
-            env: &cfg.env,
-            mode: &cfg.mode,
-            method: cfg.method.as_deref(),
-        };
-        let st = match source::start(ctx, common, Some(default_branch)).await? {
+        let st = match source::start(ctx, &self.common, &cfg.source, Some(default_branch)).await? {
             Ok(st) => st,
             Err(done) => return Ok(done),
         };
@@ -528,7 +519,7 @@ impl GitStep {
             revision: st.revision,
             method: st.method,
             env: st.env,
-            retry: cfg.retry,
+            retry: cfg.source.retry,
             ssh_key,
         };
         let outcome = run.run_vc().await;

@@ -62,8 +62,8 @@ impl Run<'_> {
             &self.workdir,
             full,
             &self.env,
-            self.cfg.timeout,
-            self.cfg.log_environ,
+            self.cfg.source.timeout,
+            self.cfg.source.log_environ,
         );
         let res = self.ctx.run_command("shell", args).await?;
         let failed = did_fail(&res) && !res.rc.is_some_and(|rc| ok.contains(&rc));
@@ -86,7 +86,7 @@ impl Run<'_> {
     async fn updatable(&mut self) -> SourceResult<bool> {
         let args = CommandArgs::new()
             .with("file", format!("{}/.hg", self.workdir))
-            .with("logEnviron", self.cfg.log_environ);
+            .with("logEnviron", self.cfg.source.log_environ);
         let res = self.ctx.run_command("stat", args).await?;
         Ok(!did_fail(&res))
     }
@@ -95,7 +95,7 @@ impl Run<'_> {
     async fn remove_workdir(&mut self) -> SourceResult<()> {
         let args = CommandArgs::new()
             .with("dir", self.workdir.as_str())
-            .with("logEnviron", self.cfg.log_environ);
+            .with("logEnviron", self.cfg.source.log_environ);
         self.ctx.run_command("rmdir", args).await?;
         Ok(())
     }
@@ -190,7 +190,7 @@ impl Run<'_> {
                     "dir",
                     crate::protocol::json_to_msgpack(&Value::Array(files)),
                 )
-                .with("logEnviron", self.cfg.log_environ);
+                .with("logEnviron", self.cfg.source.log_environ);
             self.ctx.run_command("rmdir", args).await?;
         }
         self.update().await
@@ -236,7 +236,7 @@ impl Run<'_> {
                 "Mercurial is not installed on worker".into(),
             )));
         }
-        if self.cfg.mode == "full" {
+        if self.cfg.source.mode == "full" {
             self.mode_full().await?;
         } else {
             self.mode_incremental().await?;
@@ -251,7 +251,7 @@ impl Run<'_> {
         log::info!("got Mercurial revision {rev}");
         source::set_source_property(
             self.ctx,
-            &self.cfg.codebase,
+            &self.cfg.source.codebase,
             "got_revision",
             rev,
             "Mercurial",
@@ -263,16 +263,9 @@ impl Run<'_> {
 impl HgStep {
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
         let cfg = &self.cfg;
-        let common = source::Common {
-            step: &self.common,
-            codebase: &cfg.codebase,
-            always_use_latest: cfg.always_use_latest,
-            repourl: &cfg.repourl,
-            env: &cfg.env,
-            mode: &cfg.mode,
-            method: cfg.method.as_deref(),
-        };
-        let st = match source::start(ctx, common, cfg.default_branch.clone()).await? {
+        let st = match source::start(ctx, &self.common, &cfg.source, cfg.default_branch.clone())
+            .await?
+        {
             Ok(st) => st,
             Err(done) => return Ok(done),
         };
@@ -292,7 +285,7 @@ impl HgStep {
             update_branch,
             method: st.method,
             env: st.env,
-            retry: cfg.retry,
+            retry: cfg.source.retry,
         };
         let outcome = run.run_vc().await;
         source::finish(ctx, &st.desc, outcome)

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::master::config::StepCommon;
+use crate::master::config::{SourceArgs, StepCommon};
 use crate::master::properties::{Renderable, python_str};
 use crate::master::results::StepDescription;
 use crate::master::workers::{CommandArgs, CommandOutcome, CommandResult};
@@ -130,44 +130,34 @@ pub(super) struct Start {
     pub(super) method: Option<String>,
 }
 
-/// The arguments all source steps have, for [`start`].
-pub(super) struct Common<'a> {
-    pub(super) step: &'a StepCommon,
-    pub(super) codebase: &'a str,
-    pub(super) always_use_latest: bool,
-    pub(super) repourl: &'a Renderable,
-    pub(super) env: &'a std::collections::BTreeMap<String, Renderable>,
-    pub(super) mode: &'a str,
-    pub(super) method: Option<&'a str>,
-}
-
 /// Sets the `updating` state, and works out the [`Start`] of a source step; `Err(done)`:
 /// the build has no source stamp for the codebase (the step is over).
 pub(super) async fn start(
     ctx: &mut StepContext,
-    c: Common<'_>,
+    step: &StepCommon,
+    c: &SourceArgs,
     default_branch: Option<String>,
 ) -> Result<Result<Start, StepDone>, StepError> {
-    let desc = description(c.step, c.codebase);
+    let desc = description(step, &c.codebase);
     ctx.set_state_string(&crate::master::results::step_current_summary(&desc))
         .await?;
     let (branch, revision) =
-        match branch_and_revision(ctx, c.codebase, c.always_use_latest, default_branch).await? {
+        match branch_and_revision(ctx, &c.codebase, c.always_use_latest, default_branch).await? {
             Ok(v) => v,
             Err(done) => return Ok(Err(done)),
         };
-    let method = match (c.mode, c.method) {
+    let method = match (c.mode.as_str(), &c.method) {
         ("incremental", _) => None,
-        (_, Some(m)) => Some(m.to_owned()),
+        (_, Some(m)) => Some(m.clone()),
         (_, None) => Some("fresh".to_owned()),
     };
     let start = Start {
         desc,
         branch,
         revision,
-        repourl: ctx.render_string("repourl", c.repourl)?,
-        workdir: super::workdir(ctx, c.step)?,
-        env: render_env(ctx, c.env)?,
+        repourl: ctx.render_string("repourl", &c.repourl)?,
+        workdir: super::workdir(ctx, step)?,
+        env: render_env(ctx, &c.env)?,
         method,
     };
     ctx.keep_output(true);

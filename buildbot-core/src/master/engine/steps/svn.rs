@@ -88,8 +88,8 @@ impl Run<'_> {
             workdir,
             command,
             &self.env,
-            self.cfg.timeout,
-            self.cfg.log_environ,
+            self.cfg.source.timeout,
+            self.cfg.source.log_environ,
         );
         let res = self.ctx.run_command("shell", args).await?;
         if abandon && did_fail(&res) {
@@ -112,8 +112,8 @@ impl Run<'_> {
     async fn rmdir(&mut self, dir: Value) -> SourceResult<CommandResult> {
         let args = CommandArgs::new()
             .with("dir", crate::protocol::json_to_msgpack(&dir))
-            .with("logEnviron", self.cfg.log_environ)
-            .with("timeout", self.cfg.timeout);
+            .with("logEnviron", self.cfg.source.log_environ)
+            .with("timeout", self.cfg.source.timeout);
         Ok(self.ctx.run_command("rmdir", args).await?)
     }
 
@@ -121,7 +121,7 @@ impl Run<'_> {
     async fn updatable(&mut self) -> SourceResult<bool> {
         let args = CommandArgs::new()
             .with("file", format!("{}/.svn", self.workdir))
-            .with("logEnviron", self.cfg.log_environ);
+            .with("logEnviron", self.cfg.source.log_environ);
         if did_fail(&self.ctx.run_command("stat", args).await?) {
             return Ok(false);
         }
@@ -215,10 +215,10 @@ impl Run<'_> {
     async fn copy(&mut self, export: bool) -> SourceResult<()> {
         let dir = Value::from(self.workdir.as_str());
         self.rmdir(dir).await?;
-        let checkout_dir = if self.cfg.codebase.is_empty() {
+        let checkout_dir = if self.cfg.source.codebase.is_empty() {
             "source".to_owned()
         } else {
-            format!("source/{}", self.cfg.codebase)
+            format!("source/{}", self.cfg.source.codebase)
         };
         let old = std::mem::replace(&mut self.workdir, checkout_dir.clone());
         let r = self.mode_incremental().await;
@@ -244,7 +244,7 @@ impl Run<'_> {
             let args = CommandArgs::new()
                 .with("fromdir", checkout_dir.as_str())
                 .with("todir", self.workdir.as_str())
-                .with("logEnviron", self.cfg.log_environ);
+                .with("logEnviron", self.cfg.source.log_environ);
             self.ctx.run_command("cpdir", args).await?
         };
         if did_fail(&res) {
@@ -307,7 +307,13 @@ impl Run<'_> {
             log::info!("SVN: unable to detect the revision in the output of svn info");
             return Err(SourceErr::Failed);
         };
-        source::set_source_property(self.ctx, &self.cfg.codebase, "got_revision", rev, "SVN");
+        source::set_source_property(
+            self.ctx,
+            &self.cfg.source.codebase,
+            "got_revision",
+            rev,
+            "SVN",
+        );
         Ok(())
     }
 
@@ -320,7 +326,7 @@ impl Run<'_> {
                 "SVN is not installed on worker".into(),
             )));
         }
-        if self.cfg.mode == "full" {
+        if self.cfg.source.mode == "full" {
             self.mode_full().await?;
         } else {
             self.mode_incremental().await?;
@@ -332,16 +338,7 @@ impl Run<'_> {
 impl SvnStep {
     async fn go(&self, ctx: &mut StepContext) -> Result<StepDone, StepError> {
         let cfg = &self.cfg;
-        let common = source::Common {
-            step: &self.common,
-            codebase: &cfg.codebase,
-            always_use_latest: cfg.always_use_latest,
-            repourl: &cfg.repourl,
-            env: &cfg.env,
-            mode: &cfg.mode,
-            method: cfg.method.as_deref(),
-        };
-        let st = match source::start(ctx, common, None).await? {
+        let st = match source::start(ctx, &self.common, &cfg.source, None).await? {
             Ok(st) => st,
             Err(done) => return Ok(done),
         };
@@ -353,7 +350,7 @@ impl SvnStep {
             revision: st.revision,
             method: st.method,
             env: st.env,
-            retry: cfg.retry,
+            retry: cfg.source.retry,
         };
         let outcome = run.run_vc().await;
         source::finish(ctx, &st.desc, outcome)
